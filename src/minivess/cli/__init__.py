@@ -1,0 +1,1 @@
+"""The `minivess` command line (typer): one module per command group."""

@@ -1,0 +1,1 @@
+"""Pure-Python pipelines (data, models, training, metrics, tracking, analytics); no LLM imports."""

@@ -1,0 +1,33 @@
+"""Names shared by everything that writes or reads MLflow runs (engine, analytics, tools)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_EXPERIMENT: Final = "minivess"
+DEFAULT_REGISTERED_MODEL: Final = "minivess-segmenter"
+
+# Tags on every training run.
+TAG_MODEL_FAMILY: Final = "minivess.model_family"  # "segresnet" | "swinunetr" | "dynunet"
+TAG_LOSS: Final = "minivess.loss"  # "dice_ce" | "dice_ce_cldice"
+TAG_DATA_VERSION: Final = "minivess.data_version"  # manifest hash (first 12 hex chars)
+TAG_RUN_KIND: Final = "minivess.run_kind"  # "train" | "evaluate"
+TAG_ERROR: Final = "minivess.error"  # "<ExceptionType>: message" on FAILED runs
+TAG_BEST_EPOCH: Final = "minivess.best_epoch"
+TAG_GIT_COMMIT: Final = "mlflow.source.git.commit"
+
+# Per-epoch metrics (step = epoch, 1-based). Validation metrics are means over validation volumes.
+METRIC_TRAIN_LOSS: Final = "train_loss"
+METRIC_VAL_DICE: Final = "val_dice"
+METRIC_VAL_CLDICE: Final = "val_cldice"
+METRIC_VAL_NSD: Final = "val_nsd"
+METRIC_VAL_HD95: Final = "val_hd95"
+METRIC_LR: Final = "lr"
+METRIC_EPOCH_SECONDS: Final = "epoch_seconds"
+VAL_METRICS: Final = (METRIC_VAL_DICE, METRIC_VAL_CLDICE, METRIC_VAL_NSD, METRIC_VAL_HD95)
+
+# Metrics where lower is better; every other metric is maximised.
+LOWER_IS_BETTER: Final = frozenset({METRIC_TRAIN_LOSS, METRIC_VAL_HD95, "test_hd95", METRIC_EPOCH_SECONDS})
+
+# Params are the flattened experiment config with dotted keys, e.g. "model.name", "optim.lr",
+# "trainer.epochs", "loss.name", "data.patch_size".

@@ -1,0 +1,95 @@
+"""Effective settings: one pydantic-settings class read from MINIVESS_* variables (and .env)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, *aliases: str) -> AliasChoices:
+    """Accept MINIVESS_<NAME> first, then the service's own conventional variable names."""
+    return AliasChoices(f"MINIVESS_{name}", *aliases)
+
+
+class Settings(BaseSettings):
+    """Where minivess keeps its state and which services it talks to.
+
+    Everything minivess writes lives under ``home``; each path or URI below defaults to a
+    location inside it, and setting the variable switches to a hosted service.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINIVESS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(Path(".minivess"), description="Root of everything minivess writes.")
+    data_dir: Path | None = Field(None, description="Datasets; default HOME/data.")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow store; default sqlite:///HOME/mlflow.db, or an http(s) server URI."
+    )
+    duckdb_path: Path | None = Field(None, description="Analytics warehouse; default HOME/warehouse.duckdb.")
+    llm_model: str = Field("minivess/planner", description="LiteLLM model string; default embedded planner.")
+    device: str = Field("auto", description="Torch device: auto (cuda → mps → cpu), cpu, cuda, cuda:1 …")
+
+    langfuse_public_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY"))
+    langfuse_secret_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_SECRET_KEY", "LANGFUSE_SECRET_KEY"))
+    langfuse_host: str | None = Field(None, validation_alias=_env("LANGFUSE_HOST", "LANGFUSE_HOST"))
+    braintrust_api_key: SecretStr | None = Field(None, validation_alias=_env("BRAINTRUST_API_KEY", "BRAINTRUST_API_KEY"))
+    label_studio_url: str = Field(
+        "http://127.0.0.1:8089", validation_alias=_env("LABEL_STUDIO_URL", "LABEL_STUDIO_URL")
+    )
+    label_studio_token: SecretStr | None = Field(
+        None, validation_alias=_env("LABEL_STUDIO_TOKEN", "LABEL_STUDIO_API_KEY")
+    )
+
+    @cached_property
+    def home_dir(self) -> Path:
+        """The absolute home directory (created on first use)."""
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return (self.data_dir or self.home_dir / "data").expanduser().resolve()
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where MLflow artifacts go for experiments we create on a local store."""
+        return self.home_dir / "mlartifacts"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.duckdb_path or self.home_dir / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def runs_dir(self) -> Path:
+        """Local working directories of training runs (checkpoints for resume)."""
+        return self.home_dir / "runs"
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings with every secret masked, for display."""
+        shown: dict[str, Any] = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                shown[name] = "********" if value.get_secret_value() else ""
+            else:
+                shown[name] = value
+        shown["home"] = str(self.home_dir)
+        shown["data_dir"] = str(self.resolved_data_dir)
+        shown["mlflow_tracking_uri"] = self.tracking_uri
+        shown["duckdb_path"] = str(self.warehouse_path)
+        return shown
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (no caching: tests change MINIVESS_HOME per test)."""
+    return Settings()
