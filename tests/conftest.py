@@ -17,7 +17,10 @@ def minivess_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "minivess-home"
     monkeypatch.setenv("MINIVESS_HOME", str(home))
     for name in list(os.environ):
-        if name.startswith(("MINIVESS_", "LANGFUSE_", "BRAINTRUST_", "LABEL_STUDIO_", "MLFLOW_")) and name != "MINIVESS_HOME":
+        if (
+            name.startswith(("MINIVESS_", "LANGFUSE_", "BRAINTRUST_", "LABEL_STUDIO_", "MLFLOW_"))
+            and name != "MINIVESS_HOME"
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield home

@@ -7,8 +7,8 @@ class MinivessError(Exception):
     """Base of every error minivess raises on purpose."""
 
 
-class ConfigError(MinivessError):
-    """A setting, preset or override is invalid."""
+class ConfigError(MinivessError, ValueError):
+    """A setting, preset or override is invalid (also a ValueError, for callers that catch that)."""
 
 
 class DataError(MinivessError):

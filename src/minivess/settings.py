@@ -22,9 +22,7 @@ class Settings(BaseSettings):
     location inside it, and setting the variable switches to a hosted service.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="MINIVESS_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="MINIVESS_", env_file=".env", extra="ignore", populate_by_name=True)
 
     home: Path = Field(Path(".minivess"), description="Root of everything minivess writes.")
     data_dir: Path | None = Field(None, description="Datasets; default HOME/data.")
@@ -34,11 +32,28 @@ class Settings(BaseSettings):
     duckdb_path: Path | None = Field(None, description="Analytics warehouse; default HOME/warehouse.duckdb.")
     llm_model: str = Field("minivess/planner", description="LiteLLM model string; default embedded planner.")
     device: str = Field("auto", description="Torch device: auto (cuda → mps → cpu), cpu, cuda, cuda:1 …")
+    llm_fallbacks: list[str] = Field(
+        default_factory=lambda: ["minivess/planner"], description="Models tried in order when the model fails."
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Per-call LLM timeout in seconds.")
+    llm_retries: int = Field(1, ge=0, description="Retries per LLM call before falling back.")
+    approval_minutes: float = Field(
+        0.0, ge=0, description="Ask before a tool estimated to cost more CPU minutes than this (0 = any training)."
+    )
+    max_steps: int = Field(24, ge=1, description="Graph steps per request before the agent stops.")
+    max_tool_calls: int = Field(8, ge=1, description="Tool calls per request before the agent stops.")
+    max_compute_minutes: float = Field(120.0, gt=0, description="Estimated compute minutes per request.")
 
-    langfuse_public_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY"))
-    langfuse_secret_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_SECRET_KEY", "LANGFUSE_SECRET_KEY"))
+    langfuse_public_key: SecretStr | None = Field(
+        None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY")
+    )
+    langfuse_secret_key: SecretStr | None = Field(
+        None, validation_alias=_env("LANGFUSE_SECRET_KEY", "LANGFUSE_SECRET_KEY")
+    )
     langfuse_host: str | None = Field(None, validation_alias=_env("LANGFUSE_HOST", "LANGFUSE_HOST"))
-    braintrust_api_key: SecretStr | None = Field(None, validation_alias=_env("BRAINTRUST_API_KEY", "BRAINTRUST_API_KEY"))
+    braintrust_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("BRAINTRUST_API_KEY", "BRAINTRUST_API_KEY")
+    )
     label_studio_url: str = Field(
         "http://127.0.0.1:8089", validation_alias=_env("LABEL_STUDIO_URL", "LABEL_STUDIO_URL")
     )

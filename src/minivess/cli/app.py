@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 
+import click
 import typer
 
 from minivess import __version__
-from minivess.cli import config, data
-from minivess.cli import render
+from minivess.cli import config, data, models, render, runs, train
 from minivess.errors import MinivessError
 
 app = typer.Typer(
@@ -20,6 +20,11 @@ app = typer.Typer(
 )
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+app.command("train")(train.train)
+app.command("evaluate")(train.evaluate)
+app.command("predict")(train.predict)
 
 
 def _version(value: bool) -> None:
@@ -37,24 +42,21 @@ def root(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def main() -> None:
-    """Entry point: run the app; a MinivessError becomes a red panel and exit code 2."""
+    """Entry point: a MinivessError becomes a red panel and exit code 2; usage errors keep click's codes."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except MinivessError as exc:
         render.error_panel(type(exc).__name__, str(exc))
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
         render.err_console.print("[yellow]Aborted.")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    sys.exit(code if isinstance(code, int) else 0)

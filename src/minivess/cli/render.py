@@ -56,3 +56,86 @@ def progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
     )
+
+
+def dataset_table(root: Any, version: str, rows: Sequence[Any]) -> Table:
+    """`minivess data info`: one row per volume (VolumeSummary objects)."""
+    mip_dirs = {str(r.mip_png.parent) for r in rows if r.mip_png}
+    caption = f"MIP PNGs in {', '.join(sorted(mip_dirs))}" if mip_dirs else None
+    table = Table(title=f"{root}  (version {version}, {len(rows)} volumes)", header_style="bold", caption=caption)
+    for column in ("id", "shape", "spacing µm", "vessel %", "mean", "p99", "MIP"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r.id,
+            "×".join(map(str, r.shape)),
+            "×".join(f"{s:.3g}" for s in r.spacing),
+            f"{100 * r.vessel_fraction:.2f}",
+            f"{r.intensity_mean:.3g}",
+            f"{r.intensity_p99:.3g}",
+            r.mip_png.name if r.mip_png else "",
+        )
+    return table
+
+
+class TrainingProgress:
+    """Rich progress for a training run (implements the engine's TrainingObserver)."""
+
+    def __init__(self) -> None:
+        self.bar = progress()
+        self.task: Any = None
+
+    def __enter__(self) -> TrainingProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
+
+    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
+        verb = "resuming" if start_epoch > 1 else "training"
+        self.bar.console.print(f"[bold]{verb}[/] run [cyan]{run_id}[/] (epochs {start_epoch}–{epochs})")
+
+    def epoch_started(self, epoch: int, steps: int) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(f"epoch {epoch}", total=steps, status="")
+
+    def step_finished(self, epoch: int, step: int, loss: float) -> None:
+        self.bar.update(self.task, completed=step, status=f"loss {loss:.4f}")
+
+    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "lr")
+        self.bar.console.print(f"epoch {epoch}: {shown}")
+
+    def run_finished(self, run_id: str, status: str, reason: str) -> None:
+        self.bar.console.print(f"[green]{status}[/] run [cyan]{run_id}[/] ({reason})")
+
+
+def metrics_table(title: str, per_volume: Sequence[tuple[str, Any]], summary: Mapping[str, float]) -> Table:
+    """Per-volume metrics (VolumeMetrics objects) plus a mean row."""
+    names = list(per_volume[0][1].model_dump()) if per_volume else []
+    table = Table(title=title, header_style="bold")
+    table.add_column("volume")
+    for name in names:
+        table.add_column(name, justify="right")
+    for vid, metrics in per_volume:
+        table.add_row(vid, *(_cell(v) for v in metrics.model_dump().values()))
+    table.add_row("[bold]mean", *(f"[bold]{_cell(summary.get(k))}" for k in summary), end_section=True)
+    return table
+
+
+def schema_table(name: str, meaning: str, columns: Iterable[Sequence[str]]) -> Table:
+    """One warehouse table or view: each column with its type and meaning."""
+    table = Table(title=f"[bold]{name}[/] — {meaning}", title_justify="left", header_style="bold")
+    table.add_column("column")
+    table.add_column("type")
+    table.add_column("meaning", overflow="fold")
+    for column, typ, text in columns:
+        table.add_row(column, typ, text)
+    return table
+
+
+def note(message: str) -> None:
+    """A short remark for the user on stderr (so stdout stays clean for exports)."""
+    err_console.print(f"[dim]{message}")

@@ -1,0 +1,96 @@
+"""`minivess data`: synthesise vessel volumes, summarise a dataset, make splits.
+
+Pipelines are imported inside the commands so `minivess --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from minivess.cli import render
+from minivess.errors import ConfigError
+
+app = typer.Typer(help="Create, inspect and split datasets (MinIVess layout: raw/ + seg/).", no_args_is_help=True)
+
+PRESET_NAMES = "default, small, minivess, shifted, noisy_labels"
+
+
+@app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (MinIVess layout)."),
+    n: int = typer.Option(12, "--n", min=1, help="Number of volumes."),
+    shape: tuple[int, int, int] | None = typer.Option(None, "--shape", help="X Y Z voxels (default: the preset's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives byte-identical files."),
+    preset: str = typer.Option("default", "--preset", help=f"Generator preset: {PRESET_NAMES}."),
+    label_noise: bool = typer.Option(False, "--label-noise", help="Corrupt masks; write a ledger of what changed."),
+) -> None:
+    """Generate synthetic two-photon vessel volumes with masks and centreline skeletons."""
+    from minivess.pipelines.data.synthetic import LabelNoiseConfig, SynthConfig, get_preset, write_dataset
+
+    base = get_preset(preset)
+    updates: dict[str, Any] = {}
+    if shape is not None:
+        updates["shape"] = shape
+    if label_noise and base.label_noise is None:
+        updates["label_noise"] = LabelNoiseConfig().model_dump()
+    try:  # model_validate, not model_copy: the new values must be validated
+        config = SynthConfig.model_validate({**base.model_dump(), **updates})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid generator settings — {problems}") from exc
+    with render.progress() as bar:
+        task = bar.add_task("synthesising", total=n, status="")
+        write_dataset(
+            out, n=n, config=config, seed=seed, on_volume=lambda i, p: bar.update(task, advance=1, status=p.name)
+        )
+    render.console.print(f"[green]wrote {n} volume(s) to {out}[/] (preset {preset}, seed {seed})")
+
+
+@app.command("info")
+def info(
+    folder: Path = typer.Argument(..., help="Dataset folder (raw/ + seg/)."),
+    mip_dir: Path | None = typer.Option(None, "--mip-dir", help="Where to write MIP PNGs (default FOLDER/mip)."),
+    no_mip: bool = typer.Option(False, "--no-mip", help="Skip the MIP PNGs."),
+) -> None:
+    """Validate a dataset and show shapes, spacing and vessel fraction; write a MIP PNG per volume."""
+    from minivess.pipelines.data.manifest import scan_dataset
+    from minivess.pipelines.data.summary import summarise_dataset
+
+    with render.progress() as bar:
+        manifest = scan_dataset(folder)
+        task = bar.add_task("summarising", total=len(manifest.volumes), status="")
+        rows = summarise_dataset(
+            manifest,
+            None if no_mip else (mip_dir or folder / "mip"),
+            on_volume=lambda v: bar.update(task, advance=1, status=v),
+        )
+    render.console.print(render.dataset_table(manifest.root, manifest.version, rows))
+
+
+@app.command("split")
+def split(
+    folder: Path = typer.Argument(..., help="Dataset folder (raw/ + seg/)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Splits JSON (default FOLDER/splits.json)."),
+    val_fraction: float = typer.Option(0.2, help="Share of volumes for validation."),
+    test_fraction: float = typer.Option(0.2, help="Share of volumes for testing."),
+    seed: int = typer.Option(0, help="Split seed."),
+    k: int | None = typer.Option(None, "--k", help="Write k cross-validation folds instead."),
+) -> None:
+    """Write a deterministic train/val/test (or k-fold) split of a dataset as JSON."""
+    from minivess.fileio import write_json_atomic
+    from minivess.pipelines.data.manifest import scan_dataset
+    from minivess.pipelines.data.splits import make_kfold, make_splits
+
+    manifest = scan_dataset(folder)
+    target = out or folder / ("kfold.json" if k else "splits.json")
+    if k:
+        write_json_atomic(target, make_kfold(manifest.ids(), manifest.version, k=k, seed=seed))
+    else:
+        splits = make_splits(manifest.ids(), manifest.version, val_fraction, test_fraction, seed)
+        splits.save(target)
+        render.console.print(f"train {len(splits.train)} · val {len(splits.val)} · test {len(splits.test)}")
+    render.console.print(f"[green]wrote {target}")

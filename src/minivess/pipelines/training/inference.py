@@ -1,0 +1,71 @@
+"""Sliding-window inference and model rebuilding, shared by validation, evaluation and prediction."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from minivess.configs.experiment import InferenceConfig
+from minivess.errors import TrainingError
+from minivess.pipelines.models.registry import get_adapter
+from minivess.pipelines.training.checkpoint import MODEL_SPEC, MODEL_WEIGHTS, ModelSpec
+from minivess.pipelines.training.runtime import autocast
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(spec: ModelSpec, grad_checkpointing: bool = False) -> torch.nn.Module:
+    adapter = get_adapter(spec.adapter)
+    options = adapter.parse_options(spec.options)
+    return adapter.build(
+        options,
+        in_channels=spec.in_channels,
+        out_channels=spec.out_channels,
+        grad_checkpointing=grad_checkpointing,
+        patch_size=spec.patch_size,
+        spacing=spec.spacing,
+    )
+
+
+def load_exported_model(folder: Path, device: torch.device) -> tuple[torch.nn.Module, ModelSpec]:
+    """Rebuild a model exported by `export_model` (a run's `model/` artifact or a registry version)."""
+    spec_path, weights_path = folder / MODEL_SPEC, folder / MODEL_WEIGHTS
+    if not spec_path.is_file() or not weights_path.is_file():
+        raise TrainingError(f"{folder} holds no exported model ({MODEL_SPEC} + {MODEL_WEIGHTS}); was the run finished?")
+    spec = ModelSpec.model_validate_json(spec_path.read_text())
+    model = build_model(spec)
+    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    return model.to(device).eval(), spec
+
+
+@torch.no_grad()
+def predict_logits(
+    model: torch.nn.Module,
+    image: torch.Tensor,
+    roi_size: tuple[int, int, int],
+    cfg: InferenceConfig,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Logits (B, C, X, Y, Z) for a (B, 1, X, Y, Z) image of any size, on the CPU."""
+    model.eval()
+    with autocast(device, amp_dtype):
+        logits = sliding_window_inference(
+            image.to(device),
+            roi_size=roi_size,
+            sw_batch_size=cfg.sw_batch_size,
+            predictor=model,
+            overlap=cfg.overlap,
+            mode=cfg.mode,
+        )
+    return cast(torch.Tensor, logits).float().cpu()
+
+
+def logits_to_mask(logits: torch.Tensor) -> np.ndarray:
+    """(1, C, X, Y, Z) logits → uint8 (X, Y, Z) mask of the vessel class."""
+    return logits.argmax(dim=1)[0].to(torch.uint8).numpy()

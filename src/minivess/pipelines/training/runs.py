@@ -1,0 +1,152 @@
+"""Start, resume and finish training runs: the entry points the CLI and tools call."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from minivess.configs.experiment import ExperimentConfig
+from minivess.errors import TrainingError
+from minivess.fileio import write_text_atomic
+from minivess.pipelines.data.manifest import DatasetManifest
+from minivess.pipelines.data.splits import Splits
+from minivess.pipelines.tracking import naming
+from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for, get_or_create_experiment
+from minivess.pipelines.tracking.registry import MODEL_ARTIFACT, register_run_model
+from minivess.pipelines.training.checkpoint import BEST, LAST, export_model, load_checkpoint
+from minivess.pipelines.training.engine import Trainer, TrainResult, params_and_tags, wrap_failure
+from minivess.pipelines.training.events import TrainingObserver
+from minivess.pipelines.training.inference import logits_to_mask, predict_logits
+from minivess.pipelines.training.runtime import seed_everything
+from minivess.pipelines.training.setup import load_data, model_spec, validate_experiment
+from minivess.pipelines.viz import curves_png, prediction_png
+from minivess.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE, SPLITS_FILE, MANIFEST_FILE = "config.yaml", "splits.json", "manifest.json"
+
+
+def run_dir_for(settings: Settings, run_id: str) -> Path:
+    return settings.runs_dir / run_id
+
+
+def train(cfg: ExperimentConfig, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
+    """Validate everything, create an MLflow run, train, log artifacts, optionally register.
+
+    Raises:
+        ConfigError, DataError: before anything is written to MLflow.
+        TrainingError: the run failed; it is marked FAILED in MLflow with the error in a tag.
+    """
+    exp = validate_experiment(cfg)
+    manifest, splits = load_data(cfg, settings)
+    spec = model_spec(exp, manifest)
+    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+    client = client_for(settings.tracking_uri)
+    experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
+    params, tags = params_and_tags(cfg, manifest, spec)
+    recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, tags)
+    run_dir = run_dir_for(settings, recorder.run_id)
+    try:
+        recorder.log_params(params)
+        _write_run_files(run_dir, cfg, manifest, splits)
+        trainer = Trainer(exp, manifest, splits, spec, recorder, run_dir, observer)
+        return _run_and_finish(trainer, settings)
+    except BaseException as exc:
+        raise wrap_failure(recorder, exc) from exc
+
+
+def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
+    """Continue a crashed or interrupted run from its last checkpoint, in the same MLflow run."""
+    run_dir = run_dir_for(settings, run_id)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise TrainingError(
+            f"no local state for run {run_id} under {settings.runs_dir}; only runs started on this machine "
+            "with this MINIVESS_HOME can be resumed."
+        )
+    cfg = ExperimentConfig.model_validate(yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
+    exp = validate_experiment(cfg)
+    manifest = DatasetManifest.model_validate_json((run_dir / MANIFEST_FILE).read_text())
+    splits = Splits.load(run_dir / SPLITS_FILE)
+    client = client_for(settings.tracking_uri)
+    recorder = RunRecorder.resume(client, run_id)
+    try:
+        trainer = Trainer(exp, manifest, splits, model_spec(exp, manifest), recorder, run_dir, observer)
+        if (run_dir / LAST).is_file():
+            _, progress, states = load_checkpoint(run_dir / LAST, map_location=exp.device)
+            trainer.restore(progress, states)
+            trainer.sync_logged_history()
+            logger.info("resuming run %s after epoch %d", run_id, progress.epoch)
+        else:
+            seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+        return _run_and_finish(trainer, settings)
+    except BaseException as exc:
+        raise wrap_failure(recorder, exc) from exc
+
+
+def _artifact_root(settings: Settings) -> Path | None:
+    return settings.artifact_root if settings.tracking_uri.startswith("sqlite:") else None
+
+
+def _write_run_files(run_dir: Path, cfg: ExperimentConfig, manifest: DatasetManifest, splits: Splits) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / CONFIG_FILE, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    manifest.save(run_dir / MANIFEST_FILE)
+    splits.save(run_dir / SPLITS_FILE)
+
+
+def _run_and_finish(trainer: Trainer, settings: Settings) -> TrainResult:
+    result = trainer.run()
+    recorder, run_dir = trainer.recorder, trainer.run_dir
+    best_path = run_dir / (BEST if (run_dir / BEST).is_file() else LAST)
+    spec, _, states = load_checkpoint(best_path)
+    trainer.model.load_state_dict(states["model"])
+    export_model(run_dir / MODEL_ARTIFACT, spec, states["model"])
+    _figures(trainer, result)
+    for name in (CONFIG_FILE, SPLITS_FILE, MANIFEST_FILE):
+        recorder.log_artifact(run_dir / name, "run")
+    recorder.log_artifact(run_dir / MODEL_ARTIFACT, MODEL_ARTIFACT)
+    for name in (BEST, LAST):
+        if (run_dir / name).is_file():
+            recorder.log_artifact(run_dir / name, "checkpoints")
+    recorder.log_artifact(run_dir / "figures", "figures")
+    recorder.set_tags({naming.TAG_BEST_EPOCH: result.best_epoch or "", "minivess.stop_reason": result.stop_reason})
+    recorder.finish("FINISHED")
+    register_as = trainer.cfg.tracking.register_as
+    if register_as:
+        register_run_model(recorder.client, recorder.run_id, register_as)
+    trainer.observer.run_finished(result.run_id, result.status, result.stop_reason)
+    return result
+
+
+def _figures(trainer: Trainer, result: TrainResult) -> None:
+    figures = trainer.run_dir / "figures"
+    series = {
+        key: [(i + 1, h[key]) for i, h in enumerate(result.history) if key in h and np.isfinite(h[key])]
+        for key in (
+            naming.METRIC_TRAIN_LOSS,
+            naming.METRIC_VAL_DICE,
+            naming.METRIC_VAL_CLDICE,
+            naming.METRIC_VAL_NSD,
+        )
+    }
+    curves_png(figures / "learning_curves.png", series, title=f"run {result.run_id[:8]}")
+    batch = next(iter(trainer.val_loader))
+    logits = predict_logits(
+        trainer.model,
+        batch["image"],
+        trainer.spec.patch_size,
+        trainer.cfg.inference,
+        trainer.device,
+        trainer.exp.amp_dtype,
+    )
+    prediction_png(
+        figures / "val_prediction_mip.png",
+        batch["image"][0, 0].numpy(),
+        batch["label"][0, 0].numpy(),
+        logits_to_mask(logits),
+        title=f"{batch['id'][0]} (best epoch {result.best_epoch})",
+    )

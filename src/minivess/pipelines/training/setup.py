@@ -1,0 +1,98 @@
+"""Everything checked and resolved before a run touches MLflow: config, adapter, device, data, splits."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from minivess.configs.experiment import ExperimentConfig
+from minivess.errors import ConfigError
+from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
+from minivess.pipelines.data.splits import Splits, make_splits
+from minivess.pipelines.models.base import ModelAdapter
+from minivess.pipelines.models.registry import get_adapter
+from minivess.pipelines.tracking.naming import VAL_METRICS
+from minivess.pipelines.training.checkpoint import ModelSpec
+from minivess.pipelines.training.runtime import resolve_amp, resolve_device
+from minivess.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True)
+class ValidatedExperiment:
+    """A config whose model, patch, device and precision have been checked together."""
+
+    config: ExperimentConfig
+    adapter: ModelAdapter
+    options: BaseModel
+    device: torch.device
+    amp_dtype: torch.dtype | None
+
+
+def validate_experiment(cfg: ExperimentConfig) -> ValidatedExperiment:
+    """Check the parts of a config that depend on each other (pydantic checked each part alone).
+
+    Raises:
+        ConfigError: unknown model, invalid model options, a patch the model cannot take, an unknown
+            early-stopping metric, or an unavailable device/precision. Nothing has been written.
+    """
+    adapter = get_adapter(cfg.model.name)
+    options = adapter.parse_options(cfg.model.options)
+    adapter.validate_patch(tuple(cfg.data.patch_size), options)  # type: ignore[arg-type]
+    if cfg.model.grad_checkpointing and not adapter.supports_grad_checkpointing:
+        raise ConfigError(
+            f"model '{adapter.name}' does not support gradient checkpointing; set model.grad_checkpointing=false."
+        )
+    if cfg.trainer.early_stopping.metric not in VAL_METRICS:
+        raise ConfigError(
+            f"trainer.early_stopping.metric='{cfg.trainer.early_stopping.metric}' is not a validation metric; "
+            f"use one of {', '.join(VAL_METRICS)}."
+        )
+    device = resolve_device(cfg.trainer.device)
+    amp_dtype = resolve_amp(cfg.trainer.amp, device)
+    return ValidatedExperiment(cfg, adapter, options, device, amp_dtype)
+
+
+def dataset_dir(cfg: ExperimentConfig, settings: Settings) -> Path:
+    return cfg.data.dir or settings.resolved_data_dir / DEFAULT_SYNTHETIC
+
+
+def ensure_default_dataset(folder: Path) -> None:
+    """Generate the default synthetic dataset when the default folder is absent (offline first run)."""
+    if folder.exists():
+        return
+    from minivess.pipelines.data.synthetic import get_preset, write_dataset
+
+    logger.warning("no dataset at %s: generating the default synthetic dataset (12 volumes)", folder)
+    write_dataset(folder, n=12, config=get_preset("default"), seed=0)
+
+
+def load_data(cfg: ExperimentConfig, settings: Settings) -> tuple[DatasetManifest, Splits]:
+    folder = dataset_dir(cfg, settings)
+    if cfg.data.dir is None:
+        ensure_default_dataset(folder)
+    manifest = scan_dataset(folder)
+    splits = make_splits(
+        manifest.ids(), manifest.version, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
+    )
+    return manifest, splits
+
+
+def model_spec(exp: ValidatedExperiment, manifest: DatasetManifest) -> ModelSpec:
+    spacing = np.median(np.asarray([v.spacing for v in manifest.volumes]), axis=0)
+    options: dict[str, Any] = exp.options.model_dump(mode="json")
+    return ModelSpec(
+        adapter=exp.adapter.name,
+        options=options,
+        patch_size=tuple(exp.config.data.patch_size),
+        spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
+    )

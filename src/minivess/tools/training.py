@@ -1,0 +1,256 @@
+"""Training tools: train, evaluate, predict, promote (thin wrappers over pipelines/training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError
+from minivess.tools.base import ToolContext, tool
+
+ModelName = Literal["segresnet", "swinunetr", "dynunet"]
+LossName = Literal["dice_ce", "dice_ce_cldice"]
+
+# Preset per model family, and rough CPU seconds per epoch on the default synthetic data (measured here,
+# 2 cores): used only to decide whether a request needs approval and to charge the request's budget.
+PRESET_FOR: dict[str, str] = {
+    "segresnet": "segresnet_tiny",
+    "swinunetr": "swinunetr_small",
+    "dynunet": "dynunet_nnunet",
+}
+CPU_SECONDS_PER_EPOCH: dict[str, float] = {"segresnet": 8.0, "swinunetr": 120.0, "dynunet": 20.0}
+PRESET_EPOCHS: dict[str, int] = {"segresnet": 2, "swinunetr": 10, "dynunet": 20}
+
+
+class TrainModelArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelName = Field(description="Model family to train: segresnet, swinunetr or dynunet.")
+    epochs: int | None = Field(None, ge=1, le=1000, description="Maximum epochs (default: the model's preset).")
+    lr: float | None = Field(None, gt=0, lt=1, description="Peak learning rate, e.g. 0.001.")
+    loss: LossName | None = Field(None, description="dice_ce, or dice_ce_cldice for topology-aware training.")
+    batch_size: int | None = Field(None, ge=1, le=64, description="Volumes per step.")
+    patch_size: list[int] | None = Field(None, min_length=3, max_length=3, description="Crop size [X, Y, Z].")
+    max_minutes: float | None = Field(None, gt=0, description="Wall-clock budget in minutes.")
+    dataset: str | None = Field(None, description="Dataset folder (raw/ + seg/); default: the synthetic dataset.")
+    seed: int | None = Field(None, description="Training seed.")
+    register_as: str | None = Field(None, description="Register the best checkpoint under this model name.")
+
+
+class TrainModelResult(BaseModel):
+    run_id: str
+    model: str
+    loss: str
+    status: str
+    stop_reason: str
+    epochs_completed: int
+    best_epoch: int | None
+    best_metric: float | None
+    metric: str
+    last_metrics: dict[str, float]
+
+
+def train_overrides(args: TrainModelArgs) -> list[str]:
+    overrides = [f"model.name={args.model}"]
+    pairs: dict[str, Any] = {
+        "trainer.epochs": args.epochs,
+        "optim.lr": args.lr,
+        "loss.name": args.loss,
+        "trainer.batch_size": args.batch_size,
+        "trainer.max_minutes": args.max_minutes,
+        "data.dir": args.dataset,
+        "trainer.seed": args.seed,
+        "tracking.register_as": args.register_as,
+        "data.patch_size": args.patch_size,
+    }
+    overrides += [f"{key}={value}" for key, value in pairs.items() if value is not None]
+    return overrides
+
+
+def estimate_train_minutes(args: TrainModelArgs) -> float:
+    epochs = args.epochs or PRESET_EPOCHS[args.model]
+    minutes = epochs * CPU_SECONDS_PER_EPOCH[args.model] / 60.0
+    return min(minutes, args.max_minutes) if args.max_minutes else minutes
+
+
+def _train_approval(args: TrainModelArgs, ctx: ToolContext) -> str | None:
+    minutes = estimate_train_minutes(args)
+    if minutes > ctx.settings.approval_minutes:
+        epochs = args.epochs or PRESET_EPOCHS[args.model]
+        return f"training {args.model} for {epochs} epoch(s) costs about {minutes:.1f} CPU minute(s)"
+    return None
+
+
+@tool(
+    "train_model",
+    TrainModelArgs,
+    TrainModelResult,
+    compute_minutes=estimate_train_minutes,
+    needs_approval=_train_approval,
+)
+def train_model(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
+    """Train a 3D vessel segmentation model and log it to MLflow.
+
+    Starts from the model's preset and applies only the values given. Validation reports Dice, clDice,
+    NSD and HD95 per epoch. Returns the new run id and its best validation metric.
+    """
+    from minivess.configs.loading import load_experiment
+    from minivess.pipelines.training import runs
+
+    try:
+        cfg = load_experiment(PRESET_FOR[args.model], train_overrides(args))
+        result = runs.train(cfg, ctx.settings, observer=_ProgressObserver(ctx))
+    except (ConfigError, DataError) as exc:
+        raise ToolInputError(f"train_model: {exc}") from exc
+    return TrainModelResult(
+        run_id=result.run_id,
+        model=args.model,
+        loss=cfg.loss.name,
+        status=result.status,
+        stop_reason=result.stop_reason,
+        epochs_completed=result.epochs_completed,
+        best_epoch=result.best_epoch,
+        best_metric=result.best_metric,
+        metric=result.metric_name,
+        last_metrics={k: v for k, v in (result.history[-1] if result.history else {}).items() if k != "lr"},
+    )
+
+
+class _ProgressObserver:
+    """Forwards engine events to the tool's progress sink (terminal or graph stream)."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.ctx = ctx
+
+    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
+        self.ctx.progress({"event": "run_started", "run_id": run_id, "epochs": epochs})
+
+    def epoch_started(self, epoch: int, steps: int) -> None:
+        self.ctx.progress({"event": "epoch_started", "epoch": epoch, "steps": steps})
+
+    def step_finished(self, epoch: int, step: int, loss: float) -> None:
+        self.ctx.progress({"event": "step", "epoch": epoch, "step": step, "loss": loss})
+
+    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.ctx.progress({"event": "epoch_finished", "epoch": epoch, "metrics": metrics})
+
+    def run_finished(self, run_id: str, status: str, reason: str) -> None:
+        self.ctx.progress({"event": "run_finished", "run_id": run_id, "status": status, "reason": reason})
+
+
+class EvaluateRunArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(description="Run id, or 'last' for the most recent run, or 'best[:family[:metric]]'.")
+    split: Literal["train", "val", "test"] = Field("test", description="Which split to evaluate on.")
+
+
+class EvaluateRunResult(BaseModel):
+    run_id: str
+    split: str
+    summary: dict[str, float]
+    per_volume: dict[str, dict[str, float]]
+
+
+@tool("evaluate_run", EvaluateRunArgs, EvaluateRunResult, compute_minutes=lambda args: 0.2)
+def evaluate_run(args: EvaluateRunArgs, ctx: ToolContext) -> EvaluateRunResult:
+    """Evaluate a finished run's best model on a data split (Dice, clDice, NSD, HD95 per volume).
+
+    The summary is logged back to the run as <split>_dice, <split>_cldice, <split>_nsd, <split>_hd95.
+    """
+    from minivess.pipelines.training import evaluation
+
+    run_id = resolve_run_ref(args.run_id, ctx)
+    result = evaluation.evaluate_run(
+        run_id, ctx.settings, split=args.split, on_volume=lambda v: ctx.progress({"event": "volume", "id": v})
+    )
+    return EvaluateRunResult(
+        run_id=result.run_id,
+        split=result.split,
+        summary=result.summary,
+        per_volume={vid: m.model_dump() for vid, m in result.per_volume},
+    )
+
+
+class PredictVolumeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(description="Run id whose model segments the volume ('last' or 'best[:family]' work too).")
+    input_path: str = Field(description="Input NIfTI volume (.nii or .nii.gz).")
+    output_path: str | None = Field(None, description="Output mask path; default HOME/predictions/<input name>.")
+
+
+class PredictVolumeResult(BaseModel):
+    run_id: str
+    output_path: str
+    vessel_fraction: float
+
+
+@tool("predict_volume", PredictVolumeArgs, PredictVolumeResult, compute_minutes=lambda args: 0.1)
+def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeResult:
+    """Segment one NIfTI volume with a run's model; the mask keeps the input's grid and spacing."""
+    import numpy as np
+
+    from minivess.pipelines.data.nifti import read_array
+    from minivess.pipelines.training import evaluation
+
+    source = Path(args.input_path).expanduser()
+    if not source.is_file():
+        raise ToolInputError(f"predict_volume: input {source} does not exist; give the path of a .nii.gz volume.")
+    out = Path(args.output_path) if args.output_path else ctx.settings.home_dir / "predictions" / source.name
+    run_id = resolve_run_ref(args.run_id, ctx)
+    path = evaluation.predict_file(run_id, source, out, ctx.settings)
+    return PredictVolumeResult(run_id=run_id, output_path=str(path), vessel_fraction=float(np.mean(read_array(path))))
+
+
+class PromoteModelArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(description="Run whose model to register and promote ('last' or 'best[:family]' work too).")
+    alias: Literal["champion", "challenger"] = Field("champion", description="Registry alias to point at it.")
+    model_name: str = Field("minivess-segmenter", description="Registered model name.")
+
+
+class PromoteModelResult(BaseModel):
+    run_id: str
+    model_name: str
+    version: str
+    alias: str
+
+
+def _always(args: PromoteModelArgs, ctx: ToolContext) -> str:
+    return f"moves the '{args.alias}' alias of {args.model_name} to run {args.run_id}"
+
+
+@tool("promote_model", PromoteModelArgs, PromoteModelResult, needs_approval=_always)
+def promote_model(args: PromoteModelArgs, ctx: ToolContext) -> PromoteModelResult:
+    """Register a run's model in the MLflow registry and point the champion or challenger alias at it."""
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.tracking.registry import register_run_model
+
+    run_id = resolve_run_ref(args.run_id, ctx)
+    try:
+        version = register_run_model(client_for(ctx.settings.tracking_uri), run_id, args.model_name, alias=args.alias)
+    except TrackingError as exc:
+        raise ToolInputError(f"promote_model: {exc}") from exc
+    return PromoteModelResult(run_id=run_id, model_name=args.model_name, version=str(version.version), alias=args.alias)
+
+
+def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
+    """Run id from 'last', 'best[:family[:metric]]' or an id; unknown refs go back to the model."""
+    from minivess.errors import TrainingError
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.training.evaluation import resolve_run_id
+
+    try:
+        if ref.startswith("best"):
+            return best_run(ref, ctx)
+        return resolve_run_id(client_for(ctx.settings.tracking_uri), ref)
+    except TrainingError as exc:
+        raise ToolInputError(str(exc)) from exc
+
+
+def best_run(ref: str, ctx: ToolContext) -> str:
+    raise NotImplementedError  # filled in below by the analytics wrapper
