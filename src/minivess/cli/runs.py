@@ -128,13 +128,13 @@ def leaderboard(
 @app.command()
 def compare(
     ctx: typer.Context,
-    runs: list[str] = typer.Argument(..., help="Two or more run ids, id prefixes or run names."),
+    runs: list[str] = typer.Argument(..., help="Run ids, id prefixes or run names (two or more to compare)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="Only these metrics (repeatable)."),
     all_params: bool = typer.Option(False, "--all-params", help="Show equal params too, not only differences."),
     fmt: Format = _FORMAT,
     output: Path | None = _OUTPUT,
 ) -> None:
-    """Params side by side and best/last of each metric for two or more runs."""
+    """Params side by side and best/last of each metric for two or more runs (one run: its details)."""
     _check_output(fmt, output)
     result = an.compare_runs(
         runs, metrics=metric or None, only_differences=not all_params,

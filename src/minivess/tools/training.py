@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError
 from minivess.tools.base import ToolContext, tool
+from minivess.tools.runs import resolve_run_ref
 
 ModelName = Literal["segresnet", "swinunetr", "dynunet"]
 LossName = Literal["dice_ce", "dice_ce_cldice"]
@@ -236,21 +237,3 @@ def promote_model(args: PromoteModelArgs, ctx: ToolContext) -> PromoteModelResul
     except TrackingError as exc:
         raise ToolInputError(f"promote_model: {exc}") from exc
     return PromoteModelResult(run_id=run_id, model_name=args.model_name, version=str(version.version), alias=args.alias)
-
-
-def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
-    """Run id from 'last', 'best[:family[:metric]]' or an id; unknown refs go back to the model."""
-    from minivess.errors import TrainingError
-    from minivess.pipelines.tracking.mlflow_run import client_for
-    from minivess.pipelines.training.evaluation import resolve_run_id
-
-    try:
-        if ref.startswith("best"):
-            return best_run(ref, ctx)
-        return resolve_run_id(client_for(ctx.settings.tracking_uri), ref)
-    except TrainingError as exc:
-        raise ToolInputError(str(exc)) from exc
-
-
-def best_run(ref: str, ctx: ToolContext) -> str:
-    raise NotImplementedError  # filled in below by the analytics wrapper

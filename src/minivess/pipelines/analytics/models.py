@@ -20,6 +20,7 @@ class RunBrief(BaseModel):
     status: str
     start_time: datetime | None = None
     duration_s: float | None = None
+    error: str | None = Field(None, description="the minivess.error tag of a failed run")
 
 
 class LeaderboardRow(BaseModel):

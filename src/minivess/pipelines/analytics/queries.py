@@ -28,7 +28,7 @@ from minivess.pipelines.tracking import naming
 logger = logging.getLogger(__name__)
 
 DEFAULT_STATUSES: tuple[str, ...] = ("FINISHED",)
-BRIEF_COLUMNS = "r.run_id, r.run_name, r.experiment_name, r.model_family, r.status, r.start_time, r.duration_s"
+BRIEF_COLUMNS = "r.run_id, r.run_name, r.experiment_name, r.model_family, r.status, r.start_time, r.duration_s, r.error"
 
 
 def metric_direction(key: str) -> Direction:
@@ -75,6 +75,7 @@ def brief(row: dict[str, Any]) -> RunBrief:
         status=row["status"],
         start_time=row["start_time"],
         duration_s=row["duration_s"],
+        error=row["error"],
     )
 
 
@@ -191,17 +192,17 @@ def compare_runs(
     """Params side by side (with a differs flag) and the best/last value of every metric per run.
 
     Args:
-        runs: Run ids, unique id prefixes or unique run names (at least two).
+        runs: Run ids, unique id prefixes or unique run names (one run gives its details).
         metrics: Metric keys to show; default every metric any of the runs logged.
         only_differences: Keep only the params whose values differ.
         warehouse: The warehouse; default ``Warehouse()``.
         auto_sync: Sync first when the store changed.
 
     Raises:
-        AnalyticsError: Fewer than two runs, or a reference matching no run or several.
+        AnalyticsError: No run given, or a reference matching no run or several.
     """
-    if len(runs) < 2:
-        raise AnalyticsError("Compare needs at least two runs.")
+    if not runs:
+        raise AnalyticsError("Compare needs at least one run (two or more to compare).")
     with open_warehouse(warehouse, auto_sync) as con:
         ids = resolve_runs(con, runs)
         briefs = {r["run_id"]: brief(r) for r in records(

@@ -117,7 +117,7 @@ def failures(
         where += " AND r.experiment_name = ?"
         args.append(experiment)
     with open_warehouse(warehouse, auto_sync) as con:
-        rows = records(con, f"SELECT {BRIEF_COLUMNS}, r.error FROM runs r WHERE {where} ORDER BY r.start_time", args)
+        rows = records(con, f"SELECT {BRIEF_COLUMNS} FROM runs r WHERE {where} ORDER BY r.start_time", args)
         ids = [r["run_id"] for r in rows]
         params = records(con, "SELECT run_id, key, value FROM params WHERE list_contains(?, run_id)", [ids])
     by_run: dict[str, dict[str, str | None]] = {}

@@ -149,8 +149,11 @@ def test_compare_resolves_names_and_prefixes(store: StoreInfo) -> None:
     assert [r.run_id for r in result.runs] == [store.finished[1], store.finished[2]]
     with pytest.raises(AnalyticsError, match="matches no run"):
         compare_runs([store.finished[0], "no-such-run"])
-    with pytest.raises(AnalyticsError, match="at least two"):
-        compare_runs([store.finished[0]])
+    with pytest.raises(AnalyticsError, match="at least one"):
+        compare_runs([])
+    single = compare_runs([store.failed[0]])  # one run: its details, including the error tag
+    assert single.runs[0].error == "RuntimeError: CUDA out of memory"
+    assert single.params and not any(p.differs for p in single.params)
 
 
 def test_learning_curves_match_history_and_plot(store: StoreInfo, tmp_path: Path) -> None:

@@ -1,0 +1,165 @@
+"""Node functions of the chat graph: supervisor, workers, approval gate and tool execution."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END
+from langgraph.types import Command, interrupt
+
+from minivess.agents import policy
+from minivess.agents.llm import LLMGateway, LLMReply
+from minivess.errors import ToolInputError
+from minivess.graphs.state import ChatState, Worker
+from minivess.prompts import load_prompt
+from minivess.settings import Settings
+from minivess.tools.base import ToolContext, ToolRegistry
+from minivess.tools.registry import WORKER_TOOLS
+
+logger = logging.getLogger(__name__)
+
+WORKERS: tuple[Worker, ...] = ("experimenter", "analyst")
+
+
+def transfer_schema(worker: Worker) -> dict[str, Any]:
+    what = "training, evaluation, prediction, promotion and data" if worker == "experimenter" else "run analytics"
+    return {
+        "type": "function",
+        "function": {
+            "name": f"transfer_to_{worker}",
+            "description": f"Hand the next step to the {worker} ({what}).",
+            "parameters": {
+                "type": "object",
+                "properties": {"task": {"type": "string", "description": "What the worker should do now."}},
+                "required": ["task"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+@dataclass
+class AgentDeps:
+    """What the nodes need: settings, the LLM gateway and the tools."""
+
+    settings: Settings
+    llm: LLMGateway
+    tools: ToolRegistry
+    transfer_tools: list[dict[str, Any]] = field(default_factory=lambda: [transfer_schema(w) for w in WORKERS])
+
+
+def _usage(state: ChatState, reply: LLMReply) -> dict[str, Any]:
+    usage = dict(state.get("usage") or {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+    usage["llm_calls"] += 1
+    usage["prompt_tokens"] += reply.prompt_tokens
+    usage["completion_tokens"] += reply.completion_tokens
+    usage["cost_usd"] += reply.cost_usd
+    return {"usage": usage, "steps": state.get("steps", 0) + 1}
+
+
+def _stop(message: str, reason: str) -> Command[Any]:
+    return Command(goto=END, update={"messages": [{"role": "assistant", "content": message}], "stop_reason": reason})
+
+
+def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
+    """Pick the worker for the next step, or answer the user and end the request."""
+    if problem := policy.steps_exhausted(dict(state), deps.settings):
+        return _stop(problem, "budget")
+    messages = [{"role": "system", "content": load_prompt("supervisor")}, *state["messages"]]
+    reply = deps.llm.complete(messages, deps.transfer_tools)
+    update: dict[str, Any] = _usage(state, reply)
+    if not reply.tool_calls:
+        update["messages"] = [reply.as_message()]
+        return Command(goto=END, update=update)
+    call = reply.tool_calls[0]  # one hand-off at a time
+    name = call["function"]["name"]
+    worker = name.removeprefix("transfer_to_")
+    task = _task_of(call)
+    assistant = {"role": "assistant", "content": reply.content, "tool_calls": [call]}
+    if worker not in WORKERS:
+        ack = f"ERROR: there is no tool '{name}'; use transfer_to_experimenter or transfer_to_analyst, or answer."
+        update["messages"] = [assistant, _tool_message(call, ack)]
+        return Command(goto="supervisor", update=update)  # type: ignore[arg-type]
+    update["messages"] = [assistant, _tool_message(call, f"transferred to {worker}: {task}")]
+    update.update(active_worker=worker, task=task)
+    return Command(goto=worker, update=update)
+
+
+def _task_of(call: dict[str, Any]) -> str:
+    try:
+        return str(json.loads(call["function"].get("arguments") or "{}").get("task", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+
+
+def _tool_message(call: dict[str, Any], content: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call["id"], "name": call["function"]["name"], "content": content}
+
+
+def worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
+    """Let a worker call its tools for the current step, or hand back to the supervisor with a note."""
+    if problem := policy.steps_exhausted(dict(state), deps.settings):
+        return _stop(problem, "budget")
+    messages = [{"role": "system", "content": load_prompt(name)}, *state["messages"]]
+    reply = deps.llm.complete(messages, deps.tools.schemas(WORKER_TOOLS[name]))
+    update: dict[str, Any] = _usage(state, reply)
+    update["messages"] = [reply.as_message()]
+    if not reply.tool_calls:
+        return Command(goto="supervisor", update=update)
+    update["pending_calls"] = reply.tool_calls
+    return Command(goto="approval", update=update)
+
+
+def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "experimenter", "analyst", "__end__"]]:
+    """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it)."""
+    calls = state.get("pending_calls", [])
+    if state.get("dry_run"):
+        return Command(goto=END, update={"stop_reason": "dry_run"})
+    questions = _approval_questions(calls, deps)
+    if not questions:
+        return Command(goto="tools")
+    if state.get("auto_approve"):
+        record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
+        return Command(goto="tools", update={"approvals": [*state.get("approvals", []), record]})
+    answer = _normalise(interrupt({"kind": "approval", "questions": questions}))
+    record = {"questions": questions, **answer}
+    approvals = [*state.get("approvals", []), record]
+    if answer["approved"]:
+        return Command(goto="tools", update={"approvals": approvals})
+    reason = answer["comment"] or "the user declined"
+    rejected = [_tool_message(c, f"REJECTED: {reason}") for c in calls]
+    worker_name = state.get("active_worker") or "experimenter"
+    return Command(goto=worker_name, update={"messages": rejected, "pending_calls": [], "approvals": approvals})
+
+
+def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[dict[str, Any]]:
+    questions = []
+    ctx = ToolContext(settings=deps.settings)
+    for call in calls:
+        name = call["function"]["name"]
+        if name not in deps.tools:
+            continue
+        tool = deps.tools.get(name)
+        try:
+            args = tool.parse(call["function"].get("arguments"))
+        except ToolInputError:
+            continue  # the tools node sends the error back to the model
+        if reason := tool.needs_approval(args, ctx):
+            questions.append({"tool": name, "arguments": args.model_dump(exclude_none=True), "reason": reason})
+    return questions
+
+
+def _normalise(answer: Any) -> dict[str, Any]:
+    if isinstance(answer, bool):
+        return {"approved": answer, "by": "user", "comment": ""}
+    if isinstance(answer, dict):
+        return {
+            "approved": bool(answer.get("approved")),
+            "by": str(answer.get("by") or "user"),
+            "comment": str(answer.get("comment") or ""),
+        }
+    return {"approved": False, "by": "user", "comment": f"unrecognised answer {answer!r}"}

@@ -1,0 +1,1 @@
+"""LangGraph graphs: state, builders (one per graph) and checkpointing."""

@@ -1,0 +1,40 @@
+"""Build the chat graph: supervisor → worker → approval → tools → worker … → supervisor → END."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from minivess.agents import nodes
+from minivess.agents.execution import run_tools
+from minivess.agents.llm import LLMGateway
+from minivess.graphs.state import ChatState
+from minivess.settings import Settings, get_settings
+from minivess.tools.registry import REGISTRY
+
+
+def build_chat_graph(
+    settings: Settings | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    llm: LLMGateway | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The supervisor graph; nodes route with `Command`, so only the entry edge is declared."""
+    settings = settings or get_settings()
+    deps = nodes.AgentDeps(settings=settings, llm=llm or LLMGateway(settings), tools=REGISTRY)
+    graph = StateGraph(ChatState)
+    graph.add_node("supervisor", partial(nodes.supervisor, deps=deps), destinations=("experimenter", "analyst", "__end__"))
+    for worker in nodes.WORKERS:
+        graph.add_node(worker, partial(nodes.worker, deps=deps, name=worker), destinations=("approval", "supervisor", "__end__"))
+    graph.add_node("approval", partial(nodes.approval, deps=deps), destinations=("tools", *nodes.WORKERS, "__end__"))
+    graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*nodes.WORKERS, "__end__"))
+    graph.add_edge(START, "supervisor")
+    return graph.compile(checkpointer=checkpointer)
+
+
+def make_graph(config: dict[str, Any] | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Factory for LangGraph tooling (`langgraph.json`): default settings, the platform's own checkpointer."""
+    return build_chat_graph()

@@ -1,0 +1,60 @@
+"""Graph state of the chat agent: the thread's messages plus per-request bookkeeping."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+Worker = Literal["experimenter", "analyst"]
+
+
+class Usage(TypedDict):
+    """Accumulated LLM accounting for the request."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class ChatState(TypedDict, total=False):
+    """State of one chat thread.
+
+    `messages` holds OpenAI-format dicts for the whole thread (appended, never rewritten). The other
+    fields describe the request in progress and are reset by `new_request`.
+    """
+
+    messages: Annotated[list[dict[str, Any]], operator.add]
+    request_start: int  # index in `messages` of the request's user message
+    active_worker: Worker | None
+    task: str  # what the supervisor asked the active worker to do
+    pending_calls: list[dict[str, Any]]  # tool calls a worker made that have not run yet
+    steps: int  # LLM calls in this request
+    tool_calls: int  # tools run in this request
+    compute_minutes: float  # estimated compute spent in this request
+    executed: list[str]  # "name:args" signatures run in this request (loop detection)
+    stop_reason: str | None  # budget, loop, rejected, dry_run … (None while running / when done normally)
+    auto_approve: bool  # --yes
+    dry_run: bool
+    approvals: list[dict[str, Any]]  # decisions taken in this request (question, answer, who)
+    usage: Usage
+
+
+def new_request(text: str, *, message_count: int, auto_approve: bool = False, dry_run: bool = False) -> ChatState:
+    """The state update that starts a request: the user message plus fresh counters."""
+    return ChatState(
+        messages=[{"role": "user", "content": text}],
+        request_start=message_count,
+        active_worker=None,
+        task="",
+        pending_calls=[],
+        steps=0,
+        tool_calls=0,
+        compute_minutes=0.0,
+        executed=[],
+        stop_reason=None,
+        auto_approve=auto_approve,
+        dry_run=dry_run,
+        approvals=[],
+        usage=Usage(llm_calls=0, prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
+    )

@@ -1,0 +1,37 @@
+"""Run references the model may use instead of ids: 'last', 'best', 'best:<family>', 'best:<family>:<metric>'."""
+
+from __future__ import annotations
+
+from minivess.errors import AnalyticsError, ToolInputError, TrainingError
+from minivess.tools.base import ToolContext
+
+RUN_REF_HELP = "a run id, 'last', 'best', 'best:<family>' or 'best:<family>:<metric>'"
+
+
+def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
+    """A concrete MLflow run id; a reference that matches nothing goes back to the model as ToolInputError."""
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.training.evaluation import resolve_run_id
+
+    ref = ref.strip()
+    try:
+        if ref == "best" or ref.startswith("best:"):
+            return best_run(ref, ctx)
+        return resolve_run_id(client_for(ctx.settings.tracking_uri), ref)
+    except (TrainingError, AnalyticsError) as exc:
+        raise ToolInputError(f"cannot resolve run '{ref}': {exc} Use {RUN_REF_HELP}.") from exc
+
+
+def best_run(ref: str, ctx: ToolContext) -> str:
+    """'best[:family[:metric]]' → the id of the best finished run (default metric val_dice)."""
+    from minivess.pipelines import analytics
+
+    parts = ref.split(":")
+    family = parts[1].lower() if len(parts) > 1 and parts[1] else None
+    metric = parts[2] if len(parts) > 2 and parts[2] else "val_dice"
+    board = analytics.leaderboard(metric, by="family", limit=100, warehouse=analytics.Warehouse(settings=ctx.settings))
+    rows = [r for r in board.rows if family is None or (r.group or "").lower() == family]
+    if not rows:
+        scope = f"{family} " if family else ""
+        raise ToolInputError(f"there is no finished {scope}run with {metric} yet; train one first.")
+    return str(rows[0].run.run_id)
