@@ -40,3 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def scripted_llm(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The scripted fake LLM, selected through settings alone (MINIVESS_LLM_MODEL), like any real model."""
+    from tests.fakes import MODEL, install
+
+    fake = install()
+    monkeypatch.setenv("MINIVESS_LLM_MODEL", MODEL)
+    monkeypatch.setenv("MINIVESS_LLM_FALLBACKS", "[]")
+    return fake

@@ -37,3 +37,7 @@ class AnalyticsError(PipelineError):
 
 class LabelStudioError(PipelineError):
     """Label Studio could not be reached or answered unexpectedly."""
+
+
+class AgentError(MinivessError):
+    """The agent cannot take the request in its current state (e.g. an approval is pending)."""

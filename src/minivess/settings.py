@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_steps: int = Field(24, ge=1, description="Graph steps per request before the agent stops.")
     max_tool_calls: int = Field(8, ge=1, description="Tool calls per request before the agent stops.")
     max_compute_minutes: float = Field(120.0, gt=0, description="Estimated compute minutes per request.")
+    tracing: bool = Field(True, description="Trace agent steps to HOME/traces.db (+ Langfuse when keys are set).")
 
     langfuse_public_key: SecretStr | None = Field(
         None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY")

@@ -6,7 +6,6 @@ import logging
 from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
-from langgraph.graph import END
 from langgraph.types import Command
 
 from minivess.agents import policy
@@ -73,4 +72,4 @@ def _stop_with(
     update = dict(ended.update or {})
     update["messages"] = [*messages, _tool_message(call, f"ERROR: not run — {stop}"), *update["messages"]]
     update.update(pending_calls=[], executed=executed, **counters)
-    return Command(goto=END, update=update)
+    return Command(goto="__end__", update=update)

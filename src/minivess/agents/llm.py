@@ -26,7 +26,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOG", "WARNING")
 
 import litellm  # noqa: E402  (the environment above must be set before this import)
-from litellm import CustomLLM  # noqa: E402
+from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage  # noqa: E402
 
 logging.getLogger("LiteLLM").setLevel(logging.WARNING)
@@ -39,7 +39,7 @@ def _approx_tokens(payload: Any) -> int:
     return max(1, len(text) // 4)
 
 
-class EmbeddedPlanner(CustomLLM):  # type: ignore[misc]
+class EmbeddedPlanner(CustomLLM):
     """LiteLLM custom provider wrapping the deterministic planner (`minivess.agents.planner`)."""
 
     def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
@@ -49,7 +49,9 @@ class EmbeddedPlanner(CustomLLM):  # type: ignore[misc]
         model_response: ModelResponse = kwargs.get("model_response") or ModelResponse()
         reply = plan_reply(list(messages), optional.get("tools"))
         calls = [
-            ChatCompletionMessageToolCall(id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments))
+            ChatCompletionMessageToolCall(
+                id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
+            )
             for c in reply.tool_calls
         ]
         message = Message(role="assistant", content=reply.content, tool_calls=calls or None)
@@ -57,7 +59,9 @@ class EmbeddedPlanner(CustomLLM):  # type: ignore[misc]
         prompt_tokens = _approx_tokens(messages)
         completion_tokens = _approx_tokens([reply.content or "", [c.arguments for c in reply.tool_calls]])
         model_response.usage = Usage(  # type: ignore[attr-defined]
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
         )
         model_response.model = model
         return model_response
@@ -124,13 +128,17 @@ class LLMGateway:
 def _reply(response: Any, latency: float) -> LLMReply:
     message = response.choices[0].message
     calls = [
-        {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"}}
+        {
+            "id": c.id,
+            "type": "function",
+            "function": {"name": c.function.name, "arguments": c.function.arguments or "{}"},
+        }
         for c in (message.tool_calls or [])
     ]
     usage = getattr(response, "usage", None)
     try:
         cost = float(litellm.completion_cost(completion_response=response))
-    except Exception:  # noqa: BLE001 - unknown models have no price: count them as free, say so in the log
+    except Exception:
         logger.debug("no price known for %s", response.model)
         cost = 0.0
     return LLMReply(

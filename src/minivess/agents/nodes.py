@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from langgraph.config import get_stream_writer
-from langgraph.graph import END
 from langgraph.types import Command, interrupt
 
 from minivess.agents import policy
@@ -53,7 +51,9 @@ class AgentDeps:
 
 
 def _usage(state: ChatState, reply: LLMReply) -> dict[str, Any]:
-    usage = dict(state.get("usage") or {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+    usage: dict[str, Any] = dict(state.get("usage") or {})
+    for key in ("llm_calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+        usage.setdefault(key, 0)
     usage["llm_calls"] += 1
     usage["prompt_tokens"] += reply.prompt_tokens
     usage["completion_tokens"] += reply.completion_tokens
@@ -62,7 +62,9 @@ def _usage(state: ChatState, reply: LLMReply) -> dict[str, Any]:
 
 
 def _stop(message: str, reason: str) -> Command[Any]:
-    return Command(goto=END, update={"messages": [{"role": "assistant", "content": message}], "stop_reason": reason})
+    return Command(
+        goto="__end__", update={"messages": [{"role": "assistant", "content": message}], "stop_reason": reason}
+    )
 
 
 def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
@@ -74,7 +76,7 @@ def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experiment
     update: dict[str, Any] = _usage(state, reply)
     if not reply.tool_calls:
         update["messages"] = [reply.as_message()]
-        return Command(goto=END, update=update)
+        return Command(goto="__end__", update=update)
     call = reply.tool_calls[0]  # one hand-off at a time
     name = call["function"]["name"]
     worker = name.removeprefix("transfer_to_")
@@ -83,10 +85,10 @@ def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experiment
     if worker not in WORKERS:
         ack = f"ERROR: there is no tool '{name}'; use transfer_to_experimenter or transfer_to_analyst, or answer."
         update["messages"] = [assistant, _tool_message(call, ack)]
-        return Command(goto="supervisor", update=update)  # type: ignore[arg-type]
+        return Command(goto=cast(Any, "supervisor"), update=update)
     update["messages"] = [assistant, _tool_message(call, f"transferred to {worker}: {task}")]
     update.update(active_worker=worker, task=task)
-    return Command(goto=worker, update=update)
+    return Command(goto=cast(Literal["experimenter", "analyst"], worker), update=update)
 
 
 def _task_of(call: dict[str, Any]) -> str:
@@ -118,7 +120,7 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it)."""
     calls = state.get("pending_calls", [])
     if state.get("dry_run"):
-        return Command(goto=END, update={"stop_reason": "dry_run"})
+        return Command(goto="__end__", update={"stop_reason": "dry_run"})
     questions = _approval_questions(calls, deps)
     if not questions:
         return Command(goto="tools")

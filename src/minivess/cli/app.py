@@ -9,7 +9,7 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import config, data, models, render, runs, train
+from minivess.cli import agent, config, data, models, render, runs, traces, train
 from minivess.errors import MinivessError
 
 app = typer.Typer(
@@ -22,9 +22,15 @@ app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.add_typer(traces.app, name="traces")
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
+app.command("ask")(agent.ask)
+app.command("chat")(agent.chat)
+app.command("approve")(agent.approve)
+app.command("reject")(agent.reject)
+app.command("threads")(agent.threads)
 
 
 def _version(value: bool) -> None:

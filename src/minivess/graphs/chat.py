@@ -14,6 +14,7 @@ from minivess.agents.execution import run_tools
 from minivess.agents.llm import LLMGateway
 from minivess.graphs.state import ChatState
 from minivess.settings import Settings, get_settings
+from minivess.tools.base import ToolRegistry
 from minivess.tools.registry import REGISTRY
 
 
@@ -21,14 +22,19 @@ def build_chat_graph(
     settings: Settings | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     llm: LLMGateway | None = None,
+    tools: ToolRegistry | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The supervisor graph; nodes route with `Command`, so only the entry edge is declared."""
     settings = settings or get_settings()
-    deps = nodes.AgentDeps(settings=settings, llm=llm or LLMGateway(settings), tools=REGISTRY)
+    deps = nodes.AgentDeps(settings=settings, llm=llm or LLMGateway(settings), tools=tools or REGISTRY)
     graph = StateGraph(ChatState)
-    graph.add_node("supervisor", partial(nodes.supervisor, deps=deps), destinations=("experimenter", "analyst", "__end__"))
+    graph.add_node(
+        "supervisor", partial(nodes.supervisor, deps=deps), destinations=("experimenter", "analyst", "__end__")
+    )
     for worker in nodes.WORKERS:
-        graph.add_node(worker, partial(nodes.worker, deps=deps, name=worker), destinations=("approval", "supervisor", "__end__"))
+        graph.add_node(
+            worker, partial(nodes.worker, deps=deps, name=worker), destinations=("approval", "supervisor", "__end__")
+        )
     graph.add_node("approval", partial(nodes.approval, deps=deps), destinations=("tools", *nodes.WORKERS, "__end__"))
     graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*nodes.WORKERS, "__end__"))
     graph.add_edge(START, "supervisor")

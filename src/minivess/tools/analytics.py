@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import AnalyticsError, ToolInputError
+from minivess.pipelines.analytics.guard import SqlResult
+from minivess.pipelines.analytics.models import FailureSummary, Leaderboard, ParamEffect, RunComparison
+from minivess.pipelines.analytics.schema import WarehouseSchema
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import resolve_run_ref
 
@@ -25,12 +29,16 @@ class LeaderboardArgs(BaseModel):
     limit: int = Field(10, ge=1, le=100, description="Rows to return.")
 
 
-@tool("leaderboard", LeaderboardArgs, BaseModel)
-def leaderboard(args: LeaderboardArgs, ctx: ToolContext) -> BaseModel:
+@tool("leaderboard", LeaderboardArgs, Leaderboard)
+def leaderboard(args: LeaderboardArgs, ctx: ToolContext) -> Leaderboard:
     """Rank finished runs by the best value of a metric (direction-aware), with the epoch it peaked."""
     from minivess.pipelines import analytics
 
-    return _guard(lambda: analytics.leaderboard(args.metric, by="family" if args.by_family else "none", limit=args.limit, warehouse=_warehouse(ctx)))
+    return _guard(
+        lambda: analytics.leaderboard(
+            args.metric, by="family" if args.by_family else "none", limit=args.limit, warehouse=_warehouse(ctx)
+        )
+    )
 
 
 class CompareRunsArgs(BaseModel):
@@ -40,8 +48,8 @@ class CompareRunsArgs(BaseModel):
     metrics: list[str] | None = Field(None, description="Metrics to show; default all.")
 
 
-@tool("compare_runs", CompareRunsArgs, BaseModel)
-def compare_runs(args: CompareRunsArgs, ctx: ToolContext) -> BaseModel:
+@tool("compare_runs", CompareRunsArgs, RunComparison)
+def compare_runs(args: CompareRunsArgs, ctx: ToolContext) -> RunComparison:
     """Compare runs: parameters that differ and the best/last value of each metric per run."""
     from minivess.pipelines import analytics
 
@@ -55,8 +63,8 @@ class GetRunArgs(BaseModel):
     run_id: str = Field(description="Run id (or 'last', 'best', 'best:segresnet').")
 
 
-@tool("get_run", GetRunArgs, BaseModel)
-def get_run(args: GetRunArgs, ctx: ToolContext) -> BaseModel:
+@tool("get_run", GetRunArgs, RunComparison)
+def get_run(args: GetRunArgs, ctx: ToolContext) -> RunComparison:
     """One run's status, parameters, best/last metrics and tags — including the error of a failed run."""
     from minivess.pipelines import analytics
 
@@ -92,8 +100,8 @@ class FailureSummaryArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@tool("failure_summary", FailureSummaryArgs, BaseModel)
-def failure_summary(args: FailureSummaryArgs, ctx: ToolContext) -> BaseModel:
+@tool("failure_summary", FailureSummaryArgs, FailureSummary)
+def failure_summary(args: FailureSummaryArgs, ctx: ToolContext) -> FailureSummary:
     """Failed runs grouped by error type, with each run's error message and parameters."""
     from minivess.pipelines import analytics
 
@@ -107,8 +115,8 @@ class ParamEffectArgs(BaseModel):
     metric: str = Field("val_dice", description="Metric whose best value is compared across the param's values.")
 
 
-@tool("param_effect", ParamEffectArgs, BaseModel)
-def param_effect(args: ParamEffectArgs, ctx: ToolContext) -> BaseModel:
+@tool("param_effect", ParamEffectArgs, ParamEffect)
+def param_effect(args: ParamEffectArgs, ctx: ToolContext) -> ParamEffect:
     """Effect of one parameter on a metric: n, mean, std, min, max of each run's best value per param value."""
     from minivess.pipelines import analytics
 
@@ -122,8 +130,8 @@ class QueryRunsArgs(BaseModel):
     max_rows: int = Field(100, ge=1, le=1000, description="Row cap.")
 
 
-@tool("query_runs", QueryRunsArgs, BaseModel)
-def query_runs(args: QueryRunsArgs, ctx: ToolContext) -> BaseModel:
+@tool("query_runs", QueryRunsArgs, SqlResult)
+def query_runs(args: QueryRunsArgs, ctx: ToolContext) -> SqlResult:
     """Answer a question about past runs with one read-only SQL SELECT over the run warehouse.
 
     Call describe_warehouse first for the tables and columns. Writes, several statements and file
@@ -138,15 +146,18 @@ class DescribeWarehouseArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@tool("describe_warehouse", DescribeWarehouseArgs, BaseModel)
-def describe_warehouse(args: DescribeWarehouseArgs, ctx: ToolContext) -> BaseModel:
+@tool("describe_warehouse", DescribeWarehouseArgs, WarehouseSchema)
+def describe_warehouse(args: DescribeWarehouseArgs, ctx: ToolContext) -> WarehouseSchema:
     """Tables and columns of the run warehouse, with what each column means (for writing query_runs SQL)."""
     from minivess.pipelines import analytics
 
     return _guard(lambda: analytics.describe(_warehouse(ctx)))
 
 
-def _guard(call: Any) -> Any:
+T = TypeVar("T")
+
+
+def _guard(call: Callable[[], T]) -> T:
     """Analytics errors are fixable by the model (bad SQL, unknown metric): send them back as tool input errors."""
     try:
         return call()

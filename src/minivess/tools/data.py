@@ -61,7 +61,10 @@ def synthesize_data(args: SynthesizeDataArgs, ctx: ToolContext) -> SynthesizeDat
         raise ToolInputError(f"synthesize_data: {exc}") from exc
     target = _data_path(args, ctx)
     write_dataset(
-        target, n=args.n, config=config, seed=args.seed,
+        target,
+        n=args.n,
+        config=config,
+        seed=args.seed,
         on_volume=lambda i, p: ctx.progress({"event": "volume", "index": i, "total": args.n}),
     )
     return SynthesizeDataResult(path=str(target), n=args.n, shape=list(config.shape), preset=args.preset)

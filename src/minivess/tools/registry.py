@@ -28,10 +28,23 @@ REGISTRY: Final = ToolRegistry(ALL_TOOLS)
 
 # Worker → the tools it may call. Every tool belongs to exactly one worker.
 WORKER_TOOLS: Final[dict[str, tuple[str, ...]]] = {
-    "experimenter": ("train_model", "evaluate_run", "predict_volume", "promote_model", "synthesize_data", "dataset_info"),
+    "experimenter": (
+        "train_model",
+        "evaluate_run",
+        "predict_volume",
+        "promote_model",
+        "synthesize_data",
+        "dataset_info",
+    ),
     "analyst": (
-        "leaderboard", "compare_runs", "get_run", "learning_curves", "failure_summary", "param_effect",
-        "query_runs", "describe_warehouse",
+        "leaderboard",
+        "compare_runs",
+        "get_run",
+        "learning_curves",
+        "failure_summary",
+        "param_effect",
+        "query_runs",
+        "describe_warehouse",
     ),
 }
 

@@ -1,0 +1,307 @@
+"""One builder per intent: a clause (plus its run references) → tool steps, or a question for the user."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from minivess.agents.planner import slots
+from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric, metrics_in, param_in
+from minivess.agents.planner.models import Clarify, Step, StepOutput
+from minivess.agents.planner.refs import RunRef, mentions_alias
+from minivess.agents.planner.resolve import RefResolver
+from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
+from minivess.agents.planner.texts import FAMILY_QUESTION, run_question
+
+Built = list[Step] | Clarify
+Builder = Callable[[str, list[RunRef], RefResolver], Built]
+
+_JOIN: Final = re.compile(r"^[\s,]*(?:and|&|\+|plus|as\s+well\s+as|then)?[\s,]*(?:an?\s+|the\s+)?$", re.I)
+_ALL_FAMILIES: Final = re.compile(
+    r"\b(?:all|each|every)\s+(?:(?:three|3|of\s+the)\s+)?(?:model\s+)?(?:models|families|family|architectures)\b", re.I
+)
+_LIST_END: Final = re.compile(r"(?:,|\band|\bthen|\bplus)\s*(?:an?\s+|the\s+)?$", re.I)
+_SPLIT: Final = re.compile(
+    r"\b(val(?:idation)?|test(?:ing)?|train(?:ing)?|held[\s-]out)\b(?P<noun>\s+(?:set|split|data|volumes))?", re.I
+)
+_SPLIT_CUE: Final = re.compile(
+    r"\b(?:on|against|using|with|and|both|for)\s+(?:the\s+|both\s+)?$|[,&]\s*(?:the\s+)?$", re.I
+)
+_OVERALL: Final = re.compile(
+    r"\boverall\b|\ball\s+runs\b|\bacross\s+(?:all\s+)?(?:families|models)\b|\bregardless\b|\bany\s+family\b"
+    r"|\bevery\s+run\b|\bbest\s+runs\b|\btop\s+\S+\s+runs\b|\bruns\s+overall\b|\bnot\s+(?:grouped|per\s+family)\b",
+    re.I,
+)
+_PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
+_PRESETS: Final[tuple[tuple[str, str], ...]] = (
+    ("noisy_labels", r"\bnoisy[\s_]labels?\s+preset\b|\bpreset\s+noisy[\s_]labels\b"),
+    ("shifted", r"\bshift(?:ed)?\b|\bdomain[\s-]shift|\bdrift\b|\bout[\s-]of[\s-]distribution\b|\bood\b"),
+    ("small", r"\bsmall\b|\btiny\b|\bminiature\b"),
+    ("minivess", r"\bminivess[\s-]*(?:like|style)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b|\bpreset\s+minivess\b"
+                 r"|\brealistic\b"),
+)  # fmt: skip
+_LABEL_NOISE: Final = re.compile(
+    r"\blabel[\s_-]noise\b|\bnoisy[\s_-]+(?:labels?|masks?|annotations?)\b|\bcorrupt(?:ed)?\s+(?:labels?|masks?)\b"
+    r"|\blabel\s+errors?\b|\bwrong\s+labels?\b|\bnoisy\s+(?:dataset|data|volumes?)\b",
+    re.I,
+)
+
+
+def _train_segments(clause: str) -> list[tuple[str, str]]:
+    """(family, text whose options apply to it): "segresnet and swinunetr for 2 epochs" shares the options,
+    "segresnet for 2 epochs and dynunet for 3 epochs" gives each family its own."""
+    found = families_in(clause)
+    if not found and _ALL_FAMILIES.search(clause):
+        return [(name, clause) for name in FAMILIES]
+    if not found:
+        return []
+    groups: list[list[tuple[int, int, str]]] = [[found[0]]]
+    for (_, end, _), item in itertools.pairwise(found):
+        between = clause[end : item[0]]
+        if _JOIN.match(between):
+            groups[-1].append(item)
+        elif _LIST_END.search(between):
+            groups.append([item])
+        else:
+            break
+    segments: list[tuple[str, str]] = []
+    for number, group in enumerate(groups):
+        start = 0 if number == 0 else group[0][0]
+        end = groups[number + 1][0][0] if number + 1 < len(groups) else len(clause)
+        names = list(dict.fromkeys(name for _, _, name in group))
+        segments.extend((name, clause[start:end]) for name in names)
+    return segments
+
+
+def _train_options(clause: str) -> dict[str, Any] | Clarify:
+    options: dict[str, Any] = {}
+    epochs = slots.epochs(clause)
+    if epochs is not None and not 1 <= epochs <= 1000:
+        return Clarify("How many epochs should I train? It must be between 1 and 1000.", "{} epochs")
+    lr = slots.learning_rate(clause)
+    if lr is not None and not 0 < lr < 1:
+        return Clarify("The learning rate must be between 0 and 1 (for example 1e-3). Which learning rate?", "lr {}")
+    batch = slots.batch_size(clause)
+    if batch is not None and not 1 <= batch <= 64:
+        return Clarify("The batch size must be between 1 and 64. Which batch size?", "batch size {}")
+    patch = slots.patch_size(clause)
+    if patch is not None and min(patch) < 1:
+        return Clarify("Which patch size (X×Y×Z, e.g. 64x64x32)?", "patch {}")
+    budget = slots.budget_minutes(clause)
+    values: dict[str, Any] = {
+        "epochs": epochs, "lr": lr, "loss": slots.loss(clause), "batch_size": batch, "patch_size": patch,
+        "max_minutes": budget if budget and budget > 0 else None, "dataset": slots.directory(clause),
+        "seed": slots.seed(clause), "register_as": slots.register_as(clause),
+    }  # fmt: skip
+    options.update({key: value for key, value in values.items() if value is not None})
+    return options
+
+
+def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """train_model per model family named (asks when none is)."""
+    segments = _train_segments(clause)
+    if not segments:
+        return Clarify(FAMILY_QUESTION)
+    steps: list[Step] = []
+    for family, text in segments:
+        options = _train_options(text)
+        if isinstance(options, Clarify):
+            return options
+        alias = str(options.get("register_as", "")).lower()
+        steps.append(Step("train_model", {"model": family, **options}))
+        if alias in ("champion", "challenger"):
+            steps[-1].args.pop("register_as")
+            # StepOutput(-1): "the step just before" (made absolute when the plan is assembled)
+            steps.append(Step("promote_model", {"run_id": StepOutput(-1), "alias": alias}))
+    return steps
+
+
+def _splits(clause: str) -> list[str]:
+    found: list[str] = []
+    for match in _SPLIT.finditer(clause):
+        if not (match.group("noun") or _SPLIT_CUE.search(clause[: match.start()])):
+            continue
+        word = match.group(1).lower()
+        split = "val" if word.startswith("val") else "train" if word.startswith("train") else "test"
+        if split not in found:
+            found.append(split)
+    return found or ["test"]
+
+
+def _ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
+    """Which run? The answer goes right after an unresolved "that run"/"it", so it takes that place."""
+    pronouns = [ref for ref in refs if ref.kind in ("pronoun", "plural")]
+    note = "I can't look up registry aliases such as the champion here. " if mentions_alias(clause) else ""
+    return Clarify(note + run_question(action), at=pronouns[0].end if pronouns else None)
+
+
+def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
+    if mentions_alias(clause) and not refs:
+        return []  # "the champion": the run tools take run ids, so ask rather than guess
+    values: list[Any] = list(res.resolve(refs, single=single))
+    if not values:
+        implicit = res.implicit()
+        values = [implicit] if implicit is not None else []
+    return values
+
+
+def build_evaluate(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """evaluate_run for each named run and split (test by default)."""
+    runs = _targets(refs, res, single=False, clause=clause)
+    if not runs:
+        return _ask_run("evaluate", refs, clause)
+    return [Step("evaluate_run", {"run_id": run, "split": split}) for run in runs for split in _splits(clause)]
+
+
+def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """predict_volume for the NIfTI path named (asks for the path or the run when missing)."""
+    source, target = slots.nii_paths(clause)
+    if source is None:
+        return Clarify(
+            "Which volume should I segment? Give the path of a .nii or .nii.gz file, e.g. data/raw/vol.nii.gz."
+        )
+    runs = _targets(refs, res, single=True, clause=clause)
+    if not runs:
+        return _ask_run(f"use to segment {source}", refs, clause)
+    args: dict[str, Any] = {"run_id": runs[0], "input_path": source}
+    if target:
+        args["output_path"] = target
+    return [Step("predict_volume", args)]
+
+
+def build_promote(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """promote_model (champion unless challenger is named)."""
+    runs = _targets(refs, res, single=True)
+    if not runs:
+        return _ask_run("promote", refs)
+    args: dict[str, Any] = {"run_id": runs[0], "alias": slots.alias(clause)}
+    name = slots.model_name(clause)
+    if name:
+        args["model_name"] = name
+    return [Step("promote_model", args)]
+
+
+def build_compare(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """compare_runs over two or more runs; "compare X with Y" where X is implicit uses the latest run."""
+    runs = list(res.resolve(refs, single=False))
+    implicit = res.implicit()
+    if len(runs) < 2 and implicit is not None and implicit not in runs:
+        runs.insert(0, implicit)
+    if len(runs) < 2:
+        pronouns = [ref for ref in refs if ref.kind in ("pronoun", "plural")]
+        return Clarify(
+            "Which runs should I compare? Name two, e.g. 'the last run and the best swinunetr' or two run ids.",
+            at=pronouns[0].end if pronouns else None,
+        )
+    return [Step("compare_runs", {"run_ids": runs})]
+
+
+def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """learning_curves of the named runs (default: the latest run); metrics only when named."""
+    runs = _targets(refs, res, single=False) or ["last"]
+    args: dict[str, Any] = {"run_ids": runs}
+    metrics = metrics_in(clause, include_loss=True)
+    if metrics:
+        args["metrics"] = metrics
+    return [Step("learning_curves", args)]
+
+
+def build_failures(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """get_run for one named run ("why did the last run fail?"), else failure_summary."""
+    if any(ref.kind in ("id", "last", "pronoun", "best") for ref in refs):
+        runs = res.resolve(refs, single=True)
+        if runs:
+            return [Step("get_run", {"run_id": runs[0]})]
+    return [Step("failure_summary", {})]
+
+
+def build_param_effect(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """param_effect of the parameter mentioned first, on the metric named (val_dice by default)."""
+    found = param_in(clause)
+    if found is None:
+        return Clarify("Which parameter should I look at: loss, learning rate, model family, patch size or batch size?")
+    key, words = found
+    rest = clause.replace(words, " ", 1)
+    return [Step("param_effect", {"param": key, "metric": first_metric(rest) or "val_dice"})]
+
+
+def build_leaderboard(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """leaderboard by the metric named; "overall"/"top N runs" ranks runs instead of families."""
+    args: dict[str, Any] = {"metric": first_metric(clause) or "val_dice"}
+    if _OVERALL.search(clause) and not _PER_FAMILY.search(clause):
+        args["by_family"] = False
+    limit = slots.top_n(clause)
+    if limit is not None and 1 <= limit <= 100:
+        args["limit"] = limit
+    return [Step("leaderboard", args)]
+
+
+def build_get_run(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """get_run for the one run named."""
+    runs = _targets(refs, res, single=True, clause=clause)
+    if not runs:
+        return _ask_run("show", refs, clause)
+    return [Step("get_run", {"run_id": runs[0]})]
+
+
+def build_sql(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """query_runs with a canned SELECT."""
+    sql = canned_sql(clause)
+    return [Step("query_runs", {"sql": sql})] if sql else Clarify("Which question about the runs should I answer?")
+
+
+def build_registry(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """query_runs listing the registry aliases and the runs behind them (or counting registered models)."""
+    if re.search(r"\bhow\s+many\b", clause, re.I):
+        return [Step("query_runs", {"sql": REGISTRY_COUNT_SQL})]
+    return [Step("query_runs", {"sql": REGISTRY_SQL})]
+
+
+def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """synthesize_data; a non-default preset or label noise gets its own folder so the default data survives."""
+    clause_wo_shape = re.sub(r"\d+\s*[x×*]\s*\d+\s*[x×*]\s*\d+", " ", clause)
+    count = slots.volume_count(clause_wo_shape)
+    if count is not None and not 1 <= count <= 500:
+        return Clarify("How many volumes should I generate? Between 1 and 500.", "{} volumes")
+    preset = next((name for name, pattern in _PRESETS if re.search(pattern, clause, re.I)), "default")
+    noise = bool(_LABEL_NOISE.search(clause))
+    args: dict[str, Any] = {}
+    if count is not None:
+        args["n"] = count
+    shape = slots.triple(clause)
+    if shape is not None:
+        args["shape"] = shape
+    seed = slots.seed(clause)
+    if seed is not None:
+        args["seed"] = seed
+    if preset != "default":
+        args["preset"] = preset
+    if noise:
+        args["label_noise"] = True
+    name = slots.dataset_name(clause) or (preset if preset != "default" else "noisy_labels" if noise else None)
+    if name:
+        args["name"] = name
+    return [Step("synthesize_data", args)]
+
+
+def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """dataset_info for the folder named (default: the synthetic dataset)."""
+    path = slots.directory(clause)
+    return [Step("dataset_info", {"path": path} if path else {})]
+
+
+def build_describe(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """describe_warehouse."""
+    return [Step("describe_warehouse", {})]
+
+
+BUILDERS: Final[dict[Intent, Builder]] = {
+    "describe_warehouse": build_describe, "synthesize": build_synthesize, "dataset_info": build_dataset_info,
+    "train": build_train, "predict": build_predict, "registry": build_registry, "promote": build_promote,
+    "curves": build_curves, "compare": build_compare, "sql": build_sql, "failures": build_failures,
+    "param_effect": build_param_effect, "evaluate": build_evaluate, "get_run": build_get_run,
+    "leaderboard": build_leaderboard,
+}  # fmt: skip

@@ -1,0 +1,100 @@
+"""Normalising a request and splitting it into clauses ("X, then Y", "X and show Y", "X. After that Y")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+_ACTIONS: Final = (
+    r"(?:train|retrain|evaluate|eval|test|compare|show|plot|draw|chart|graph|promote|make|segment|predict|generate"
+    r"|synthesi[sz]e|create|describe|list|tell|give|report|summari[sz]e|rank|check|find|get|display|print|inspect"
+    r"|run\s+inference|infer|what|which|how|why|fetch|look|visuali[sz]e)\b"
+)
+# "then", "after that", ";" and sentence ends always separate; "and" / "," only before an action word.
+_STRONG: Final = re.compile(
+    r"\s*;\s*|(?<=[^.][.!?])\s+(?=[A-Za-z])"
+    r"|,?\s*\b(?:and\s+then|then|after\s+that|afterwards|after\s+which|followed\s+by|finally|and\s+finally"
+    r"|once\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete)"
+    r"|when\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete))\b,?\s*",
+    re.I,
+)
+_WEAK: Final = re.compile(
+    r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
+    r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
+    r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")",
+    re.I,
+)
+_FILLER: Final = re.compile(
+    r"^(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|cool|nice|perfect|awesome|sure|yes|yep|yeah"
+    r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
+    r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
+    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?)"
+    r"(?:\s+(?:please|thanks|thank\s+you))?[\s.!?,]*$",
+    re.I,
+)
+_POLITE: Final = re.compile(
+    r"^(?:(?:hey|hi|hello|ok(?:ay)?|so|now|alright|please|pls|kindly|first(?:ly)?|also)\s*[,!]?\s+"
+    r"|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|would\s+like|'d\s+like|need)\s+(?:you\s+)?to\s+"
+    r"|i\s+want\s+|let'?s\s+|help\s+me\s+)+",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A piece of the request with its offsets in the normalised text (answers to questions are inserted there)."""
+
+    text: str
+    start: int
+    end: int
+
+
+def normalize(text: str) -> str:
+    """Plain spacing and quotes; case is kept (paths and SQL need it)."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def strip_polite(text: str) -> str:
+    """Drop leading courtesy ("can you please", "I'd like to", "help me") so the verb leads."""
+    return _POLITE.sub("", text).strip()
+
+
+def is_filler(text: str) -> bool:
+    """True for clauses that carry no request ("thanks", "and tell me which is better")."""
+    return bool(_FILLER.match(text.strip()))
+
+
+def _spans(text: str, pattern: re.Pattern[str], offset: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in pattern.finditer(text):
+        if match.start() > start or match.end() > start:
+            spans.append((offset + start, offset + match.start()))
+            start = match.end()
+    spans.append((offset + start, offset + len(text)))
+    return spans
+
+
+def split_clauses(text: str) -> list[Clause]:
+    """Clauses in order; one-word fragments ("why", "test") stay with the clause before them."""
+    pieces: list[tuple[int, int]] = []
+    for start, end in _spans(text, _STRONG, 0):
+        pieces.extend(_spans(text[start:end], _WEAK, start))
+    spans: list[tuple[int, int]] = []
+    for start, end in pieces:
+        piece = text[start:end].strip(" ,.;")
+        if not piece:
+            continue
+        if spans and len(piece.split()) < 2 and not is_filler(piece):
+            spans[-1] = (spans[-1][0], end)
+            continue
+        spans.append((start, end))
+    clauses: list[Clause] = []
+    for start, end in spans:
+        raw = text[start:end]
+        stripped = raw.strip(" ,.;")
+        clauses.append(Clause(stripped, start + raw.find(stripped), end))
+    return clauses

@@ -1,0 +1,190 @@
+"""Reading an OpenAI-style conversation defensively: user turns, tool answers, run ids, answered questions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from minivess.agents.planner.clauses import normalize
+from minivess.agents.planner.models import Plan, ToolOutcome
+from minivess.agents.planner.plan import build_plan
+from minivess.agents.planner.resolve import run_id_of
+
+TRANSFER_PREFIX: Final = "transfer_"  # hand-offs both ways (transfer_to_x, transfer_back_to_supervisor)
+HANDOFF_PREFIX: Final = "transfer_to_"  # a supervisor handing work down
+_MAX_CHAIN: Final = 6
+_ANSWER_VERB: Final = re.compile(
+    r"\b(?:train|retrain|evaluate|compare|show|plot|promote|segment|predict|generate|synthesi[sz]e|list|describe"
+    r"|help|leaderboard|rank)\b",
+    re.I,
+)
+
+
+def as_dict(item: Any) -> dict[str, Any] | None:
+    """A message or tool entry as a dict: dicts as they are, pydantic objects (LiteLLM's Message) dumped."""
+    if isinstance(item, dict):
+        return item
+    dump = getattr(item, "model_dump", None)
+    if callable(dump):
+        try:
+            data = dump()
+        except (TypeError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+    return None
+
+
+def text_of(content: Any) -> str:
+    """Message content as text (a string, or OpenAI content parts); '' for anything else."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        return "\n".join(parts)
+    return ""
+
+
+def _calls(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(id, name, arguments) of an assistant message's tool calls."""
+    found: list[tuple[str, str, str]] = []
+    for call in message.get("tool_calls") or []:
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else call
+        name = function.get("name") if isinstance(function, dict) else None
+        if isinstance(name, str):
+            raw = function.get("arguments") if isinstance(function, dict) else None
+            found.append((str(call.get("id") or ""), name, raw if isinstance(raw, str) else json.dumps(raw or {})))
+    return found
+
+
+def outcome_of(name: str, content: str) -> ToolOutcome:
+    """A tool message's content as ok (parsed JSON when possible), error or rejected."""
+    stripped = content.strip()
+    if stripped.upper().startswith("ERROR:"):
+        return ToolOutcome(name, "error", stripped[6:].strip())
+    if stripped.upper().startswith("REJECTED:"):
+        return ToolOutcome(name, "rejected", stripped[9:].strip())
+    try:
+        data: Any = json.loads(stripped)
+    except (json.JSONDecodeError, ValueError):
+        data = None
+    return ToolOutcome(name, "ok", stripped, data)
+
+
+@dataclass
+class Conversation:
+    """The parts of a message list the planner needs."""
+
+    messages: list[dict[str, Any]]
+    users: list[int] = field(default_factory=list)
+    outcomes: dict[int, ToolOutcome] = field(default_factory=dict)
+    transfers: list[int] = field(default_factory=list)
+    texts: list[int] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, raw: list[dict[str, Any]] | None) -> Conversation:
+        """Index a message list; malformed entries are skipped, never raised on."""
+        messages = [m for m in (as_dict(item) for item in raw or []) if m is not None]
+        view = cls(messages)
+        names: dict[str, str] = {}
+        task = ""  # the latest hand-off's task, until anything but tool messages follows it
+        for index, message in enumerate(messages):
+            role = message.get("role")
+            content = text_of(message.get("content"))
+            if role == "assistant":
+                task = ""
+                for call_id, name, arguments in _calls(message):
+                    names[call_id] = name
+                    if name.startswith(HANDOFF_PREFIX):
+                        view.transfers.append(index)
+                        task = _task_of(arguments)
+                if content.strip() and not message.get("tool_calls"):
+                    view.texts.append(index)
+            elif role in ("user", "human"):
+                if not task or content.strip() != task:
+                    view.users.append(index)  # a task handed down right after a transfer is not a user turn
+                task = ""
+            elif role == "tool":
+                name = message.get("name") or names.get(str(message.get("tool_call_id") or ""), "")
+                if isinstance(name, str) and name and not name.startswith(TRANSFER_PREFIX):
+                    view.outcomes[index] = outcome_of(name, content)
+        return view
+
+    @property
+    def latest_user(self) -> int | None:
+        """Index of the latest real user message (handed-down worker tasks excluded)."""
+        return self.users[-1] if self.users else None
+
+    def outcomes_between(self, start: int, end: int | None = None) -> list[ToolOutcome]:
+        """Domain tool answers with start < index < end."""
+        stop = len(self.messages) if end is None else end
+        return [o for i, o in sorted(self.outcomes.items()) if start < i < stop]
+
+    def run_ids_before(self, index: int) -> list[str]:
+        """Run ids named by successful tool answers before `index`, oldest first."""
+        ids: list[str] = []
+        for position, outcome in sorted(self.outcomes.items()):
+            run_id = run_id_of(outcome.data) if position < index and outcome.status == "ok" else None
+            if run_id:
+                ids.append(run_id)
+        return ids
+
+    def last_transfer_after(self, index: int) -> int | None:
+        """The latest transfer call after `index`, if any."""
+        later = [i for i in self.transfers if i > index]
+        return later[-1] if later else None
+
+    def user_text(self, index: int) -> str:
+        return text_of(self.messages[index].get("content"))
+
+    def _answered_question(self, earlier: int, later: int) -> bool:
+        """The assistant replied to user turn `earlier` with text only (no tools) before turn `later`."""
+        no_tools = not self.outcomes_between(earlier, later) and not any(earlier < i < later for i in self.transfers)
+        return no_tools and any(earlier < i < later for i in self.texts)
+
+    def effective_request(self) -> tuple[str, int]:
+        """The request to plan now and the index of the user turn it starts from.
+
+        When the planner's last reply was a clarifying question, the user's answer is inserted into the
+        original request ("train a model for 5 epochs" + "segresnet"), unless the answer is a new request.
+        """
+        latest = len(self.users) - 1
+        first = latest
+        while first > 0 and latest - first < _MAX_CHAIN:
+            if not self._answered_question(self.users[first - 1], self.users[first]):
+                break
+            first -= 1
+        anchor = self.users[first]
+        history = self.run_ids_before(anchor)
+        request = self.user_text(anchor)
+        for turn in self.users[first + 1 : latest + 1]:
+            previous = build_plan(request, history)
+            answer = self.user_text(turn)
+            request = merge_answer(request, previous, answer, history) if previous.text_kind == "clarify" else answer
+        return request, anchor
+
+
+def _task_of(arguments: str) -> str:
+    try:
+        data = json.loads(arguments)
+    except (json.JSONDecodeError, ValueError):
+        return ""
+    return str(data.get("task", "")).strip() if isinstance(data, dict) else ""
+
+
+def merge_answer(request: str, question: Plan, answer: str, history: list[str]) -> str:
+    """The request with the user's answer filled in, or the answer alone when it is a new request."""
+    alone = build_plan(answer, history)
+    if not alone.is_text and _ANSWER_VERB.search(answer):
+        return answer
+    base = normalize(request)
+    at = question.insert_at if question.insert_at is not None else len(base)
+    merged = f"{base[:at]} {question.template.format(answer.strip())}{base[at:]}"
+    if not build_plan(merged, history).is_text:
+        return merged
+    if not alone.is_text or alone.text_kind in ("help", "cannot"):
+        return answer
+    return merged

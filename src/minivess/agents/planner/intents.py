@@ -1,0 +1,203 @@
+"""What a clause asks for: help, a refusal, or one tool intent (checked in a fixed priority order)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+from minivess.agents.planner.lexicon import FAMILY_ALT, families_in, param_in
+from minivess.agents.planner.refs import RunRef
+from minivess.agents.planner.sqlmap import canned_sql
+
+Intent = Literal[
+    "describe_warehouse", "synthesize", "dataset_info", "train", "predict", "registry", "promote", "curves",
+    "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
+]  # fmt: skip
+
+_I: Final = re.I
+_HELP: Final = re.compile(
+    r"^(?:help|\?+|h|menu|commands?|usage|examples?|hi|hello|hey|start|get(?:ting)?\s+started)[\s.!?]*$"
+    r"|\bwhat\s+can\s+(?:you|i)\s+(?:do|ask|say)\b|\bwhat\s+do\s+you\s+do\b"
+    r"|\bwhat\s+are\s+(?:you(?:\s+able\s+to\s+do)?|your\s+(?:capabilities|tools|commands|skills))\s*\??$"
+    r"|\bhow\s+(?:do\s+i|can\s+i|to|should\s+i)\s+use\s+(?:you|this|minivess|the\s+(?:agent|assistant|bot))\b"
+    r"|\b(?:show|list|give)\s+(?:me\s+)?(?:the\s+|your\s+|some\s+)?(?:help|commands|examples|tools|capabilities)\b"
+    r"|\bwhat\s+tools\b|^(?:please\s+)?help(?:\s+me)?(?:\s+please)?\s*[.!?]*$"
+    r"|^i\s+need\s+help\b|\bwhat\s+(?:kind|sort)s?\s+of\s+(?:things|requests|questions)\b",
+    _I,
+)
+_CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
+    (reason, re.compile(pattern, _I))
+    for reason, pattern in (
+        ("delete or modify runs, models or data (I only read runs and add new ones)",
+         r"\b(?:delete|remove|erase|wipe|purge|destroy|drop|clean\s+up|rm|truncate|rename|archive)"
+         r"\b(?!\s+(?:out|rate)\b).{0,60}\b(?:runs?|experiments?|models?|data(?:sets?)?|volumes?|tables?|"
+         r"checkpoints?|registry|everything|all|files?|history)\b|^\s*(?:delete|update|insert|drop|alter)\b"),
+        ("deploy or serve models (no deployment tools here; I can promote a run to champion)",
+         r"\b(?:deploy\w*|kubernetes|k8s|helm|sagemaker|serve\s+(?:it|the\s+model)|production\s+(?:server|endpoint)"
+         r"|(?:rest|http)\s+(?:api|endpoint)|docker)\b"),
+        ("reach the internet (no downloads or uploads; I work with local and synthetic data)",
+         r"\b(?:download|fetch|scrape|pull|upload|push|publish|share)\b.{0,60}\b(?:real|dataset|data|minivess|internet"
+         r"|web|hub|hugging\s*face|github|s3|cloud|drive|zenodo|weights|url)\b|https?://"),
+        ("use the real MinIVess dataset (it is not available here; I can synthesize MinIVess-like data)",
+         r"\breal\b.{0,25}\b(?:minivess|data(?:set)?|volumes?|images?)\b"),
+        ("send messages (no email, Slack or notifications)",
+         r"\b(?:e-?mail|mail\s+(?:me|it|them)|slack|sms|text\s+me|tweet|notify|ping\s+me|whatsapp|teams\s+message)\b"
+         r"|\bsend\b.{0,40}\bto\b"),
+        ("stop, cancel or resume runs (no tool for that; runs stop at their epoch or time budget)",
+         r"\b(?:stop|cancel|abort|kill|pause|resume|interrupt)\b.{0,40}\b(?:runs?|training|jobs?|experiments?"
+         r"|server|machine|it)\b|\bshut\s*down\b|\breboot\b"),
+        ("open apps or user interfaces (I answer here in the chat; run `mlflow ui` yourself to browse runs)",
+         r"\b(?:open|launch|start)\s+(?:the\s+)?(?:mlflow|ui|browser"
+         r"|dashboard|notebook|jupyter|tensorboard|web\s*page)\b"),
+        ("change code, install packages or administer the machine",
+         r"\b(?:pip\s+install|install|upgrade|uninstall"
+         r"|write\s+(?:me\s+)?(?:an?\s+)?(?:\w+\s+)?(?:code|script|function|program)"
+         r"|(?:edit|modify|change|fix)\s+(?:the\s+)?(?:code|source|repo)|git\s+\w+|sudo)\b"),
+        ("train language models or do unrelated tasks (I handle 3D vessel segmentation experiments)",
+         r"\b(?:gpt|llm|language\s+model|chatbot|bert|llama|stable\s+diffusion|weather|recipe|poem|joke"
+         r"|translate|buy)\b"),
+        ("label or annotate volumes here (no annotation tool in this chat)",
+         r"\b(?:annotate|label\s+studio|hand[\s-]label|relabel|draw\s+(?:the\s+)?masks?)\b"),
+    )
+)  # fmt: skip
+
+
+def _compile(pairs: tuple[tuple[Intent, str], ...]) -> tuple[tuple[Intent, re.Pattern[str]], ...]:
+    return tuple((intent, re.compile(pattern, _I)) for intent, pattern in pairs)
+
+
+_INTENTS: Final = _compile(
+    (
+        ("describe_warehouse",
+         r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
+         r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
+         r"|\bwarehouse\s+(?:schema|tables|columns)"
+         r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"),
+        ("synthesize",
+         r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
+         r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
+         r"|\bsynthetic\s+(?:data|dataset|volumes?)\s+(?:with|of|please)\b"
+         r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
+         r"\b(?:datasets?|data|sets?|volumes?)\b"),
+        ("dataset_info",
+         r"\b(?:describe|inspect|validate|check|summari[sz]e|show|info|details?|stats|statistics|look\s+at|list"
+         r"|what(?:'s|\s+is)\s+in|tell\s+me\s+about)\b.{0,40}\b(?:dataset|data\s+(?:folder|dir\w*|set)|volumes"
+         r"|the\s+data\b)|\bhow\s+many\s+(?:volumes|images|scans|samples|cases|stacks)\b"
+         r"|\bdataset\s+(?:info|summary|details|stats|statistics)\b"
+         r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
+         r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"),
+        ("train",
+         r"\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
+         r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
+         r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
+         r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
+         r"(?:training|experiment|job|fit|(?:new\s+)?run)\b(?!\s+(?:curves?|loss|history|\d|[0-9a-f]{6}))"
+         rf"|\btraining\s+(?:a\s+|an\s+|the\s+|another\s+"
+         rf"|new\s+)?(?:{FAMILY_ALT})|\b(?:try|fit)\b.{{0,20}}\b(?:{FAMILY_ALT})"
+         rf"|\b(?:need|want|like|get)\s+(?:an?\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})\s+(?:model\s+)?trained\b"),
+        ("predict",
+         r"\b(?:segment|predict|predictions?|infer|inference|apply)\b(?!ation)|\.nii(?:\.gz)?\b"),
+        ("registry",
+         r"\b(?:who|which|what)(?:'s|\s+is|\s+are|\s+was)?\b.{0,30}\b(?:champion|challenger|aliases|registered)\b"
+         r"|\b(?:model\s+registry|registered\s+models?)\b|\bhow\s+many\b.{0,30}\bregistered\b"
+         r"|\bmodels?\s+(?:are\s+|is\s+)?registered\b"),
+        ("promote",
+         r"\bpromote\w*\b|\bregister\b|\b(?:make|set|mark|tag|crown|designate|move|point|use)\b.{0,60}"
+         r"\b(?:champion|challenger)\b|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"),
+        ("curves",
+         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
+         r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
+         r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
+        ("compare",
+         r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
+         r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
+        ("failures",
+         r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
+         r"|\bwent\s+wrong\b|\bnan\b|\bdiverg\w*|\bblew\s+up\b|\bexplod\w*"),
+        ("param_effect",
+         r"\b(?:did|does|do|has|have|is|was|will|would|can)\b.{0,60}\b(?:help|helped|helps|matter|matters|mattered"
+         r"|improve[sd]?|make\s+(?:a|any)\s+difference|affect(?:s|ed)?|impact(?:s|ed)?|influence[sd]?|hurt|hurts"
+         r"|boost(?:s|ed)?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
+         r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"
+         r"|\b(?:which|what|best|optimal|ideal|good)\s+(?:learning[\s-]+rate|lr|loss|patch\s*size|batch\s*size|seed)"
+         r"|\bhow\s+much\s+does\b.{0,40}\bmatter"),
+        ("evaluate",
+         r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
+         r"|\btest\s+(?:run|model|it|that|this|the|my|our)\b"
+         r"|\bhow\b.{0,60}\b(?:do|does|perform|performs|performed"
+         r"|doing|performing|score|scores|fare|fares|work|works)\b"
+         r".{0,30}\b(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
+         r"|\bscore\s+(?:it|that|this|the|run|our|my)\b"
+         r"|\bhow\s+(?:good|well|bad|accurate)\s+(?:is|are|was|were)\b.{0,50}\bon\s+(?:the\s+)?"
+         r"(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
+         r"|\b(?:performance|results?|scores?|metrics|dice)\s+(?:of\s+.{0,40}\s+)?on\s+(?:the\s+)?"
+         r"(?:test|val|validation|held[\s-]out)"
+         r"|\bwhat\s+(?:score|dice|cl[\s-]?dice|nsd|performance|results?)\b.{0,60}\bon\s+(?:the\s+)?"
+         r"(?:test|val|validation|held[\s-]out)\b"),
+        ("get_run",
+         r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
+         r"|tell\s+me\s+about|describe|show|look\s+up|what\s+about|how\s+(?:is|was|did)|settings|tags|epochs"
+         r"|performance|results?|scores?|metrics)\b"),
+        ("leaderboard",
+         r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
+         r"|\bwhich\s+(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?)\b"
+         r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
+         r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),
+    )
+)  # fmt: skip
+_QUESTION_TRAIN: Final = re.compile(
+    r"\b(?:how\s+(?:many|long|much)|did|does|was|were|has|have|when)\b[^.?]*\btrain(?:ed|ing)?\b", _I
+)
+_DETAIL: Final = re.compile(
+    r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|settings|tags"
+    r"|tell\s+me\s+about|describe|look\s+up)\b",
+    _I,
+)
+_SPLIT_SCORE: Final = re.compile(
+    r"\b(?:test|val|validation|held[\s-]out)(?:\s+set)?\s+(?:performance|results?|scores?|metrics|dice|accuracy)\b", _I
+)
+_TRAIN_OPTION: Final = re.compile(
+    r"\bepochs?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch\b|\bminutes?\b|\bhours?\b|\bseed\b", _I
+)
+_IMPERATIVE_TRAIN: Final = re.compile(r"^(?:please\s+)?(?:re-?)?train\b", _I)
+
+
+def is_help(text: str) -> bool:
+    """True when the whole message asks what the assistant can do."""
+    return bool(_HELP.search(text.strip()))
+
+
+def cannot_reason(text: str) -> str | None:
+    """Why the request is out of scope (a short phrase), or None when it is in scope."""
+    for reason, pattern in _CANNOT:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def classify(clause: str, refs: list[RunRef]) -> Intent | None:
+    """The clause's intent, by priority; canned SQL questions rank just above failures."""
+    kinds = {ref.kind for ref in refs}
+    for intent, pattern in _INTENTS:
+        if intent == "failures" and canned_sql(clause):
+            return "sql"
+        if not pattern.search(clause):
+            continue
+        if intent == "train" and _QUESTION_TRAIN.search(clause) and not _IMPERATIVE_TRAIN.search(clause):
+            continue
+        if intent == "synthesize" and families_in(clause):
+            continue
+        if intent == "param_effect" and param_in(clause) is None:
+            if len(refs) >= 2:
+                return "compare"
+            continue
+        if intent == "get_run" and kinds & {"id", "last", "pronoun"} and _SPLIT_SCORE.search(clause):
+            return "evaluate"
+        if intent == "get_run" and not (kinds & {"id", "last", "pronoun"} or (kinds and _DETAIL.search(clause))):
+            continue
+        return intent
+    if canned_sql(clause):
+        return "sql"
+    if families_in(clause) and _TRAIN_OPTION.search(clause):
+        return "train"  # "a swinunetr with clDice, 2 epochs": a family plus training options
+    return None

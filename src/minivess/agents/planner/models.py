@@ -1,0 +1,80 @@
+"""The planner's data types: its reply (pydantic, the public contract) and its internal plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TextKind = Literal["clarify", "help", "cannot", "unknown"]
+
+
+class PlannedCall(BaseModel):
+    """One tool call the planner wants made (OpenAI `tool_calls` entry, flattened)."""
+
+    id: str = Field(description="Deterministic call id: 'call_' + a short hash of (position, name, arguments).")
+    name: str = Field(description="Tool name, one of the offered tools.")
+    arguments: str = Field(description="JSON object string of the tool arguments.")
+
+
+class PlannerReply(BaseModel):
+    """What the planner answers: text, or tool calls (then content is None)."""
+
+    content: str | None = Field(None, description="Text for the user, or a worker's hand-back note.")
+    tool_calls: list[PlannedCall] = Field(default_factory=list, description="Empty when replying with text.")
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """A placeholder argument: the run id produced by an earlier step of the same plan."""
+
+    step: int
+
+
+@dataclass
+class Step:
+    """One tool call of a plan; argument values may hold StepOutput placeholders (or lists of them)."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Clarify:
+    """A question for the user; `template` wraps a bare answer ("{} epochs") before it joins the request."""
+
+    question: str
+    template: str = "{}"
+    at: int | None = None  # where in the clause the answer goes (default: the clause's end)
+
+
+@dataclass
+class Plan:
+    """Either ordered tool steps, or one text outcome (a question, help, a refusal, or 'not understood')."""
+
+    steps: list[Step] = field(default_factory=list)
+    text: str | None = None
+    text_kind: TextKind | None = None
+    insert_at: int | None = None
+    template: str = "{}"
+
+    @property
+    def is_text(self) -> bool:
+        """True when the plan is a single text outcome rather than tool steps."""
+        return self.text is not None
+
+
+@dataclass
+class ToolOutcome:
+    """A domain tool's answer found in the conversation."""
+
+    name: str
+    status: Literal["ok", "error", "rejected"]
+    text: str
+    data: Any = None
+
+    @property
+    def failed(self) -> bool:
+        """True for an ERROR or REJECTED answer."""
+        return self.status != "ok"

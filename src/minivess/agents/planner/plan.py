@@ -1,0 +1,110 @@
+"""From a request to a plan: clauses → intents → steps, or one text outcome (help, question, refusal)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from minivess.agents.planner.builders import BUILDERS
+from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
+from minivess.agents.planner.intents import Intent, cannot_reason, classify, is_help
+from minivess.agents.planner.lexicon import families_in, metrics_in
+from minivess.agents.planner.models import Clarify, Plan, Step, StepOutput
+from minivess.agents.planner.refs import run_refs
+from minivess.agents.planner.resolve import RefResolver
+from minivess.agents.planner.slots import model_name, nii_paths
+from minivess.agents.planner.sqlmap import literal_sql
+from minivess.agents.planner.texts import EXAMPLES, HELP_TEXT, cannot_text, describe_step, unknown_text
+
+# Intents a clause without its own verb may continue ("train segresnet, then swinunetr").
+_INHERITABLE: Final = frozenset({"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard"})
+_SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
+_REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
+_ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
+_IDLE_TEXT: Final = f'What should I do next? For example: {", ".join(EXAMPLES[:3])} (or say "help").'
+
+
+def _inherit(previous: Intent | None, body: str) -> Intent | None:
+    if previous not in _INHERITABLE:
+        return None
+    if families_in(body) or run_refs(body) or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
+        return previous
+    return None
+
+
+def _absolute(step: Step, index: int) -> Step:
+    """Turn relative placeholders (StepOutput(-1) = the step before) into absolute step indices."""
+    args = {
+        key: StepOutput(index + value.step) if isinstance(value, StepOutput) and value.step < 0 else value
+        for key, value in step.args.items()
+    }
+    return Step(step.tool, args)
+
+
+def _merge_register(body: str, steps: list[Step]) -> bool:
+    """ "…, then register it as X" right after a training step sets that step's register_as instead."""
+    if not (_REGISTER_ONLY.search(body) and not _ALIAS_WORD.search(body) and steps):
+        return False
+    last = steps[-1]
+    name = model_name(body)
+    if last.tool != "train_model" or "register_as" in last.args or not name:
+        return False
+    last.args["register_as"] = name
+    return True
+
+
+def _text_plan(text: str) -> Plan | None:
+    """Help, typed SQL or a refusal decided on the whole message; None when clauses must be read."""
+    core = strip_polite(text)
+    if not core or is_help(core):
+        return Plan(text=HELP_TEXT, text_kind="help")
+    sql = literal_sql(text)
+    if sql:
+        return Plan(steps=[Step("query_runs", {"sql": sql})])
+    reason = cannot_reason(text)
+    if reason:
+        return Plan(text=cannot_text(reason), text_kind="cannot")
+    return None
+
+
+def build_plan(request: str, history_ids: list[str]) -> Plan:
+    """Plan one request.
+
+    Args:
+        request: The user's request (for an answered question, the original request with the answer inserted).
+        history_ids: Run ids named by earlier tool results, oldest first ("it" / "that run" → the newest).
+
+    Returns:
+        The ordered tool steps, or a single text outcome.
+    """
+    text = normalize(request)
+    decided = _text_plan(text)
+    if decided is not None:
+        return decided
+    steps: list[Step] = []
+    understood: list[str] = []
+    resolver = RefResolver(history_ids)
+    previous: Intent | None = None
+    for clause in split_clauses(text):
+        body = strip_polite(clause.text)
+        if not body or is_filler(body):
+            continue
+        refs = run_refs(body)
+        intent = classify(body, refs) or _inherit(previous, body)
+        if intent is None:
+            return Plan(text=unknown_text(body, understood), text_kind="unknown")
+        if intent == "promote" and _merge_register(body, steps):
+            continue
+        built = BUILDERS[intent](body, refs, resolver)
+        if isinstance(built, Clarify):
+            at = clause.end if built.at is None else clause.start + clause.text.rfind(body) + built.at
+            return Plan(text=built.question, text_kind="clarify", insert_at=at, template=built.template)
+        for step in built:
+            step = _absolute(step, len(steps))
+            resolver.note(len(steps), step)
+            steps.append(step)
+        understood.append(describe_step(built[0]))
+        previous = intent
+    if not steps:
+        return Plan(text=_IDLE_TEXT, text_kind="unknown")
+    return Plan(steps=steps)

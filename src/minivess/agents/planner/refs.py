@@ -1,0 +1,121 @@
+"""Run references in a clause: ids, 'last', 'best[:family[:metric]]', pronouns ("that run", "it")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from minivess.agents.planner.lexicon import FAMILY_ALT, METRIC_ALT, NUM, families_in, first_metric, parse_int
+
+RefKind = Literal["id", "last", "best", "pronoun", "plural", "lastn", "family"]
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """One reference to a run as the user wrote it; `value` is what the tools accept (or a count for lastn)."""
+
+    kind: RefKind
+    value: str
+    start: int
+    end: int = 0
+
+
+_FAM: Final = rf"(?:{FAMILY_ALT})s?"
+_MET: Final = rf"(?:(?:val(?:idation)?|test)[\s_]*)?(?:{METRIC_ALT})"
+_NOUN: Final = r"(?:model|run|one|checkpoint|result|performer|network)s?"
+_BEST: Final = (
+    r"(?:the\s+|our\s+|my\s+|current\s+)?(?:best|top|strongest|winning|leading|highest[\s-]+scoring)"
+    r"(?:[\s-]+(?:performing|scoring))?\s+"
+    rf"(?:(?P<bm0>{_MET})\s+)?"
+    rf"(?:(?P<bf1>{_FAM})(?:\s+{_NOUN})?|{_NOUN}(?:\s+(?:of|for"
+    rf"|from|among)\s+(?:the\s+|our\s+|all\s+)?(?P<bf2>{_FAM}))?)"
+    r"(?:\s+(?:so\s+far|overall|yet))?"
+    rf"(?:\s+(?:by|on|in\s+terms\s+of|according\s+to|for|w\.?r\.?t\.?"
+    rf"|with\s+respect\s+to)\s+(?:the\s+)?(?P<bm>{_MET}))?"
+)
+_REF_RE: Final = re.compile(
+    "|".join(
+        (
+            r"(?P<hex>\b[0-9a-f]{32}\b)",
+            r"(?P<colon>\bbest:(?P<cf>[a-z]*)(?::(?P<cm>[a-z_0-9]+))?)",
+            rf"(?P<best>\b{_BEST})\b",
+            rf"(?P<lastn>\b(?:the\s+)?(?:last|latest|most\s+recent|previous|recent|newest)\s+(?P<n>{NUM})\s+"
+            r"(?:(?:training\s+)?runs|models|trainings|experiments|ones|jobs)\b)",
+            r"(?P<last>\b(?:the\s+)?(?:last|latest|most\s+recent|newest"
+            r"|previous|recent|final)\s+(?:trained\s+|finished\s+)?"
+            r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b)",
+            r"(?P<bestbare>\b(?:the\s+|our\s+)?best\b(?=\s*(?:[?.!,]|$|\s+(?:and|or|vs\.?|so\s+far|overall)\b)))",
+            r"(?P<plural>\bthem\b|\btheir\b|\bboth(?:\s+(?:of\s+them|runs"
+            r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
+            r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b)",
+            r"(?P<pron>\b(?:that|this|the|said|same)\s+(?:same\s+)?(?:new\s+|trained\s+|fresh\s+)?"
+            r"(?:run|model|one|checkpoint|experiment)\b(?!\s+(?:famil|of\s+the\b))|\bit\b|\bjust[\s-]+trained\b"
+            r"|\b(?:that|this)(?=\s+(?:with|to|against|on|vs\.?|versus|and|in)\b|\s*[?.!,]|\s*$))",
+            r"(?P<prefix>\b(?:run|id)\s+(?:id\s+)?(?P<px>(?=[0-9a-f]*\d)[0-9a-f]{4,31})(?:…|\.\.\.)?(?![\w/-]|\.\w))",
+            r"(?P<bare>(?<![\w./-])(?P<bx>(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,31})(?:…|\.\.\.)?"
+            r"(?![\w/-]|\.\w))",
+            rf"(?P<fam>\b{_FAM}\b)",
+        )
+    ),
+    re.I,
+)
+
+
+_OBJECT_IT: Final = re.compile(r"\b(?:save|saved|write|store|name|call|put|export)\s+$", re.I)
+_ALIAS_REF: Final = re.compile(r"\b(?:the\s+)?(?:current\s+)?(?:champion|challenger)(?:\s+model)?\b", re.I)
+
+
+def mentions_alias(text: str) -> bool:
+    """True when the text points at a registry alias ("the champion"), which the tools cannot resolve."""
+    return bool(_ALIAS_REF.search(text))
+
+
+def _family(text: str | None) -> str:
+    found = families_in(text or "")
+    return found[0][2] if found else ""
+
+
+def _best_value(family: str, metric: str | None) -> str:
+    if metric:
+        return f"best:{family}:{metric}"
+    return f"best:{family}" if family else "best"
+
+
+def _from_match(match: re.Match[str]) -> RunRef:
+    start = match.start()
+    if match.group("hex"):
+        return RunRef("id", match.group("hex").lower(), start)
+    if match.group("colon"):
+        return RunRef("best", match.group("colon").lower().rstrip(":"), start)
+    if match.group("best"):
+        family = _family(match.group("bf1") or match.group("bf2"))
+        metric_text = match.group("bm") or match.group("bm0")
+        return RunRef("best", _best_value(family, first_metric(metric_text) if metric_text else None), start)
+    if match.group("lastn"):
+        count = parse_int(match.group("n")) or 1
+        return RunRef("lastn", str(count), start) if count > 1 else RunRef("last", "last", start)
+    if match.group("last"):
+        return RunRef("last", "last", start)
+    if match.group("bestbare"):
+        return RunRef("best", "best", start)
+    if match.group("plural"):
+        return RunRef("plural", "", start)
+    if match.group("pron"):
+        return RunRef("pronoun", "", start)
+    if match.group("prefix"):
+        return RunRef("id", match.group("px").lower(), start)
+    if match.group("bare"):
+        return RunRef("id", match.group("bx").lower(), start)
+    return RunRef("family", f"best:{_family(match.group('fam'))}", start)
+
+
+def run_refs(text: str) -> list[RunRef]:
+    """Every run reference in `text`, in order of appearance."""
+    refs: list[RunRef] = []
+    for match in _REF_RE.finditer(text):
+        ref = _from_match(match)
+        if ref.kind == "pronoun" and _OBJECT_IT.search(text[max(0, match.start() - 12) : match.start()]):
+            continue  # "save it to …": "it" is the output, not a run
+        refs.append(RunRef(ref.kind, ref.value, ref.start, match.end()))
+    return refs

@@ -1,0 +1,127 @@
+"""Turning run references into tool values: pronouns → the latest run, placeholders → earlier step results."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from minivess.agents.planner.models import Step, StepOutput, ToolOutcome
+from minivess.agents.planner.refs import RunRef
+
+RunValue = str | StepOutput
+# Tools whose result names one run (what "it" / "that run" points at afterwards).
+PRODUCERS: Final = frozenset({"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run"})
+_SPECIFIC: Final = ("id", "pronoun", "plural", "last", "lastn", "best")
+# For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
+_PRIORITY: Final = ("id", "last", "best", "pronoun", "plural", "lastn", "family")
+
+
+def run_id_of(data: Any) -> str | None:
+    """The run a tool result is about: its run_id, the single run of get_run, or a leaderboard's top row."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("run_id"), str):
+        return str(data["run_id"])
+    runs = data.get("runs")
+    if isinstance(runs, list) and len(runs) == 1 and isinstance(runs[0], dict) and runs[0].get("run_id"):
+        return str(runs[0]["run_id"])
+    rows = data.get("rows")
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict) and isinstance(rows[0].get("run"), dict):
+        run_id = rows[0]["run"].get("run_id")
+        return str(run_id) if run_id else None
+    return None
+
+
+class RefResolver:
+    """Resolves references while a plan is built: earlier steps of the plan first, then the conversation."""
+
+    def __init__(self, history_ids: list[str]) -> None:
+        self.history = history_ids
+        self.producer: int | None = None
+        self.trained: list[int] = []
+        self.group: list[RunValue] = []
+
+    def note(self, index: int, step: Step) -> None:
+        """Record a planned step; later pronouns point at the latest run-producing one."""
+        if step.tool in PRODUCERS:
+            self.producer = index
+        if step.tool == "train_model":
+            self.trained.append(index)
+        if step.tool == "compare_runs" and isinstance(step.args.get("run_ids"), list):
+            self.group = list(step.args["run_ids"])
+
+    def implicit(self) -> RunValue | None:
+        """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
+        if self.producer is not None:
+            return StepOutput(self.producer)
+        return self.history[-1] if self.history else None
+
+    def _expand(self, prefix: str) -> str:
+        if len(prefix) >= 32:
+            return prefix
+        matches = [run_id for run_id in reversed(self.history) if run_id.startswith(prefix)]
+        return matches[0] if matches else prefix
+
+    def _recent(self, count: int) -> list[RunValue]:
+        recent: list[RunValue] = []
+        if self.producer is not None:
+            recent.append(StepOutput(self.producer))
+        for run_id in reversed(self.history):
+            if run_id not in recent:
+                recent.append(run_id)
+        return recent[:count] or ["last"]
+
+    def _one(self, ref: RunRef) -> list[RunValue]:
+        if ref.kind == "pronoun":
+            value = self.implicit()
+            return [value] if value is not None else []
+        if ref.kind == "lastn":
+            return self._recent(int(ref.value))
+        if ref.kind == "plural":
+            if self.group:
+                return list(self.group)
+            if len(self.trained) >= 2:
+                return [StepOutput(index) for index in self.trained]
+            return self._recent(2)
+        if ref.kind == "id":
+            return [self._expand(ref.value)]
+        return [ref.value]
+
+    def resolve(self, refs: list[RunRef], *, single: bool) -> list[RunValue]:
+        """Tool values for `refs`, without repeats; family-only mentions count only when nothing specific is named.
+
+        With `single`, the most specific reference wins (an id over "it" over "the last run" over "the best …").
+        """
+        specific = [ref for ref in refs if ref.kind in _SPECIFIC]
+        chosen = specific if specific else refs
+        if single:
+            for ref in sorted(chosen, key=lambda ref: _PRIORITY.index(ref.kind)):
+                found = self._one(ref)
+                if found:
+                    return found[:1]
+            families: list[RunValue] = [ref.value for ref in refs if ref.kind == "family"]
+            return families[:1]
+        values: list[RunValue] = []
+        for ref in chosen:
+            for value in self._one(ref):
+                if value not in values:
+                    values.append(value)
+        if specific and len(values) < 2:
+            values += [ref.value for ref in refs if ref.kind == "family" and ref.value not in values]
+        return values
+
+
+def resolve_value(value: Any, outcomes: list[ToolOutcome]) -> Any:
+    """Replace placeholders with the run id from the earlier step's result ('last' if it named none)."""
+    if isinstance(value, StepOutput):
+        outcome = outcomes[value.step] if value.step < len(outcomes) else None
+        run_id = run_id_of(outcome.data) if outcome is not None else None
+        return run_id or "last"
+    if isinstance(value, list):
+        resolved = [resolve_value(item, outcomes) for item in value]
+        return list(dict.fromkeys(resolved)) if all(isinstance(v, str) for v in resolved) else resolved
+    return value
+
+
+def resolve_args(step: Step, outcomes: list[ToolOutcome]) -> dict[str, Any]:
+    """The step's arguments with every placeholder resolved."""
+    return {key: resolve_value(value, outcomes) for key, value in step.args.items()}

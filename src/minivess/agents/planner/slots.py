@@ -1,0 +1,206 @@
+"""Argument extractors: each reads one value (epochs, lr, patch size, paths …) out of a clause, or None."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from minivess.agents.planner.lexicon import NUM, parse_int, parse_number
+
+_FLAGS: Final = re.I
+_FLOAT: Final = r"(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)"
+_SEP: Final = r"\s*[x×*,]\s*|\s+"
+
+_EPOCHS = re.compile(rf"\b({NUM})\s*-?\s*(?:single\s+|full\s+|more\s+)?(?:epochs?|eps?)\b", _FLAGS)
+_EPOCHS_AFTER = re.compile(r"\bepochs?\s*(?:=|:|of|to|set\s+to)\s*(\d+)\b", _FLAGS)
+_LR = re.compile(
+    rf"\b(?:lr|learning[\s-]+rate)\s*(?:of|=|:|to|at|is|set\s+to)?\s*(?:~|about|around|roughly)?\s*({_FLOAT})(?![\w.])",
+    _FLAGS,
+)
+_LR_BEFORE = re.compile(rf"(?<![\w.])({_FLOAT})\s+(?:lr|learning[\s-]+rate)\b", _FLAGS)
+_LR_POW = re.compile(
+    r"\b(?:lr|learning[\s-]+rate)\b[^\d]{0,12}(?:(\d+(?:\.\d+)?)\s*[x×*]\s*)?10\s*\^\s*(-?\d+)", _FLAGS
+)
+_PATCH = re.compile(
+    rf"\b(?:patch|crop)(?:es)?(?:[\s_-]*sizes?)?\s*(?:of|=|:|to)?\s*[\[(]?\s*(\d+)(?:{_SEP})(\d+)(?:{_SEP})(\d+)",
+    _FLAGS,
+)
+_TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
+_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³)", _FLAGS)
+_BATCH = re.compile(rf"\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b", _FLAGS)
+_BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
+_BUDGET = re.compile(rf"\b({NUM})\s*-?\s*(minutes?|mins?|hours?|hrs?|seconds?|secs?|h|m|s)\b(?!\s*(?:ago|old))", _FLAGS)
+_SEED = re.compile(r"\b(?:random\s+)?seed\s*(?:=|:|of|is|to|set\s+to)?\s*(-?\d+)\b", _FLAGS)
+_SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
+_NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
+_DIR = re.compile(r"""(?<![\w/.~-])['"`]?((?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*)['"`]?""", _FLAGS)
+_REGISTER_AS = re.compile(
+    r"\b(?:register(?:ed)?|save|saved|publish)\s+(?:it|this|that|the\s+(?:best\s+)?(?:model|checkpoint|result|run))?"
+    r"\s*(?:as|under(?:\s+the\s+name)?|with\s+the\s+name)\s+['\"`]?([A-Za-z0-9][\w.-]*)",
+    _FLAGS,
+)
+_MODEL_NAME = re.compile(
+    r"\b(?:model[\s_-]?name|registered\s+model|under(?:\s+the\s+name)?|named|called|as)\s+(?:model\s+)?['\"`]?"
+    r"([A-Za-z0-9][\w.-]*)",
+    _FLAGS,
+)
+_NOT_PATH_PARTS: Final = frozenset(
+    {"and", "or", "w", "i", "o", "n", "a", "either", "dice", "cldice", "ce", "val", "test"}
+)
+_NOT_NAMES: Final = frozenset({"champion", "challenger", "the", "a", "an", "it", "model", "our", "my", "well"})
+_TOP = re.compile(rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))", _FLAGS)
+_SYNTH_N = re.compile(
+    rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
+)
+_DATASET_NAME = re.compile(
+    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)\s+(?:it\s+)?['\"`]?([A-Za-z0-9_.-]+)", _FLAGS
+)
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match: when an answer is appended to a question's request, the later value wins."""
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007 - the loop keeps the last one
+        pass
+    return found
+
+
+def epochs(text: str) -> int | None:
+    """Epoch count ("20 epochs", "twenty epochs", "for 5 ep", "one epoch", "epochs=3")."""
+    match = _last(_EPOCHS, text) or _last(_EPOCHS_AFTER, text)
+    return parse_int(match.group(1)) if match else None
+
+
+def learning_rate(text: str) -> float | None:
+    """Learning rate ("lr 1e-3", "learning rate of 0.0005", "lr=3e-4", "a 1e-4 learning rate", "lr 10^-3")."""
+    power = _last(_LR_POW, text)
+    if power:
+        return float(power.group(1) or 1.0) * 10.0 ** int(power.group(2))
+    match = _last(_LR, text) or _last(_LR_BEFORE, text)
+    return parse_number(match.group(1)) if match else None
+
+
+def loss(text: str) -> str | None:
+    """Loss name: clDice/topology → dice_ce_cldice; "dice+ce", "without clDice" → dice_ce."""
+    lowered = text.lower()
+    if re.search(r"\b(?:without|no|not|non)[\s-]+(?:the\s+)?(?:cl[\s_-]?dice|topolog)", lowered) or re.search(
+        r"\bplain\s+dice", lowered
+    ):
+        return "dice_ce"
+    if re.search(r"cl[\s_-]?dice|topolog", lowered):
+        return "dice_ce_cldice"
+    if re.search(r"\bdice\s*(?:\+|_|-|and|with)?\s*(?:ce|cross[\s-]?entropy)\b", lowered):
+        return "dice_ce"
+    return None
+
+
+def triple(text: str) -> list[int] | None:
+    """Any X×Y×Z size ("64x64x32", "64 × 64 × 32", "64*64*32"), or a cube ("64^3")."""
+    match = _last(_TRIPLE, text)
+    if match:
+        return [int(match.group(i)) for i in (1, 2, 3)]
+    cube = _last(_CUBE, text)
+    return [int(cube.group(1))] * 3 if cube else None
+
+
+def patch_size(text: str) -> list[int] | None:
+    """Training crop size ("patch 64x64x32", "patch size 96 96 32", "64×64×32 patches")."""
+    match = _last(_PATCH, text)
+    if match:
+        return [int(match.group(i)) for i in (1, 2, 3)]
+    return triple(text)
+
+
+def batch_size(text: str) -> int | None:
+    """Batch size ("batch size 4", "bs=2", "2 volumes per batch")."""
+    match = _last(_BATCH, text) or _last(_BATCH_BEFORE, text)
+    return parse_int(match.group(1)) if match else None
+
+
+def budget_minutes(text: str) -> float | None:
+    """Wall-clock budget in minutes ("for 10 minutes", "within 2 hours", "at most 30 min", "half an hour")."""
+    match = _last(_BUDGET, text)
+    if not match:
+        return None
+    value = parse_number(match.group(1))
+    if value is None:
+        return None
+    unit = match.group(2).lower()
+    if unit.startswith("h"):
+        return value * 60.0
+    if unit.startswith("s"):
+        return value / 60.0
+    return value
+
+
+def seed(text: str) -> int | None:
+    """Seed ("seed 3", "with seed=42", "42 as the seed")."""
+    match = _last(_SEED, text) or _last(_SEED_BEFORE, text)
+    return int(match.group(1)) if match else None
+
+
+def nii_paths(text: str) -> tuple[str | None, str | None]:
+    """(input, output) NIfTI paths: the first one is the input, a second one the output."""
+    found = [match.group(1) for match in _NII.finditer(text)]
+    return (found[0] if found else None), (found[1] if len(found) > 1 else None)
+
+
+def directory(text: str) -> str | None:
+    """The first path-like token that is not a NIfTI file ("data/minivess", "./data/x", "~/vols/")."""
+    for match in _DIR.finditer(text):
+        candidate = match.group(1)
+        parts = {p.lower() for p in candidate.split("/") if p}
+        if re.search(r"\.nii(?:\.gz)?$", candidate, re.I) or re.fullmatch(r"[\d./]+", candidate):
+            continue
+        if parts and parts <= _NOT_PATH_PARTS:
+            continue
+        return candidate.rstrip(".,;") or None
+    return None
+
+
+def split(text: str) -> str:
+    """Data split: val for "val"/"validation", train for "training set", else test."""
+    lowered = text.lower()
+    if re.search(r"\bval(?:idation|id)?\b", lowered):
+        return "val"
+    if re.search(r"\btrain(?:ing)?\s+(?:set|split|data|volumes)\b|\bon\s+(?:the\s+)?train(?:ing)?\b", lowered):
+        return "train"
+    return "test"
+
+
+def register_as(text: str) -> str | None:
+    """Model-registry name from "register it as X" / "save it as X"."""
+    match = _last(_REGISTER_AS, text)
+    return match.group(1).rstrip(".,;") if match else None
+
+
+def model_name(text: str) -> str | None:
+    """Registered model name for promote ("as vessel-seg", "under the name X"); never champion/challenger."""
+    for match in _MODEL_NAME.finditer(text):
+        name = match.group(1).rstrip(".,;")
+        if name.lower() not in _NOT_NAMES:
+            return name
+    return None
+
+
+def alias(text: str) -> str:
+    """Registry alias: challenger when named, else champion."""
+    return "challenger" if re.search(r"\bchallenger\b", text, re.I) else "champion"
+
+
+def top_n(text: str) -> int | None:
+    """Row limit from "top 5", "first ten", "5 best"."""
+    match = _last(_TOP, text)
+    return parse_int(match.group(1)) if match else None
+
+
+def volume_count(text: str) -> int | None:
+    """Number of volumes to synthesise ("8 synthetic volumes", "twenty images")."""
+    match = _last(_SYNTH_N, text)
+    return parse_int(match.group(1)) if match else None
+
+
+def dataset_name(text: str) -> str | None:
+    """Dataset folder name for synthesis ("called shifted-v2", "name it noisy")."""
+    match = _last(_DATASET_NAME, text)
+    return match.group(1).rstrip(".,;") if match else None

@@ -1,0 +1,159 @@
+"""Questions answered with SQL over the run warehouse: SQL the user typed, or canned queries we write."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from minivess.agents.planner.lexicon import NUM, families_in, first_metric, parse_int
+
+_TABLES: Final = (
+    r"(?:runs|params|tags|metrics|metric_summary|experiments|registered_models|model_versions|model_aliases"
+    r"|params_wide)"
+)
+_LITERAL: Final = re.compile(
+    rf"(?:```(?:sql)?\s*)?\b((?:select|with)\b.*?\bfrom\s+(?:\(|{_TABLES}\b).*?)\s*(?:```|$)", re.I | re.S
+)
+_INLINE: Final = re.compile(rf"(?<!`)`((?:select|with)\b[^`]*?\bfrom\s+(?:\(|{_TABLES}\b)[^`]*)`(?!`)", re.I | re.S)
+_I: Final = re.I
+_COUNT: Final = re.compile(r"\b(?:how\s+many|number\s+of|count(?:\s+(?:of|the|all))?|total\s+(?:number\s+of\s+)?)"
+                           r"\s+(?:\w+\s+){0,3}?runs?\b", _I)  # fmt: skip
+_PER_FAMILY: Final = re.compile(
+    r"\b(?:per|by|for\s+each|of\s+each|across|each)\s+(?:model\s+)?(?:famil(?:y|ies)|models?|architectures?)\b", _I
+)
+_PER_LOSS: Final = re.compile(r"\b(?:per|by|for\s+each|of\s+each|across|each)\s+loss(?:es|\s+functions?)?\b", _I)
+_AVERAGE: Final = re.compile(r"\b(?:average|mean|avg|typical)\b", _I)
+_AVG_TIME: Final = re.compile(
+    r"\b(?:average|mean|typical)\b.{0,30}\b(?:duration|run\s*time|runtime|time|long)\b"
+    r"|\bhow\s+long\b.{0,40}\b(?:on\s+average|average|typically|usually)\b|\bhow\s+long\s+do\s+runs\b",
+    _I,
+)
+_ACTIVE: Final = re.compile(r"\b(?:still|currently)\s+running\b|\bin\s+progress\b|\bunfinished\b", _I)
+_LONGEST: Final = re.compile(r"\b(?:longest|slowest|took\s+the\s+longest|most\s+time)\b", _I)
+_SHORTEST: Final = re.compile(r"\b(?:shortest|fastest|quickest|least\s+time)\b", _I)
+_TOTAL_TIME: Final = re.compile(r"\btotal\s+(?:training\s+|compute\s+|run\s+|wall[\s-]?clock\s+)?time\b"
+                                r"|\bhow\s+much\s+(?:compute|time|training\s+time)\b", _I)  # fmt: skip
+_LIST: Final = re.compile(r"\b(?:list|show|see|display|give\s+me|what)\b.{0,25}\bruns\b|\bruns\s+(?:so\s+far|we\s+have)"
+                          r"|\b(?:recent|latest|last\s+\S+)\s+runs\b", _I)  # fmt: skip
+_RANKING: Final = re.compile(
+    r"\b(?:best|top|leader[\s-]?board|rank\w*|highest|lowest|worst|compare|curves?|why|fail\w*|crash\w*|errors?)\b", _I
+)
+_LIMIT: Final = re.compile(rf"\b(?:last|latest|recent|first|top)\s+({NUM})\s+runs\b|\b({NUM})\s+(?:most\s+recent|latest"
+                           r"|last|newest)\s+runs\b", _I)  # fmt: skip
+_STATUS: Final[tuple[tuple[str, str], ...]] = (
+    ("FAILED", r"\bfail(?:ed|ing|ures?)?\b|\bcrash\w*"),
+    ("FINISHED", r"\b(?:finished|successful|succeeded|completed|complete|done)\b"),
+    ("KILLED", r"\b(?:killed|cancell?ed|aborted)\b"),
+    ("RUNNING", r"\b(?:still\s+running|currently\s+running|running\s+now|in\s+progress|active|unfinished)\b"),
+)
+_PERIODS: Final[tuple[tuple[str, str], ...]] = (
+    (r"\btoday\b", "r.start_time >= current_date"),
+    (r"\byesterday\b", "r.start_time >= current_date - INTERVAL 1 DAY AND r.start_time < current_date"),
+    (r"\bthis\s+week\b|\blast\s+(?:7|seven)\s+days\b|\bpast\s+week\b", "r.start_time >= current_date - INTERVAL 7 DAY"),
+    (
+        r"\blast\s+24\s+hours\b|\bpast\s+day\b|\blast\s+day\b",
+        "r.start_time >= CAST(now() AS TIMESTAMP) - INTERVAL 1 DAY",
+    ),
+)
+_RUN_COLUMNS: Final = (
+    "r.run_id, r.run_name, r.model_family, r.loss, r.status, r.start_time, round(r.duration_s / 60, 2) AS minutes"
+)
+REGISTRY_COUNT_SQL: Final = (
+    "SELECT count(DISTINCT m.name) AS n_models, count(v.version) AS n_versions FROM registered_models m "
+    "LEFT JOIN model_versions v ON v.name = m.name"
+)
+REGISTRY_SQL: Final = (
+    "SELECT a.name, a.alias, a.version, v.run_id FROM model_aliases a "
+    "LEFT JOIN model_versions v ON v.name = a.name AND v.version = a.version ORDER BY a.name, a.alias"
+)
+
+
+def literal_sql(text: str) -> str | None:
+    """The SELECT (or WITH … SELECT) the user typed, over the warehouse tables; None when there is none."""
+    inline = _INLINE.search(text)
+    match = inline or _LITERAL.search(text)
+    if not match:
+        return None
+    return match.group(1).strip().rstrip(";").strip() or None
+
+
+def _conditions(text: str) -> list[str]:
+    conditions: list[str] = []
+    for status, pattern in _STATUS:
+        if re.search(pattern, text, _I):
+            conditions.append(f"r.status = '{status}'")
+            break
+    families = families_in(text)
+    if families:
+        conditions.append(f"r.model_family = '{families[0][2]}'")
+    if re.search(r"cl[\s_-]?dice\s+loss|\b(?:with|using|trained\s+with)\s+cl[\s_-]?dice|topolog", text, _I):
+        conditions.append("r.loss = 'dice_ce_cldice'")
+    for pattern, condition in _PERIODS:
+        if re.search(pattern, text, _I):
+            conditions.append(condition)
+            break
+    return conditions
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _count_sql(text: str) -> str:
+    conditions = _conditions(text)
+    if _PER_FAMILY.search(text):
+        return (f"SELECT r.model_family, count(*) AS n_runs FROM runs r{_where(conditions)} "
+                "GROUP BY r.model_family ORDER BY n_runs DESC")  # fmt: skip
+    if _PER_LOSS.search(text):
+        return f"SELECT r.loss, count(*) AS n_runs FROM runs r{_where(conditions)} GROUP BY r.loss ORDER BY n_runs DESC"
+    return f"SELECT count(*) AS n_runs FROM runs r{_where(conditions)}"
+
+
+def _average_sql(text: str) -> str:
+    metric = first_metric(text) or "val_dice"
+    order = "ASC" if metric.endswith(("hd95", "loss")) else "DESC"
+    column = f"mean_best_{metric}"
+    conditions = [f"s.key = '{metric}'", *_conditions(text)]
+    base = f"FROM runs r JOIN metric_summary s ON s.run_id = r.run_id{_where(conditions)}"
+    for pattern, group in ((_PER_FAMILY, "r.model_family"), (_PER_LOSS, "r.loss")):
+        if pattern.search(text):
+            return (f"SELECT {group}, count(*) AS n_runs, round(avg(s.best_value), 4) AS {column} {base} "
+                    f"GROUP BY {group} ORDER BY {column} {order}")  # fmt: skip
+    return f"SELECT count(*) AS n_runs, round(avg(s.best_value), 4) AS {column} {base}"
+
+
+def _duration_sql(text: str, order: str) -> str:
+    conditions = ["r.duration_s IS NOT NULL", *_conditions(text)]
+    limit = _limit(text) or 1
+    return f"SELECT {_RUN_COLUMNS} FROM runs r{_where(conditions)} ORDER BY r.duration_s {order} LIMIT {limit}"
+
+
+def _limit(text: str) -> int | None:
+    match = _LIMIT.search(text)
+    if not match:
+        return None
+    value = parse_int(match.group(1) or match.group(2))
+    return max(1, min(value, 1000)) if value else None
+
+
+def canned_sql(text: str) -> str | None:
+    """A read-only query answering a common question about runs, or None when no canned query fits."""
+    if _COUNT.search(text):
+        return _count_sql(text)
+    if _AVG_TIME.search(text):
+        where = _where(["r.duration_s IS NOT NULL", *_conditions(text)])
+        return f"SELECT count(*) AS n_runs, round(avg(r.duration_s) / 60, 2) AS mean_minutes FROM runs r{where}"
+    if _AVERAGE.search(text) and (first_metric(text) or re.search(r"\bdice\b|\bscores?\b", text, _I)):
+        return _average_sql(text)
+    if re.search(r"\bruns?\b|\btraining\b", text, _I):
+        if _LONGEST.search(text):
+            return _duration_sql(text, "DESC")
+        if _SHORTEST.search(text):
+            return _duration_sql(text, "ASC")
+    if _TOTAL_TIME.search(text):
+        where = _where(_conditions(text))
+        return f"SELECT count(*) AS n_runs, round(sum(r.duration_s) / 60, 1) AS total_minutes FROM runs r{where}"
+    if (_LIST.search(text) or _ACTIVE.search(text)) and not _RANKING.search(text):
+        limit = _limit(text) or 20
+        return f"SELECT {_RUN_COLUMNS} FROM runs r{_where(_conditions(text))} ORDER BY r.start_time DESC LIMIT {limit}"
+    return None

@@ -1,0 +1,220 @@
+"""One-line summaries of tool results with the numbers that matter (run ids, best metric, top rows)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from minivess.agents.planner.models import ToolOutcome
+
+logger = logging.getLogger(__name__)
+
+Data = dict[str, Any]
+_MAX_ROWS: Final = 5
+_KEY_PARAMS: Final = ("model.name", "optim.lr", "loss.name", "trainer.batch_size", "data.patch_size")
+
+
+def _dict(value: Any) -> Data:
+    return value if isinstance(value, dict) else {}
+
+
+def num(value: Any) -> str:
+    """A metric value for humans: 4 decimals below 10, 1 decimal above, ints as they are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _rid(value: Any, short: bool) -> str:
+    text = str(value or "?")
+    return f"{text[:8]}…" if short and len(text) > 8 else text
+
+
+def _train(d: Data, short: bool) -> str:
+    best = d.get("best_metric")
+    metric = d.get("metric") or "val_dice"
+    score = f"best {metric} {num(best)} at epoch {d.get('best_epoch')}" if best is not None else "no validation score"
+    head = f"Trained {d.get('model', 'a model')} (loss {d.get('loss', '?')}) — run {_rid(d.get('run_id'), short)}"
+    tail = f"{d.get('epochs_completed', '?')} epoch(s), status {d.get('status', '?')}"
+    if d.get("stop_reason"):
+        tail += f", stopped: {d['stop_reason']}"
+    return f"{head}: {score}; {tail}."
+
+
+def _evaluate(d: Data, short: bool) -> str:
+    summary = _dict(d.get("summary"))
+    scores = ", ".join(f"{k} {num(v)}" for k, v in list(summary.items())[:6]) or "no scores"
+    volumes = d.get("per_volume")
+    count = f" over {len(volumes)} volume(s)" if isinstance(volumes, dict) else ""
+    return f"Evaluated run {_rid(d.get('run_id'), short)} on {d.get('split', '?')}{count}: {scores}."
+
+
+def _predict(d: Data, short: bool) -> str:
+    fraction = d.get("vessel_fraction")
+    share = f" (vessel fraction {fraction:.2%})" if isinstance(fraction, int | float) else ""
+    return f"Segmented with run {_rid(d.get('run_id'), short)} → {d.get('output_path')}{share}."
+
+
+def _promote(d: Data, short: bool) -> str:
+    return (
+        f"Registered run {_rid(d.get('run_id'), short)} as {d.get('model_name')} version {d.get('version')} "
+        f"and pointed '{d.get('alias')}' at it."
+    )
+
+
+def _synth(d: Data, short: bool) -> str:
+    shape = "×".join(str(v) for v in d.get("shape") or []) or "?"
+    return f"Generated {d.get('n')} synthetic volume(s) of {shape} (preset {d.get('preset')}) at {d.get('path')}."
+
+
+def _dataset(d: Data, short: bool) -> str:
+    volumes = [v for v in d.get("volumes") or [] if isinstance(v, dict)]
+    fractions = [v["vessel_fraction"] for v in volumes if isinstance(v.get("vessel_fraction"), int | float)]
+    shapes = sorted({"×".join(str(s) for s in v.get("shape") or []) for v in volumes})
+    extra = f"; shapes {', '.join(shapes[:3])}" if shapes else ""
+    if fractions:
+        extra += f"; mean vessel fraction {sum(fractions) / len(fractions):.2%}"
+    return f"Dataset {d.get('path')} (version {d.get('version')}): {d.get('n_volumes')} volume(s){extra}."
+
+
+def _leaderboard(d: Data, short: bool) -> str:
+    rows = [r for r in d.get("rows") or [] if isinstance(r, dict)]
+    if not rows:
+        return f"The leaderboard by {d.get('metric')} is empty: no finished runs logged that metric yet."
+    shown = []
+    for row in rows[:_MAX_ROWS]:
+        run = _dict(row.get("run"))
+        label = row.get("group") or run.get("model_family") or "run"
+        shown.append(
+            f"{row.get('rank')}. {label} run {_rid(run.get('run_id'), short)} — {num(row.get('best_value'))} "
+            f"(epoch {row.get('best_step')})"
+        )
+    scope = "best run per family" if d.get("by") == "family" else "all runs"
+    more = f" (+{len(rows) - _MAX_ROWS} more)" if len(rows) > _MAX_ROWS else ""
+    return f"Leaderboard by {d.get('metric')} ({scope}): " + "; ".join(shown) + more + "."
+
+
+def _comparison(d: Data, short: bool) -> str:
+    runs = [r for r in d.get("runs") or [] if isinstance(r, dict)]
+    names = ", ".join(
+        f"{_rid(r.get('run_id'), short)} ({r.get('model_family') or '?'}, {r.get('status')})" for r in runs
+    )
+    parts = [f"Runs {names}" if len(runs) > 1 else f"Run {names}"]
+    for metric in [m for m in d.get("metrics") or [] if isinstance(m, dict)]:
+        if not str(metric.get("key", "")).startswith(("val_", "test_")):
+            continue
+        cells = _dict(metric.get("cells"))
+        values = ", ".join(
+            f"{_rid(k, True)} {num(c.get('best_value'))}" for k, c in cells.items() if isinstance(c, dict)
+        )
+        best = f" (best {_rid(metric.get('best_run'), True)})" if len(runs) > 1 and metric.get("best_run") else ""
+        parts.append(f"{metric.get('key')}: {values}{best}")
+    diffs = [p for p in d.get("params") or [] if isinstance(p, dict) and p.get("differs")]
+    if diffs and len(runs) > 1:
+        parts.append("differing params: " + ", ".join(str(p.get("key")) for p in diffs[:6]))
+    return "; ".join(parts) + "."
+
+
+def _curves(d: Data, short: bool) -> str:
+    curves = _dict(d.get("curves"))
+    series = [s for s in curves.get("series") or [] if isinstance(s, dict)]
+    finals = [
+        f"{_rid(s.get('run_id'), True)} {s.get('key')} last {num(s['values'][-1])}"
+        for s in series
+        if isinstance(s.get("values"), list) and s["values"] and s["values"][-1] is not None
+    ]
+    detail = f" ({'; '.join(finals[:6])})" if finals else ""
+    return f"Plotted learning curves to {d.get('png')}{detail}."
+
+
+def _failed_params(runs: list[Data]) -> str:
+    """Key settings of a few failed runs (answers "which learning rates failed?")."""
+    shown = []
+    for run in runs[:3]:
+        params = _dict(run.get("params"))
+        picked = [f"{k}={params[k]}" for k in _KEY_PARAMS if params.get(k) is not None]
+        if picked:
+            shown.append(" ".join(picked))
+    return f" [{'; '.join(shown)}]" if shown else ""
+
+
+def _failures(d: Data, short: bool) -> str:
+    groups = [g for g in d.get("groups") or [] if isinstance(g, dict)]
+    if not d.get("total"):
+        return "No failed runs."
+    lines = []
+    for group in groups[:_MAX_ROWS]:
+        runs = [r for r in group.get("runs") or [] if isinstance(r, dict)]
+        message = next((str(r.get("message")) for r in runs if r.get("message")), "")
+        example = f" (e.g. {message[:120]})" if message else ""
+        lines.append(f"{group.get('error_type')} ×{group.get('count')}{example}{_failed_params(runs)}")
+    return f"{d.get('total')} failed run(s): " + "; ".join(lines) + "."
+
+
+def _effect(d: Data, short: bool) -> str:
+    groups = [g for g in d.get("groups") or [] if isinstance(g, dict)]
+    if not groups:
+        return f"No finished runs with {d.get('param')} and {d.get('metric')} to compare yet."
+    best_key = "min" if d.get("direction") == "min" else "max"
+    shown = "; ".join(
+        f"{g.get('value')}: mean {num(g.get('mean'))} (n={g.get('n')}, best {num(g.get(best_key))})"
+        for g in groups[:_MAX_ROWS]
+    )
+    means = [g for g in groups if isinstance(g.get("mean"), int | float)]
+    verdict = ""
+    if len(means) > 1:
+        pick = min if d.get("direction") == "min" else max
+        top = pick(means, key=lambda g: float(g["mean"]))
+        verdict = f" Best on average: {top.get('value')} ({num(top.get('mean'))}, n={top.get('n')})."
+    return f"Effect of {d.get('param')} on best {d.get('metric')}: {shown}.{verdict}"
+
+
+def _sql(d: Data, short: bool) -> str:
+    columns = [str(c) for c in d.get("columns") or []]
+    rows = [r for r in d.get("rows") or [] if isinstance(r, list)]
+    if not rows:
+        return "The query returned no rows."
+    shown = "; ".join(
+        ", ".join(f"{c}={num(v)}" for c, v in zip(columns, row, strict=False)) for row in rows[:_MAX_ROWS]
+    )
+    more = f" (+{len(rows) - _MAX_ROWS} more rows)" if len(rows) > _MAX_ROWS else ""
+    return f"Query result ({len(rows)} row(s)): {shown}{more}."
+
+
+def _warehouse(d: Data, short: bool) -> str:
+    tables = [t for t in d.get("tables") or [] if isinstance(t, dict)]
+    return (
+        "Warehouse tables: "
+        + ", ".join(
+            f"{t.get('name')} ({', '.join(str(c.get('name')) for c in t.get('columns') or [] if isinstance(c, dict))})"
+            for t in tables
+        )
+        + "."
+    )
+
+
+_FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
+    "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
+    "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
+    "get_run": _comparison, "learning_curves": _curves, "failure_summary": _failures, "param_effect": _effect,
+    "query_runs": _sql, "describe_warehouse": _warehouse,
+}  # fmt: skip
+
+
+def summarize(outcome: ToolOutcome, *, short: bool = False) -> str:
+    """One line for a tool answer; unknown shapes fall back to the (truncated) raw text."""
+    if outcome.status == "error":
+        return f"{outcome.name} failed: {outcome.text}"
+    if outcome.status == "rejected":
+        return f"{outcome.name} was not approved" + (f": {outcome.text}" if outcome.text else ".")
+    format_ = _FORMATS.get(outcome.name)
+    if format_ is not None and isinstance(outcome.data, dict):
+        try:
+            return format_(outcome.data, short)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            logger.debug("could not summarise %s result", outcome.name, exc_info=True)
+    raw = outcome.text if len(outcome.text) <= 300 else outcome.text[:297] + "..."
+    return f"{outcome.name} returned: {raw}"

@@ -1,0 +1,170 @@
+"""`minivess ask | chat | approve | reject | threads`: talk to the experiment agent.
+
+Exit codes of `ask`: 0 done, 2 error, 3 waiting for an approval (resume with `minivess approve THREAD`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.markdown import Markdown
+from rich.prompt import Prompt
+
+from minivess.cli import render
+from minivess.cli.render_agent import TurnPrinter, approval_panel, call_line
+from minivess.settings import get_settings
+
+AWAITING_APPROVAL_EXIT = 3
+
+CHAT_HELP = """\
+Type a request, e.g. *train a segresnet for 2 epochs, then show the leaderboard by clDice*.
+
+| command | does |
+|---|---|
+| `/approve [comment]` | approve the pending step |
+| `/reject [reason]` | reject it (the agent is told why) |
+| `/threads` | list saved threads |
+| `/resume ID` | switch to a saved thread |
+| `/new` | start a new thread |
+| `/help` | this help |
+| `/quit` | leave (the thread is saved) |
+"""
+
+
+def _session(thread: str | None) -> Any:
+    from minivess.graphs.session import ChatSession
+
+    return ChatSession(get_settings(), thread_id=thread)
+
+
+def _show(outcome: Any) -> None:
+    if outcome.status == "awaiting_approval":
+        render.console.print(approval_panel(outcome.thread_id, outcome.questions))
+    elif outcome.status == "dry_run":
+        for call in outcome.planned_calls:
+            render.console.print(call_line(call["name"], call["arguments"]))
+    if outcome.answer:
+        render.console.print(Markdown(outcome.answer))
+    usage = outcome.usage
+    if usage:
+        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        render.console.print(
+            f"[dim]thread {outcome.thread_id} · {usage.get('llm_calls', 0)} LLM calls · {tokens} tokens · "
+            f"${usage.get('cost_usd', 0.0):.4f}[/]"
+        )
+
+
+def ask(
+    request: str = typer.Argument(..., help="What you want, in plain words."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve every step that would ask."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON (for scripts)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the first tool calls as JSON; run nothing."),
+    thread: str | None = typer.Option(None, "--thread", help="Continue this thread (default: a new one)."),
+) -> None:
+    """Send one request to the agent: plan → (approve) → run → report."""
+    session = _session(thread)
+    printer = None if (as_json or dry_run) else TurnPrinter()
+    outcome = session.send(request, auto_approve=yes, dry_run=dry_run, on_event=printer)
+    if dry_run:
+        typer.echo(json.dumps(outcome.planned_calls if outcome.planned_calls else {"answer": outcome.answer}, indent=2))
+        return
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json(), indent=2, default=str))
+    else:
+        _show(outcome)
+    if outcome.status == "awaiting_approval":
+        raise typer.Exit(AWAITING_APPROVAL_EXIT)
+
+
+def _decide(thread: str, approved: bool, comment: str, as_json: bool) -> None:
+    import getpass
+
+    session = _session(thread)
+    outcome = session.decide(
+        approved, by=getpass.getuser(), comment=comment, on_event=None if as_json else TurnPrinter()
+    )
+    if as_json:
+        typer.echo(json.dumps(outcome.as_json(), indent=2, default=str))
+    else:
+        _show(outcome)
+
+
+def approve(
+    thread: str = typer.Argument(..., help="Thread id waiting for approval."),
+    comment: str = typer.Option("", "--comment", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Approve the step a thread is waiting on, and let it run."""
+    _decide(thread, True, comment, as_json)
+
+
+def reject(
+    thread: str = typer.Argument(..., help="Thread id waiting for approval."),
+    reason: str = typer.Option("", "--reason", help="Told to the agent."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Reject the step a thread is waiting on; the agent is told why and does not run it."""
+    _decide(thread, False, reason, as_json)
+
+
+def threads() -> None:
+    """List saved chat threads (most recent first) and which ones wait for an approval."""
+    from minivess.graphs.session import ChatSession, list_threads
+
+    settings = get_settings()
+    rows = []
+    for thread_id in list_threads(settings):
+        session = ChatSession(settings, thread_id=thread_id)
+        values = session.graph.get_state(session.config).values
+        last_user = next((m["content"] for m in reversed(values.get("messages", [])) if m["role"] == "user"), "")
+        rows.append((thread_id, "approval" if session.pending_questions() else "", last_user[:70]))
+    render.console.print(render.records_table("threads", ("thread", "waiting", "last request"), rows))
+
+
+def chat(thread: str | None = typer.Option(None, "--thread", help="Resume this thread.")) -> None:
+    """Interactive chat with the agent (history kept per thread; /help for commands)."""
+    session = _session(thread)
+    render.console.print(f"[bold]minivess chat[/] · thread {session.thread_id} · /help for commands")
+    while True:
+        try:
+            line = Prompt.ask("[bold green]you").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        session = _chat_line(session, line)
+    render.console.print(
+        f"[dim]thread {session.thread_id} saved; resume with `minivess chat --thread {session.thread_id}`[/]"
+    )
+
+
+def _chat_line(session: Any, line: str) -> Any:
+    from minivess.errors import MinivessError
+    from minivess.graphs.session import PendingApprovalError, list_threads, new_thread_id
+
+    command, _, rest = line.partition(" ")
+    try:
+        if command == "/help":
+            render.console.print(Markdown(CHAT_HELP))
+        elif command in ("/approve", "/reject"):
+            _show(session.decide(command == "/approve", by="chat", comment=rest, on_event=TurnPrinter()))
+        elif command == "/threads":
+            render.console.print("\n".join(list_threads(session.settings)) or "no threads yet")
+        elif command == "/resume":
+            session = _session(rest.strip())
+            if questions := session.pending_questions():
+                render.console.print(approval_panel(session.thread_id, questions))
+        elif command == "/new":
+            session = _session(new_thread_id())
+        elif command.startswith("/"):
+            render.console.print(f"unknown command {command}; /help lists them")
+        else:
+            _show(session.send(line, on_event=TurnPrinter()))
+    except (MinivessError, PendingApprovalError) as exc:
+        render.error_panel(type(exc).__name__, str(exc))
+    render.console.print(f"[dim]thread {session.thread_id}[/]")
+    return session

@@ -1,0 +1,171 @@
+"""Builds the tracing pipeline: our own TracerProvider, its two exporters and a Langfuse 5 client on top of it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import httpx
+from langfuse import Langfuse
+from langfuse.api import CreateScoreRequest, ScoreDataType
+from langfuse.api.core import ApiError
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from minivess.observability.api import TracingConfig
+from minivess.observability.exporters import DiscardExporter, LangfuseExporter, LocalStoreExporter, WarnOnce
+from minivess.observability.models import ScoreRecord
+from minivess.observability.redact import Redactor
+from minivess.observability.store import TraceStore
+
+logger = logging.getLogger(__name__)
+
+LOCAL_DELAY_MS = 500  # the local store is written at most this long after a span ends
+OFFLINE_SECRET = "sk-lf-minivess-offline"  # a placeholder for the offline client, not a secret
+
+
+@dataclass
+class Pipeline:
+    """Everything one tracer owns."""
+
+    provider: TracerProvider
+    langfuse: Langfuse
+    store: TraceStore
+    public_key: str  # what the Langfuse client is registered under (a random placeholder when offline)
+    configured: bool  # whether spans and scores also go to Langfuse
+    warn: WarnOnce = field(default_factory=WarnOnce)
+
+
+def _never(span: ReadableSpan) -> bool:
+    return False
+
+
+def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
+    """A TracerProvider of our own (never the global one) with the local store and, when configured, Langfuse.
+
+    Without keys the Langfuse client still creates the observations (so the local store holds exactly what
+    Langfuse would receive), but under a random placeholder key with a discarding exporter: no network, and
+    none of the SDK's per-call "no public key" warnings.
+
+    Args:
+        config: Store path, Langfuse host and keys, timeouts.
+        redactor: Scrubs spans in both exporters.
+
+    Returns:
+        The pipeline.
+    """
+    warn = WarnOnce()
+    store = TraceStore(config.db_path)
+    provider = TracerProvider(resource=Resource.create({"service.name": "minivess"}))
+    provider.add_span_processor(
+        BatchSpanProcessor(LocalStoreExporter(store, redactor, warn), schedule_delay_millis=LOCAL_DELAY_MS)
+    )
+    exporter: SpanExporter
+    if config.langfuse_configured and config.public_key and config.secret_key:
+        public_key, secret_key = config.public_key, config.secret_key
+        exporter = LangfuseExporter(
+            host=config.host, public_key=public_key, secret_key=secret_key, redactor=redactor,
+            timeout_s=config.export_timeout_s, warn=warn,
+        )  # fmt: skip
+    else:
+        public_key, secret_key, exporter = (
+            f"pk-lf-minivess-offline-{uuid.uuid4().hex}",
+            OFFLINE_SECRET,
+            DiscardExporter(),
+        )
+    forget_langfuse_client(public_key)
+    client = Langfuse(
+        public_key=public_key,
+        secret_key=secret_key,
+        base_url=config.host,
+        timeout=max(1, math.ceil(config.export_timeout_s)),
+        tracer_provider=provider,
+        span_exporter=exporter,
+        should_export_span=None if config.langfuse_configured else _never,
+    )
+    # Media upload would send binary payloads past our redaction; the redactor already replaces them by summaries.
+    media = getattr(getattr(client, "_resources", None), "_media_manager", None)
+    if media is not None and hasattr(media, "_enabled"):
+        media._enabled = False
+    return Pipeline(provider, client, store, public_key, config.langfuse_configured, warn)
+
+
+def forget_langfuse_client(public_key: str, only: object | None = None) -> None:
+    """Drop Langfuse's process-wide resource singleton for this key (only if it is `only`, when given).
+
+    Langfuse 5 keeps one resource manager per public key and reuses it for every later client with that key —
+    including its tracer, which belongs to the *first* client's TracerProvider. A new minivess tracer (another
+    home, or after `close()`) must get its own, or its spans would land in the old provider's store.
+    """
+    from langfuse._client.resource_manager import LangfuseResourceManager
+
+    instances = getattr(LangfuseResourceManager, "_instances", None)
+    if isinstance(instances, dict):
+        with LangfuseResourceManager._lock:
+            if only is not None and instances.get(public_key) is not only:
+                return
+            if instances.pop(public_key, None) is not None:
+                logger.debug("released the Langfuse client registered for %s…", public_key[:12])
+
+
+class ScoreSender:
+    """Sends scores to Langfuse's REST API (`POST /api/public/scores`) on one background thread.
+
+    Args:
+        pipeline: Supplies the Langfuse client, the store (delivery status) and the warn-once reporter.
+        timeout_s: Per-request time limit; no retries (the score stays in the local store either way).
+    """
+
+    def __init__(self, pipeline: Pipeline, timeout_s: float) -> None:
+        self._pipeline = pipeline
+        self._timeout = max(1, math.ceil(timeout_s))
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: set[Future[None]] = set()
+
+    def submit(self, score: ScoreRecord) -> None:
+        """Queue one score for Langfuse (returns at once)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minivess-scores")
+            future = self._executor.submit(self._send, score)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for queued scores; True when none is left."""
+        with self._lock:
+            pending = set(self._pending)
+        return not wait(pending, timeout=timeout_s).not_done if pending else True
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=False)
+
+    def _send(self, score: ScoreRecord) -> None:
+        data_type = ScoreDataType.CATEGORICAL if isinstance(score.value, str) else ScoreDataType.NUMERIC
+        request = CreateScoreRequest(
+            id=score.id, trace_id=score.trace_id, observation_id=score.observation_id, name=score.name,
+            value=score.value, comment=score.comment, data_type=data_type, metadata={"source": score.source},
+        )  # fmt: skip
+        store = self._pipeline.store
+        try:
+            self._pipeline.langfuse.api.scores.create(
+                request=[request], request_options={"timeout_in_seconds": self._timeout, "max_retries": 0}
+            )
+        except (httpx.HTTPError, ApiError, ValueError) as exc:
+            store.mark_score(score.id, "failed")
+            self._pipeline.warn("Langfuse did not accept score %r (%s); it stays in the local store.", score.name, exc)
+            return
+        store.mark_score(score.id, "sent")

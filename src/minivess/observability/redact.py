@@ -1,0 +1,259 @@
+"""Redaction for traces: secrets masked, tensors summarised, long values cut, before any exporter sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+MASK = "[REDACTED]"
+MAX_STRING = 4000  # characters kept of one string value
+MAX_ITEMS = 200  # items kept of one list or mapping
+MAX_DEPTH = 12  # nesting kept; deeper values become a marker
+SMALL_ARRAY = 16  # numpy arrays up to this many elements are kept as lists; tensors are always summarised
+_MIN_LITERAL = 6  # known secret values shorter than this are not searched for (too many false hits)
+
+# Key names whose values are secrets. "token" only at the end, so prompt_tokens / max_tokens stay visible.
+_SECRET_KEY = re.compile(
+    r"api[_-]?key|apikey|secret|passw(?:or)?d|authorization|credential|private[_-]?key|access[_-]?key|cookie"
+    r"|(?:^|[_\-.])(?:auth|pwd)$|token$",
+    re.IGNORECASE,
+)
+
+# Values that look like credentials wherever they appear in text. \b keeps "task-…" from matching "sk-…".
+_TOKEN = re.compile(
+    r"\bsk-[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic (sk-ant-…) / Langfuse secret (sk-lf-…)
+    r"|\bpk-lf-[A-Za-z0-9_\-]{8,}"  # Langfuse public key
+    r"|\b(?i:bearer|basic)\s+(?=[A-Za-z0-9\-._~+/]*\d)[A-Za-z0-9\-._~+/]{12,}=*"  # Authorization header values
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"  # GitHub
+    r"|\bhf_[A-Za-z0-9]{20,}"  # Hugging Face
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bAIza[0-9A-Za-z\-_]{35}"  # Google API key
+    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack
+    r"|\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"  # JWT
+)
+
+# `api_key=…`, `"password": "…"`, also inside JSON text (escaped quotes): mask the value, keep the key.
+_ASSIGNMENT = re.compile(
+    r"(?i)\b([A-Za-z0-9_\-]*(?:api[_-]?key|apikey|secret|passw(?:or)?d|token|authorization|credential"
+    r"|private[_-]?key|access[_-]?key)(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
+    r"(?!\[REDACTED\])([^\s\"'\\,;&}\]]{3,})"
+)
+
+# Credentials inside URLs: scheme://user:password@host → scheme://user:[REDACTED]@host
+_URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
+
+# Binary payloads (images as data URIs, base64 blobs) are described, never kept.
+_DATA_URI = re.compile(r"data:([\w.+\-]+/[\w.+\-]+)?(?:;[\w=\-]+)*;base64,")
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/=\s]+")
+_BLOB_MIN = 256
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(name: str) -> bool:
+    """Whether a mapping key or variable name names a secret (api_key, token, password, authorization …).
+
+    Args:
+        name: The key or variable name.
+
+    Returns:
+        True when values under this name must be masked.
+    """
+    return bool(_SECRET_KEY.search(name))
+
+
+class Redactor:
+    """Masks secrets and makes any value small and JSON-safe for a trace.
+
+    Args:
+        secrets: Exact secret values to mask wherever they appear inside strings.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        literals = {s for s in secrets if s and len(s) >= _MIN_LITERAL}
+        self._literals = tuple(sorted(literals, key=len, reverse=True))
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel | None = None) -> Redactor:
+        """A redactor that also knows the settings' secret values and secret-looking environment variables.
+
+        Args:
+            settings: The effective settings; every `SecretStr` field's value is masked inside strings.
+
+        Returns:
+            The redactor.
+        """
+        values: list[str] = []
+        if settings is not None:
+            for _, value in settings:
+                if isinstance(value, SecretStr):
+                    values.append(value.get_secret_value())
+        values.extend(v for k, v in os.environ.items() if is_secret_key(k) and len(v) >= 8)
+        return cls(values)
+
+    @property
+    def literal_count(self) -> int:
+        """How many exact secret values this redactor searches for."""
+        return len(self._literals)
+
+    def text(self, text: str) -> str:
+        """Mask known secret values and credential-looking substrings in one string (no truncation).
+
+        Args:
+            text: Any string.
+
+        Returns:
+            The string with every secret replaced by ``[REDACTED]``.
+        """
+        for literal in self._literals:
+            if literal in text:
+                text = text.replace(literal, MASK)
+        if len(text) < 8:
+            return text
+        text = _TOKEN.sub(MASK, text)
+        text = _ASSIGNMENT.sub(lambda m: m.group(1) + MASK, text)
+        return _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+    def string(self, text: str, limit: int = MAX_STRING) -> str:
+        """Truncate (with a marker) and mask one string.
+
+        Args:
+            text: Any string.
+            limit: Characters kept.
+
+        Returns:
+            The masked, possibly truncated string.
+        """
+        if len(text) >= _BLOB_MIN and (blob := _describe_blob(text)):
+            return blob
+        if len(text) > limit:
+            text = f"{text[:limit]}…[truncated {len(text) - limit} chars]"
+        return self.text(text)
+
+    def value(self, obj: Any, _depth: int = 0) -> Any:
+        """Turn any value into a masked, bounded, JSON-safe structure.
+
+        Mappings keep their keys (values under secret-looking keys are masked); pydantic models are dumped;
+        tensors and large arrays become a summary (type, shape, dtype, min/max/mean); other objects their repr.
+
+        Args:
+            obj: Anything a call site wants to trace.
+
+        Returns:
+            None, bool, int, float, str, list or dict — safe to serialise and free of known secrets.
+        """
+        if obj is None or isinstance(obj, bool | int | float):
+            return obj
+        if isinstance(obj, str):
+            return self.string(obj)
+        if _depth >= MAX_DEPTH:
+            return f"<{type(obj).__name__} nested too deep>"
+        if isinstance(obj, SecretStr | SecretBytes):
+            return MASK
+        if isinstance(obj, Mapping):
+            return self._mapping(obj, _depth)
+        if isinstance(obj, BaseModel):
+            return self._mapping(obj.model_dump(), _depth)
+        if isinstance(obj, list | tuple | set | frozenset):
+            return self._sequence(obj, _depth)
+        if _is_array(obj):
+            return self._array(obj, _depth)
+        return self._scalar(obj, _depth)
+
+    def _mapping(self, obj: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for index, (key, item) in enumerate(obj.items()):
+            if index >= MAX_ITEMS:
+                out["…"] = f"{len(obj) - MAX_ITEMS} more keys"
+                break
+            name = self.string(str(key), 200)
+            out[name] = MASK if item is not None and is_secret_key(name) else self.value(item, depth + 1)
+        return out
+
+    def _sequence(self, obj: Iterable[Any], depth: int) -> list[Any]:
+        items = list(obj)
+        out = [self.value(item, depth + 1) for item in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            out.append(f"… {len(items) - MAX_ITEMS} more items")
+        return out
+
+    def _array(self, obj: Any, depth: int) -> Any:
+        size = _size(obj)
+        if not _is_tensor(obj) and size is not None and size <= SMALL_ARRAY and hasattr(obj, "tolist"):
+            return self.value(obj.tolist(), depth + 1)
+        return summarise_array(obj)
+
+    def _scalar(self, obj: Any, depth: int) -> Any:
+        if isinstance(obj, bytes | bytearray | memoryview):
+            return f"<{len(obj)} bytes>"
+        if isinstance(obj, dt.datetime | dt.date | dt.time):
+            return obj.isoformat()
+        if isinstance(obj, enum.Enum):
+            return self.value(obj.value, depth + 1)
+        if isinstance(obj, PurePath):
+            return self.string(str(obj))
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+            return self._mapping(fields, depth)
+        item = getattr(obj, "item", None)
+        if callable(item) and getattr(obj, "shape", None) == ():  # numpy / torch scalar
+            return self.value(item(), depth + 1)
+        return self.string(repr(obj), 500)
+
+
+def _describe_blob(text: str) -> str | None:
+    """A short description of a data URI or a base64 blob; None for ordinary text."""
+    if text.startswith("data:") and (match := _DATA_URI.match(text)):
+        return f"<{match.group(1) or 'binary'} data URI, {len(text)} chars>"
+    if " " not in text[:_BLOB_MIN] and _BASE64_BLOB.fullmatch(text):
+        return f"<base64 data, {len(text)} chars>"
+    return None
+
+
+def _is_array(obj: Any) -> bool:
+    return hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, type)
+
+
+def _is_tensor(obj: Any) -> bool:
+    return type(obj).__module__.split(".", 1)[0] == "torch"
+
+
+def _size(obj: Any) -> int | None:
+    size = getattr(obj, "size", None)
+    if callable(size):  # torch: .size() is the shape
+        numel = getattr(obj, "numel", None)
+        return int(numel()) if callable(numel) else None
+    return int(size) if isinstance(size, int) else None
+
+
+def summarise_array(obj: Any) -> dict[str, Any]:
+    """A tensor or array as its type, shape, dtype and (when numeric and non-empty) min, max and mean.
+
+    Args:
+        obj: A numpy array, torch tensor or anything with ``shape`` and ``dtype``.
+
+    Returns:
+        The summary; the data itself is never included.
+    """
+    summary: dict[str, Any] = {
+        "type": type(obj).__name__,
+        "shape": [int(d) for d in obj.shape],
+        "dtype": str(obj.dtype),
+    }
+    if not _size(obj):
+        return summary
+    data = obj.detach() if hasattr(obj, "detach") else obj
+    try:
+        values = data.float() if _is_tensor(data) else data  # torch cannot average integer tensors
+        summary.update(min=float(values.min()), max=float(values.max()), mean=float(values.mean()))
+    except (TypeError, ValueError, RuntimeError, AttributeError):
+        pass  # non-numeric dtype (strings, objects): shape and dtype are all we can say
+    return summary

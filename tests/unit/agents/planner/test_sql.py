@@ -1,0 +1,73 @@
+"""Every SELECT the planner writes passes the SQL guard and binds against the real warehouse schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from minivess.agents.planner import plan_reply
+from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql, literal_sql
+from minivess.pipelines.analytics.guard import check_sql
+from minivess.pipelines.analytics.schema import TABLES, table_ddl
+from tests.unit.agents.planner.support import ALL_TOOLS, SYSTEM, load_cases, user
+
+QUESTIONS = [
+    "how many runs are there?", "how many runs failed?", "how many segresnet runs finished today?",
+    "how many runs per model family?", "how many runs per loss?", "how many runs used clDice loss this week?",
+    "average val dice per model family", "mean clDice by loss", "average hd95", "average test dice per family",
+    "what was the longest run?", "the 3 slowest runs", "what's the fastest run?", "total training time",
+    "list all runs", "show the last 5 runs", "list the killed runs from yesterday", "which runs are still running?",
+    "how long did the runs take on average?", "how many runs in the last 24 hours?",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An empty in-memory warehouse with the real DDL (binding catches unknown columns and type errors)."""
+    con = duckdb.connect(":memory:")
+    for table in TABLES:
+        con.execute(table_ddl(table))
+    con.execute("CREATE VIEW params_wide AS SELECT DISTINCT run_id FROM params")
+    yield con
+    con.close()
+
+
+def _planned_sql() -> list[str]:
+    found = []
+    for case in load_cases():
+        reply = plan_reply([SYSTEM, *case.get("history", []), user(case["request"])], ALL_TOOLS)
+        for call in reply.tool_calls:
+            if call.name == "query_runs":
+                found.append(json.loads(call.arguments)["sql"])
+    return found
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_canned_questions_have_sql(question: str) -> None:
+    assert canned_sql(question) is not None
+
+
+@pytest.mark.parametrize("question", ["show the leaderboard", "train segresnet", "which runs failed?", "why?"])
+def test_other_requests_get_no_canned_sql(question: str) -> None:
+    assert canned_sql(question) is None
+
+
+def test_every_generated_query_is_guarded_and_binds(warehouse: duckdb.DuckDBPyConnection) -> None:
+    queries = [canned_sql(q) for q in QUESTIONS] + _planned_sql() + [REGISTRY_SQL, REGISTRY_COUNT_SQL]
+    assert len(queries) > 30
+    for sql in queries:
+        assert sql is not None
+        statement = check_sql(sql)
+        warehouse.execute(statement).fetchall()
+
+
+def test_typed_sql_is_passed_through_unchanged() -> None:
+    assert literal_sql("please run: SELECT run_id FROM runs LIMIT 3;") == "SELECT run_id FROM runs LIMIT 3"
+    fenced = "```sql\nSELECT key, avg(best_value) FROM metric_summary GROUP BY key\n```"
+    assert literal_sql(fenced) == "SELECT key, avg(best_value) FROM metric_summary GROUP BY key"
+    inline = "can you run `SELECT status, count(*) FROM runs GROUP BY status` for me?"
+    assert literal_sql(inline) == "SELECT status, count(*) FROM runs GROUP BY status"
+    assert literal_sql("select the best model from the leaderboard") is None  # English, not SQL

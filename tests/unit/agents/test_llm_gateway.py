@@ -1,0 +1,51 @@
+"""The LLM gateway: every model goes through litellm.completion; the embedded planner is a custom provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minivess.agents.llm import EMBEDDED_MODEL, LLMGateway
+from minivess.settings import get_settings
+from minivess.tools.registry import REGISTRY, WORKER_TOOLS
+from tests.fakes import MODEL, ScriptedLLM, call
+
+TRAIN = [{"role": "user", "content": "train a segresnet for 3 epochs"}]
+
+
+def test_default_model_is_the_embedded_planner_and_returns_tool_calls() -> None:
+    settings = get_settings()
+    assert settings.llm_model == EMBEDDED_MODEL
+    reply = LLMGateway(settings).complete(TRAIN, REGISTRY.schemas(WORKER_TOOLS["experimenter"]))
+    assert [c["function"]["name"] for c in reply.tool_calls] == ["train_model"]
+    assert json.loads(reply.tool_calls[0]["function"]["arguments"]) == {"model": "segresnet", "epochs": 3}
+    assert reply.prompt_tokens > 0 and reply.completion_tokens > 0
+    assert reply.cost_usd == 0.0
+
+
+def test_one_setting_switches_the_model(scripted_llm: ScriptedLLM) -> None:
+    scripted_llm.queue([call("leaderboard", metric="val_nsd")])
+    reply = LLMGateway(get_settings()).complete(TRAIN, REGISTRY.schemas(WORKER_TOOLS["analyst"]))
+    assert reply.model.endswith("fake") and MODEL.endswith(reply.model.split("/")[-1])
+    assert reply.tool_calls[0]["function"]["name"] == "leaderboard"
+    assert "leaderboard" in scripted_llm.seen[0]["tools"]
+
+
+def test_a_failing_model_falls_back_to_the_embedded_planner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIVESS_LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("MINIVESS_LLM_RETRIES", "0")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:9")  # nothing listens: fails at once, offline
+    reply = LLMGateway(get_settings()).complete(TRAIN, REGISTRY.schemas(WORKER_TOOLS["experimenter"]))
+    assert reply.tool_calls[0]["function"]["name"] == "train_model"
+    assert "planner" in reply.model
+
+
+def test_litellm_mock_response_path_for_a_hosted_model_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosted model string goes through LiteLLM's own OpenAI path (mocked by LiteLLM, no network)."""
+    monkeypatch.setenv("MINIVESS_LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("MINIVESS_LLM_FALLBACKS", "[]")
+    reply = LLMGateway(get_settings(), mock_response="All done.").complete(TRAIN)
+    assert reply.content == "All done."
+    assert reply.model.startswith("gpt-4o-mini")

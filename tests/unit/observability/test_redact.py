@@ -1,0 +1,120 @@
+"""Redaction: secrets masked by key, by value pattern and by known value; big things summarised or cut."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from minivess.observability.redact import MASK, MAX_STRING, Redactor, is_secret_key
+from minivess.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "key", ["api_key", "OPENAI_API_KEY", "apiKey", "token", "hf_token", "access_token", "secret", "client_secret",
+            "password", "db_passwd", "Authorization", "credentials", "private_key", "cookie", "basic_auth"],
+)  # fmt: skip
+def test_secret_key_names(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "key", ["prompt_tokens", "completion_tokens", "max_tokens", "input_tokens", "tokenizer", "author", "key",
+            "session_id", "model", "public_url"],
+)  # fmt: skip
+def test_ordinary_key_names_stay_visible(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx",
+        "sk-ant-api03-abcdefghijklmnop",
+        "sk-lf-1234abcd-5678-90ef-aaaa-bbbbccccdddd",
+        "pk-lf-1234abcd-5678-90ef",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123",
+        "hf_abcdefghijklmnopqrstuvwxyzAB",
+        "AKIAABCDEFGHIJKLMNOP",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ],
+)
+def test_value_patterns_are_masked_inside_text(secret: str) -> None:
+    text = Redactor().text(f"calling with {secret} now")
+    assert secret not in text and text == f"calling with {MASK} now"
+
+
+def test_headers_assignments_and_url_credentials() -> None:
+    r = Redactor()
+    assert r.text("Authorization: Bearer abc123def456ghi789") == f"Authorization: {MASK}"
+    assert r.text('{"api_key": "hunter2-xyz", "epochs": 3}') == f'{{"api_key": "{MASK}", "epochs": 3}}'
+    assert r.text("password=hunter2&user=bob") == f"password={MASK}&user=bob"
+    assert r.text(r"{\"secret\": \"abc-def\"}") == rf"{{\"secret\": \"{MASK}\"}}"  # JSON inside JSON
+    assert r.text("postgresql://bob:s3cret@db:5432/x") == f"postgresql://bob:{MASK}@db:5432/x"
+    assert r.text(r.text('{"token": "abcdef123"}')) == f'{{"token": "{MASK}"}}'  # idempotent
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "task-experimenter-training with basic transformation, prompt_tokens: 120, bearer of news"
+    assert Redactor().text(text) == text
+
+
+def test_known_secret_values_from_settings_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRAINTRUST_API_KEY", "bt-plain-value-123")  # no recognisable pattern: masked as a value
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "zz-other-value-456")
+    r = Redactor.from_settings(Settings())
+    assert r.text("key bt-plain-value-123 and zz-other-value-456") == f"key {MASK} and {MASK}"
+
+
+def test_structures_mask_secret_keys_and_secretstr() -> None:
+    class Args(BaseModel):
+        dataset: str
+        password: SecretStr
+        token_budget: int
+
+    out = Redactor().value({"args": Args(dataset="d1", password=SecretStr("pw-123456"), token_budget=5), "x": (1, 2)})
+    assert out == {"args": {"dataset": "d1", "password": MASK, "token_budget": 5}, "x": [1, 2]}
+    assert Redactor().value({"nested": {"api_key": None, "Authorization": "Basic xyz"}}) == {
+        "nested": {"api_key": None, "Authorization": MASK}
+    }
+
+
+def test_arrays_and_tensors_are_summarised_never_serialised() -> None:
+    torch = pytest.importorskip("torch")
+    r = Redactor()
+    big = np.arange(1000, dtype=np.float32).reshape(10, 100)
+    assert r.value(big) == {"type": "ndarray", "shape": [10, 100], "dtype": "float32", "min": 0.0, "max": 999.0,
+                            "mean": pytest.approx(499.5)}  # fmt: skip
+    assert r.value(np.array([1, 2, 3])) == [1, 2, 3]  # small arrays stay readable
+    assert r.value(np.float32(0.5)) == 0.5
+    summary = r.value(torch.ones(2, 3, dtype=torch.int64))
+    assert summary == {"type": "Tensor", "shape": [2, 3], "dtype": "torch.int64", "min": 1.0, "max": 1.0, "mean": 1.0}
+    assert r.value(torch.zeros(0))["shape"] == [0]
+    assert json.dumps(r.value({"t": torch.randn(4, 4), "a": big}))  # JSON-safe
+
+
+def test_long_strings_lists_and_blobs_are_bounded() -> None:
+    r = Redactor()
+    long = "x y " * MAX_STRING
+    cut = r.value(long)
+    assert cut.startswith("x y ") and cut.endswith(f"…[truncated {len(long) - MAX_STRING} chars]")
+    assert len(r.value(list(range(1000)))) == 201
+    assert r.value("data:image/png;base64," + "A" * 5000) == "<image/png data URI, 5022 chars>"
+    assert r.value("QUJD" * 200) == "<base64 data, 800 chars>"
+
+
+def test_other_objects() -> None:
+    @dataclass
+    class Point:
+        x: int
+        secret: str
+
+    r = Redactor()
+    assert r.value(Point(1, "s")) == {"x": 1, "secret": MASK}
+    assert r.value(Path("/tmp/a")) == "/tmp/a"
+    assert r.value(b"\x00\x01") == "<2 bytes>"
+    assert r.value({1: {2: {3: "deep"}}}) == {"1": {"2": {"3": "deep"}}}
