@@ -24,6 +24,9 @@ def minivess_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield home
+    from minivess.observability import reset_tracers
+
+    reset_tracers()  # close this home's tracer (threads, SQLite) before the next test
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from minivess.pipelines.data.synthetic import get_preset, write_dataset
 
 TINY_SHAPE = (48, 48, 16)

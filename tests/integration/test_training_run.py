@@ -12,13 +12,17 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
+from minivess.configs.experiment import InferenceConfig
 from minivess.configs.loading import load_experiment
 from minivess.pipelines.data.splits import Splits
 from minivess.pipelines.tracking import naming
+from minivess.pipelines.tracking.registry import download_version, register_run_model, resolve_version
 from minivess.pipelines.training import evaluation, runs
 from minivess.pipelines.training.checkpoint import LAST, load_checkpoint
+from minivess.pipelines.training.inference import load_exported_model, predict_logits
 from minivess.settings import get_settings
 from tests.integration.conftest import tiny_overrides
 
@@ -79,6 +83,18 @@ def test_two_epochs_are_fully_recorded(tiny_synthetic: Path) -> None:
     assert np.allclose(pred.affine, image.affine)
     assert pred.header.get_zooms() == image.header.get_zooms()
     assert set(np.unique(np.asarray(pred.dataobj))) <= {0, 1}
+
+    # registry: register, alias champion, fetch by alias, rebuild and run on another input size
+    version = register_run_model(client, result.run_id, "test-model", alias="champion")
+    fetched = resolve_version(client, "test-model", "champion")
+    assert fetched.version == version.version and fetched.run_id == result.run_id
+    folder = download_version(client, fetched, settings.home_dir / "registry-download")
+    model, spec = load_exported_model(folder, torch.device("cpu"))
+    with torch.no_grad():
+        logits = predict_logits(
+            model, torch.rand(1, 1, 40, 36, 12), spec.patch_size, InferenceConfig(), torch.device("cpu")
+        )
+    assert logits.shape == (1, 2, 40, 36, 12)
 
 
 def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

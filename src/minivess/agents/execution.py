@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
@@ -12,6 +13,7 @@ from minivess.agents import policy
 from minivess.agents.nodes import AgentDeps, _stop, _tool_message
 from minivess.errors import ToolInputError
 from minivess.graphs.state import ChatState
+from minivess.observability import get_tracer
 from minivess.tools.base import ToolContext
 from minivess.tools.registry import WORKER_TOOLS
 
@@ -33,30 +35,59 @@ def run_tools(state: ChatState, deps: AgentDeps) -> Command[Literal["experimente
     messages: list[dict[str, Any]] = []
     executed = list(state.get("executed", []))
     counters = {"tool_calls": state.get("tool_calls", 0), "compute_minutes": state.get("compute_minutes", 0.0)}
+    tracer = get_tracer(deps.settings)
     for call in state.get("pending_calls", []):
         name, raw = call["function"]["name"], call["function"].get("arguments")
         signature = policy.call_signature(name, raw)
         if stop := policy.repeated_call({"executed": executed}, signature):
             return _stop_with(messages, call, stop, "loop", executed, counters)
-        try:
-            if name not in WORKER_TOOLS[worker]:
-                raise ToolInputError(f"{worker} has no tool '{name}'; its tools: {', '.join(WORKER_TOOLS[worker])}.")
-            tool = deps.tools.get(name)
-            args = tool.parse(raw)
-            minutes = tool.compute_minutes(args)
-            if stop := policy.tool_budget_problem({**state, **counters}, deps.settings, minutes):
-                return _stop_with(messages, call, stop, "budget", executed, counters)
-            ctx = ToolContext(settings=deps.settings, progress=_progress_sink(name))
-            result = tool.run(args, ctx)
-            content = result.model_dump_json()
-            counters["compute_minutes"] += minutes
-        except ToolInputError as exc:
-            content = f"ERROR: {exc}"
+        metadata = {"worker": worker, "call_id": call["id"]}
+        with tracer.observe(name, as_type="tool", input=raw, metadata=metadata) as span:
+            outcome = _execute(call, worker, {**state, **counters}, deps, span)
+        if isinstance(outcome, _Stop):
+            return _stop_with(messages, call, outcome.message, "budget", executed, counters)
+        content, minutes = outcome
+        counters["compute_minutes"] += minutes
         executed.append(signature)
         counters["tool_calls"] += 1
         messages.append(_tool_message(call, content))
     update = {"messages": messages, "pending_calls": [], "executed": executed, **counters}
     return Command(goto=worker, update=update)
+
+
+@dataclass(frozen=True)
+class _Stop:
+    message: str
+
+
+def _execute(
+    call: dict[str, Any], worker: str, budget_state: dict[str, Any], deps: AgentDeps, span: Any
+) -> tuple[str, float] | _Stop:
+    """Validate and run one call: (tool message content, compute minutes), or a budget stop."""
+    name, raw = call["function"]["name"], call["function"].get("arguments")
+    try:
+        if name not in WORKER_TOOLS[worker]:
+            raise ToolInputError(f"{worker} has no tool '{name}'; its tools: {', '.join(WORKER_TOOLS[worker])}.")
+        tool = deps.tools.get(name)
+        args = tool.parse(raw)
+        minutes = tool.compute_minutes(args)
+        if stop := policy.tool_budget_problem(budget_state, deps.settings, minutes):
+            span.update(level="WARNING", status_message=stop)
+            return _Stop(stop)
+        result = tool.run(args, ToolContext(settings=deps.settings, progress=_progress_sink(name)))
+        # Typed arguments replace the raw JSON in the trace, so SecretStr fields stay masked.
+        span.update(input=args, output=result, metadata={"compute_minutes": minutes, **_run_link(result)})
+        return result.model_dump_json(), minutes
+    except ToolInputError as exc:
+        content = f"ERROR: {exc}"
+        span.update(level="WARNING", status_message=content)
+        return content, 0.0
+
+
+def _run_link(result: Any) -> dict[str, Any]:
+    """Link the trace to the MLflow run a tool produced."""
+    run_id = getattr(result, "run_id", None)
+    return {"mlflow_run_id": run_id} if isinstance(run_id, str) else {}
 
 
 def _stop_with(

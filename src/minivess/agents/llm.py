@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from minivess.observability import get_tracer
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class LLMGateway:
     """Calls the configured model with timeout, retries and a fallback chain (configured → embedded planner)."""
 
     def __init__(self, settings: Settings, **completion_kwargs: Any) -> None:
+        self.settings = settings
         self.model = settings.llm_model
         self.fallbacks = [m for m in settings.llm_fallbacks if m != self.model]
         self.timeout = settings.llm_timeout_s
@@ -115,14 +117,31 @@ class LLMGateway:
         self.extra = completion_kwargs
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> LLMReply:
-        tic = time.perf_counter()
+        """One completion, traced as a Langfuse generation (model, prompt, output, tokens, cost, latency)."""
         kwargs: dict[str, Any] = {"timeout": self.timeout, "num_retries": self.retries, **self.extra}
         if tools:
             kwargs["tools"] = tools
         if self.fallbacks:
             kwargs["fallbacks"] = self.fallbacks
-        response = litellm.completion(model=self.model, messages=messages, **kwargs)
-        return _reply(response, time.perf_counter() - tic)
+        with get_tracer(self.settings).observe(
+            "llm",
+            as_type="generation",
+            model=self.model,
+            input=messages,
+            model_parameters={"timeout_s": self.timeout, "retries": self.retries},
+            metadata={"tools": [t["function"]["name"] for t in tools or []], "fallbacks": self.fallbacks},
+        ) as generation:
+            tic = time.perf_counter()
+            response = litellm.completion(model=self.model, messages=messages, **kwargs)
+            reply = _reply(response, time.perf_counter() - tic)
+            generation.update(
+                output=reply.as_message(),
+                model=reply.model,
+                usage={"input": reply.prompt_tokens, "output": reply.completion_tokens},
+                cost_usd=reply.cost_usd,
+                metadata={"latency_s": round(reply.latency_s, 3), "requested_model": self.model},
+            )
+        return reply
 
 
 def _reply(response: Any, latency: float) -> LLMReply:

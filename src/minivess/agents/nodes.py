@@ -13,6 +13,7 @@ from minivess.agents import policy
 from minivess.agents.llm import LLMGateway, LLMReply
 from minivess.errors import ToolInputError
 from minivess.graphs.state import ChatState, Worker
+from minivess.observability import get_tracer
 from minivess.prompts import load_prompt
 from minivess.settings import Settings
 from minivess.tools.base import ToolContext, ToolRegistry
@@ -68,7 +69,17 @@ def _stop(message: str, reason: str) -> Command[Any]:
 
 
 def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
-    """Pick the worker for the next step, or answer the user and end the request."""
+    """Pick the worker for the next step, or answer the user and end the request (traced as an agent span)."""
+    with get_tracer(deps.settings).observe(
+        "supervisor", as_type="agent", input={"steps": state.get("steps", 0)}
+    ) as node:
+        command = _supervisor(state, deps)
+        update = command.update or {}
+        node.update(output={"goto": command.goto, "task": update.get("task"), "stop_reason": update.get("stop_reason")})
+        return command
+
+
+def _supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
     if problem := policy.steps_exhausted(dict(state), deps.settings):
         return _stop(problem, "budget")
     messages = [{"role": "system", "content": load_prompt("supervisor")}, *state["messages"]]
@@ -103,7 +114,15 @@ def _tool_message(call: dict[str, Any], content: str) -> dict[str, Any]:
 
 
 def worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
-    """Let a worker call its tools for the current step, or hand back to the supervisor with a note."""
+    """Let a worker call its tools for the current step, or hand back to the supervisor (traced)."""
+    with get_tracer(deps.settings).observe(name, as_type="agent", input={"task": state.get("task", "")}) as node:
+        command = _worker(state, deps, name)
+        calls = (command.update or {}).get("pending_calls", [])
+        node.update(output={"goto": command.goto, "calls": [c["function"]["name"] for c in calls]})
+        return command
+
+
+def _worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
     if problem := policy.steps_exhausted(dict(state), deps.settings):
         return _stop(problem, "budget")
     messages = [{"role": "system", "content": load_prompt(name)}, *state["messages"]]
@@ -124,10 +143,20 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     questions = _approval_questions(calls, deps)
     if not questions:
         return Command(goto="tools")
+    tracer = get_tracer(deps.settings)
     if state.get("auto_approve"):
         record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
+        tracer.event("approval", input={"questions": questions}, output={"approved": True}, metadata={"by": "--yes"})
         return Command(goto="tools", update={"approvals": [*state.get("approvals", []), record]})
+    # Nothing is traced or written before interrupt(): on resume this node re-runs from its top.
     answer = _normalise(interrupt({"kind": "approval", "questions": questions}))
+    tracer.event(
+        "approval",
+        input={"questions": questions},
+        output=answer,
+        metadata={"approved": answer["approved"], "by": answer["by"]},
+        level=None if answer["approved"] else "WARNING",
+    )
     record = {"questions": questions, **answer}
     approvals = [*state.get("approvals", []), record]
     if answer["approved"]:

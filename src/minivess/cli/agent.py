@@ -25,6 +25,7 @@ Type a request, e.g. *train a segresnet for 2 epochs, then show the leaderboard 
 |---|---|
 | `/approve [comment]` | approve the pending step |
 | `/reject [reason]` | reject it (the agent is told why) |
+| `/good [comment]`, `/bad [comment]` | score the last answer (stored with its trace) |
 | `/threads` | list saved threads |
 | `/resume ID` | switch to a saved thread |
 | `/new` | start a new thread |
@@ -142,6 +143,17 @@ def chat(thread: str | None = typer.Option(None, "--thread", help="Resume this t
     )
 
 
+def _feedback(session: Any, good: bool, comment: str) -> None:
+    """Attach the user's verdict to the last turn's trace (local store; Langfuse too when configured)."""
+    from minivess.observability import get_tracer
+
+    if not session.last_trace_id:
+        render.console.print("nothing to score yet: ask something first")
+        return
+    get_tracer(session.settings).score(session.last_trace_id, "user_feedback", good, comment=comment or None)
+    render.console.print(f"[green]thanks — scored trace {session.last_trace_id[:8]} as {'good' if good else 'bad'}[/]")
+
+
 def _chat_line(session: Any, line: str) -> Any:
     from minivess.errors import MinivessError
     from minivess.graphs.session import PendingApprovalError, list_threads, new_thread_id
@@ -152,6 +164,8 @@ def _chat_line(session: Any, line: str) -> Any:
             render.console.print(Markdown(CHAT_HELP))
         elif command in ("/approve", "/reject"):
             _show(session.decide(command == "/approve", by="chat", comment=rest, on_event=TurnPrinter()))
+        elif command in ("/good", "/bad"):
+            _feedback(session, command == "/good", rest)
         elif command == "/threads":
             render.console.print("\n".join(list_threads(session.settings)) or "no threads yet")
         elif command == "/resume":

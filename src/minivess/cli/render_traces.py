@@ -51,7 +51,7 @@ def traces_table(summaries: Sequence[TraceSummary]) -> Table:
             s.trace_id,
             _when(s.start_ns),
             escape(s.name),
-            s.session_id or "",
+            escape(s.session_id or ""),
             _duration(s.duration_ms),
             str(s.observations),
             f"{s.input_tokens}/{s.output_tokens}" if s.input_tokens or s.output_tokens else "",

@@ -16,6 +16,7 @@ from minivess.errors import AgentError
 from minivess.graphs.chat import build_chat_graph
 from minivess.graphs.checkpoint import open_checkpointer, threads_db
 from minivess.graphs.state import new_request
+from minivess.observability import get_tracer
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class TurnOutcome:
     planned_calls: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    trace_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class TurnOutcome:
             "planned_calls": self.planned_calls,
             "stop_reason": self.stop_reason,
             "usage": self.usage,
+            "trace_id": self.trace_id,
         }
 
 
@@ -82,6 +85,7 @@ class ChatSession:
         self.settings = settings
         self.thread_id = thread_id or new_thread_id()
         self.graph = graph or build_chat_graph(settings, open_checkpointer(settings))
+        self.last_trace_id: str | None = None  # the latest turn's trace, for feedback scores
 
     @property
     def config(self) -> RunnableConfig:
@@ -119,10 +123,22 @@ class ChatSession:
         return self._run(Command(resume={"approved": approved, "by": by, "comment": comment}), on_event)
 
     def _run(self, inputs: Any, on_event: EventSink | None) -> TurnOutcome:
-        for mode, payload in self.graph.stream(inputs, self.config, stream_mode=["updates", "custom"]):
-            if on_event is not None:
-                on_event(mode, payload)
-        return self.outcome()
+        """Stream the graph inside one trace (thread id = Langfuse session id)."""
+        tracer = get_tracer(self.settings)
+        request = inputs["messages"][-1]["content"] if isinstance(inputs, dict) else {"resume": inputs.resume}
+        metadata = {"model": self.settings.llm_model, "thread_id": self.thread_id}
+        with tracer.trace("chat", session_id=self.thread_id, input=request, as_type="agent", metadata=metadata) as turn:
+            for mode, payload in self.graph.stream(inputs, self.config, stream_mode=["updates", "custom"]):
+                if on_event is not None:
+                    on_event(mode, payload)
+            outcome = self.outcome()
+            turn.update(
+                output={"status": outcome.status, "answer": outcome.answer, "stop_reason": outcome.stop_reason},
+                metadata={"usage": outcome.usage, "tools": [t.name for t in outcome.tools]},
+                level="WARNING" if outcome.status == "stopped" else None,
+            )
+        outcome.trace_id = self.last_trace_id = turn.trace_id
+        return outcome
 
     def outcome(self) -> TurnOutcome:
         """Summarise the thread's current request from its checkpoint."""

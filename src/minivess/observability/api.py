@@ -60,7 +60,9 @@ class Tracer(Protocol):
     because of the tracing backend (a down Langfuse only costs one warning)."""
 
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """False for the no-op tracer (`MINIVESS_TRACING=off`)."""
+        ...
 
     def trace(
         self,
@@ -72,7 +74,23 @@ class Tracer(Protocol):
         user_id: str | None = None,
         tags: list[str] | None = None,
         as_type: ObservationType = "span",
-    ) -> AbstractContextManager[Observation]: ...
+    ) -> AbstractContextManager[Observation]:
+        """Start a new trace (one chat turn), also when called inside another observation.
+
+        Args:
+            name: Trace name (also the root observation's name).
+            session_id: Groups traces in Langfuse sessions (the chat thread id).
+            input: What started it (redacted, summarised).
+            metadata: Shown on the root; short scalar values also become trace metadata.
+            user_id: Langfuse user id.
+            tags: Langfuse trace tags.
+            as_type: Observation type of the root (``agent`` for a chat turn).
+
+        Returns:
+            A context manager yielding the root's handle (`trace_id`, `update`); an exception leaving it is
+            recorded (level ERROR, redacted message) and re-raised.
+        """
+        ...
 
     def observe(
         self,
@@ -83,7 +101,22 @@ class Tracer(Protocol):
         metadata: Mapping[str, Any] | None = None,
         model: str | None = None,
         model_parameters: Mapping[str, Any] | None = None,
-    ) -> AbstractContextManager[Observation]: ...
+    ) -> AbstractContextManager[Observation]:
+        """Observe a step as a child of the active observation (a new trace when there is none).
+
+        Args:
+            name: Observation name (node, tool or model call).
+            as_type: span, generation (LLM call: model/usage/cost render), tool, agent, chain, event …
+            input: What the step saw (redacted, summarised).
+            metadata: Extra facts (redacted).
+            model: Model name (generation); other types keep it in metadata.
+            model_parameters: Temperature, timeout … (generation).
+
+        Returns:
+            A context manager yielding the handle; exceptions are recorded and re-raised. LangGraph control
+            flow (interrupts) is recorded without an error. ``as_type="event"`` records one event at the end.
+        """
+        ...
 
     def event(
         self,
@@ -94,9 +127,13 @@ class Tracer(Protocol):
         metadata: Mapping[str, Any] | None = None,
         level: Level | None = None,
         status_message: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Record a point-in-time event under the active observation (epoch finished, approval answered)."""
+        ...
 
-    def update_trace(self, *, output: Any = None, metadata: Mapping[str, Any] | None = None) -> None: ...
+    def update_trace(self, *, output: Any = None, metadata: Mapping[str, Any] | None = None) -> None:
+        """Update the current `trace()` root from anywhere inside it (e.g. ``{"mlflow_run_id": …}``)."""
+        ...
 
     def score(
         self,
@@ -107,11 +144,32 @@ class Tracer(Protocol):
         comment: str | None = None,
         source: ScoreSource = "user",
         observation_id: str | None = None,
-    ) -> str | None: ...
+    ) -> str | None:
+        """Score a trace: stored locally at once, sent to Langfuse (REST, background) when configured.
 
-    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool: ...
+        Args:
+            trace_id: Full 32-hex trace id.
+            name: e.g. ``user_feedback``.
+            value: Number, bool (stored as 1/0) or category text.
+            comment: Why (redacted).
+            source: ``user`` or ``eval``.
+            observation_id: Score one observation instead of the whole trace.
 
-    def close(self) -> None: ...
+        Returns:
+            The score id (None from the no-op tracer).
+
+        Raises:
+            ValueError: A malformed trace id or an empty name.
+        """
+        ...
+
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Export what is queued, waiting at most `timeout_s`; True when everything went out in time."""
+        ...
+
+    def close(self) -> None:
+        """Flush (bounded) and stop the exporters' threads."""
+        ...
 
 
 class NullObservation:

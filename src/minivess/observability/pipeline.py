@@ -14,7 +14,7 @@ from langfuse import Langfuse
 from langfuse.api import CreateScoreRequest, ScoreDataType
 from langfuse.api.core import ApiError
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from minivess.observability.api import TracingConfig
@@ -26,6 +26,9 @@ from minivess.observability.store import TraceStore
 logger = logging.getLogger(__name__)
 
 LOCAL_DELAY_MS = 500  # the local store is written at most this long after a span ends
+# Langfuse writes each metadata key as its own attribute and drops (with a warning) what exceeds the limit;
+# the redactor caps a mapping at 200 keys, so the OTel default of 128 attributes per span is too low.
+MAX_SPAN_ATTRIBUTES = 512
 OFFLINE_SECRET = "sk-lf-minivess-offline"  # a placeholder for the offline client, not a secret
 
 
@@ -61,7 +64,10 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
     """
     warn = WarnOnce()
     store = TraceStore(config.db_path)
-    provider = TracerProvider(resource=Resource.create({"service.name": "minivess"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "minivess"}),
+        span_limits=SpanLimits(max_span_attributes=MAX_SPAN_ATTRIBUTES),
+    )
     provider.add_span_processor(
         BatchSpanProcessor(LocalStoreExporter(store, redactor, warn), schedule_delay_millis=LOCAL_DELAY_MS)
     )

@@ -48,6 +48,11 @@ _ASSIGNMENT = re.compile(
     r"(?!\[REDACTED\])([^\s\"'\\,;&}\]]{3,})"
 )
 
+# Cheap substring tests (on the lower-cased text) that decide whether the patterns above need to run.
+_TOKEN_HINTS = ("sk-", "pk-lf-", "bearer", "basic", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "hf_",
+                "akia", "aiza", "xox", "eyj")  # fmt: skip
+_ASSIGNMENT_HINTS = ("key", "secret", "passw", "token", "authorization", "credential")
+
 # Credentials inside URLs: scheme://user:password@host → scheme://user:[REDACTED]@host
 _URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 
@@ -55,6 +60,10 @@ _URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 _DATA_URI = re.compile(r"data:([\w.+\-]+/[\w.+\-]+)?(?:;[\w=\-]+)*;base64,")
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BLOB_MIN = 256
+
+
+# Shell variables whose names look secret ("pwd" ~ password) but hold the working directory.
+_ENV_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -96,7 +105,7 @@ class Redactor:
             for _, value in settings:
                 if isinstance(value, SecretStr):
                     values.append(value.get_secret_value())
-        values.extend(v for k, v in os.environ.items() if is_secret_key(k) and len(v) >= 8)
+        values.extend(v for k, v in os.environ.items() if k not in _ENV_NOT_SECRET and is_secret_key(k) and len(v) >= 8)
         return cls(values)
 
     @property
@@ -104,8 +113,18 @@ class Redactor:
         """How many exact secret values this redactor searches for."""
         return len(self._literals)
 
+    def known(self, text: str) -> str:
+        """Mask the known secret values (settings, environment) in one string — cheap, for the hot path."""
+        for literal in self._literals:
+            if literal in text:
+                text = text.replace(literal, MASK)
+        return text
+
     def text(self, text: str) -> str:
         """Mask known secret values and credential-looking substrings in one string (no truncation).
+
+        The patterns run only when a cheap substring hint is present; exporters call this on every string
+        attribute of every span (on their own thread).
 
         Args:
             text: Any string.
@@ -113,30 +132,33 @@ class Redactor:
         Returns:
             The string with every secret replaced by ``[REDACTED]``.
         """
-        for literal in self._literals:
-            if literal in text:
-                text = text.replace(literal, MASK)
+        text = self.known(text)
         if len(text) < 8:
             return text
-        text = _TOKEN.sub(MASK, text)
-        text = _ASSIGNMENT.sub(lambda m: m.group(1) + MASK, text)
-        return _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+        low = text.lower()
+        if any(hint in low for hint in _TOKEN_HINTS):
+            text = _TOKEN.sub(MASK, text)
+        if any(hint in low for hint in _ASSIGNMENT_HINTS):
+            text = _ASSIGNMENT.sub(lambda m: m.group(1) + MASK, text)
+        if "://" in text:
+            text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+        return text
 
     def string(self, text: str, limit: int = MAX_STRING) -> str:
-        """Truncate (with a marker) and mask one string.
+        """Describe blobs, truncate (with a marker) and mask known secret values in one string.
 
         Args:
             text: Any string.
             limit: Characters kept.
 
         Returns:
-            The masked, possibly truncated string.
+            The bounded string; pattern masking (``sk-…``, ``Bearer …``) follows in the exporters.
         """
         if len(text) >= _BLOB_MIN and (blob := _describe_blob(text)):
             return blob
         if len(text) > limit:
             text = f"{text[:limit]}…[truncated {len(text) - limit} chars]"
-        return self.text(text)
+        return self.known(text)
 
     def value(self, obj: Any, _depth: int = 0) -> Any:
         """Turn any value into a masked, bounded, JSON-safe structure.
@@ -148,7 +170,8 @@ class Redactor:
             obj: Anything a call site wants to trace.
 
         Returns:
-            None, bool, int, float, str, list or dict — safe to serialise and free of known secrets.
+            None, bool, int, float, str, list or dict — JSON-safe, known secret values masked (value patterns
+            such as ``sk-…`` are masked by the exporters, off the hot path, via `text()`).
         """
         if obj is None or isinstance(obj, bool | int | float):
             return obj

@@ -73,7 +73,9 @@ class FakeLangfuse:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
                 with fake._lock:
-                    fake.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body))
+                    fake.requests.append(
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw, body)
+                    )
                 if self.path == OTLP_PATH:
                     self._answer(200, "application/x-protobuf", ExportTraceServiceResponse().SerializeToString())
                 elif self.path == SCORES_PATH:
@@ -93,7 +95,7 @@ class FakeLangfuse:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def at(self, path: str) -> list[Received]:

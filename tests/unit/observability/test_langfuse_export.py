@@ -174,6 +174,9 @@ def test_without_keys_nothing_warns_and_nothing_is_sent(
 
 
 def test_half_configured_langfuse_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from minivess.observability import api
+
+    monkeypatch.setattr(api, "_WARNED", set())  # once per process: start this test from a clean slate
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-only-public-key-1")
     caplog.set_level(logging.WARNING)
     tracer = get_tracer(get_settings())

@@ -118,3 +118,12 @@ def test_other_objects() -> None:
     assert r.value(Path("/tmp/a")) == "/tmp/a"
     assert r.value(b"\x00\x01") == "<2 bytes>"
     assert r.value({1: {2: {3: "deep"}}}) == {"1": {"2": {"3": "deep"}}}
+
+
+def test_the_working_directory_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$PWD matches the 'pwd' (password) key pattern but holds a path that traces must keep readable."""
+    monkeypatch.setenv("PWD", "/home/someone/project")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2-very-secret")
+    redactor = Redactor.from_settings(None)
+    assert redactor.known("/home/someone/project/.minivess") == "/home/someone/project/.minivess"
+    assert "hunter2" not in redactor.known("password is hunter2-very-secret")

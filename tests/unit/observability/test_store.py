@@ -20,7 +20,9 @@ def _chat_turn(session: str = "thread-1") -> str:
             with tracer.observe(
                 "llm", as_type="generation", model="openai/gpt-4o-mini", input=[{"role": "user", "content": "hi"}]
             ) as gen:
-                gen.update(output={"content": "ok"}, usage={"prompt_tokens": 120, "completion_tokens": 30}, cost_usd=0.002)
+                gen.update(
+                    output={"content": "ok"}, usage={"prompt_tokens": 120, "completion_tokens": 30}, cost_usd=0.002
+                )
             node.update(output={"goto": "experimenter"})
         with tracer.observe("train_model", as_type="tool", input={"epochs": 2}) as tool:
             tracer.event("epoch", metadata={"epoch": 1, "val_dice": 0.5})
@@ -89,12 +91,11 @@ def test_errors_are_recorded_redacted_and_re_raised(minivess_home: Path) -> None
 
 
 def test_control_flow_exceptions_are_not_errors(minivess_home: Path) -> None:
-    class GraphInterrupt(Exception):  # same name as LangGraph's interrupt: a pause, not a failure
-        pass
+    from langgraph.errors import GraphInterrupt  # what interrupt() raises: a pause, not a failure
 
     tracer = get_tracer(get_settings())
     with pytest.raises(GraphInterrupt), tracer.trace("turn") as turn, tracer.observe("approval"):
-        raise GraphInterrupt("waiting for a human")
+        raise GraphInterrupt(())
     tracer.flush()
     records = TraceStore(minivess_home / "traces.db").observations(str(turn.trace_id))
     assert {r.level for r in records} == {"DEFAULT"}
@@ -142,3 +143,14 @@ def test_build_tree_keeps_orphans_as_roots() -> None:
     roots = build_tree([rec("b", "a", 2), rec("a", None, 1), rec("c", "missing", 3)])
     assert [r.record.span_id for r in roots] == ["a", "c"]
     assert [c.record.span_id for c in roots[0].children] == ["b"]
+
+
+def test_large_metadata_is_kept_without_warnings(minivess_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tracer = get_tracer(get_settings())
+    metrics = {f"metric_{i}": float(i) for i in range(150)}  # more keys than OTel's default 128 attributes
+    with tracer.trace("turn") as turn:
+        tracer.event("epoch", metadata=metrics)
+    tracer.flush()
+    records = {r.name: r for r in TraceStore(minivess_home / "traces.db").observations(str(turn.trace_id))}
+    assert records["epoch"].metadata == metrics
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []

@@ -50,8 +50,8 @@ class ModelAdapter(Protocol):
         """
         ...
 
-    def validate_patch(self, patch_size: Patch3, options: BaseModel) -> None:
-        """Check that a training patch fits the network.
+    def validate_patch(self, patch_size: Patch3, options: BaseModel, *, spacing: Spacing3 = DEFAULT_SPACING) -> None:
+        """Check that a training patch fits the network (at this voxel spacing, for spacing-planned nets).
 
         Raises:
             ConfigError: saying what to change and suggesting the nearest valid patch.

@@ -121,7 +121,7 @@ class SwinUNETRAdapter:
         multiple = self.patch_multiple(options)
         return (2 * multiple, multiple, multiple)
 
-    def validate_patch(self, patch_size: Patch3, options: BaseModel) -> None:
+    def validate_patch(self, patch_size: Patch3, options: BaseModel, *, spacing: Spacing3 = DEFAULT_SPACING) -> None:
         """Check divisibility by 32 and more than one bottleneck voxel.
 
         Raises:

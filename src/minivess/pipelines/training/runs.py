@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -11,6 +12,8 @@ import yaml
 from minivess.configs.experiment import ExperimentConfig
 from minivess.errors import TrainingError
 from minivess.fileio import write_text_atomic
+from minivess.observability import current_trace_id, get_tracer
+from minivess.observability.training import TracedTrainingObserver
 from minivess.pipelines.data.manifest import DatasetManifest
 from minivess.pipelines.data.splits import Splits
 from minivess.pipelines.tracking import naming
@@ -18,7 +21,7 @@ from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for, get_
 from minivess.pipelines.tracking.registry import MODEL_ARTIFACT, register_run_model
 from minivess.pipelines.training.checkpoint import BEST, LAST, export_model, load_checkpoint
 from minivess.pipelines.training.engine import Trainer, TrainResult, params_and_tags, wrap_failure
-from minivess.pipelines.training.events import TrainingObserver
+from minivess.pipelines.training.events import NullObserver, TrainingObserver
 from minivess.pipelines.training.inference import logits_to_mask, predict_logits
 from minivess.pipelines.training.runtime import seed_everything
 from minivess.pipelines.training.setup import load_data, model_spec, validate_experiment
@@ -45,18 +48,25 @@ def train(cfg: ExperimentConfig, settings: Settings, observer: TrainingObserver 
     manifest, splits = load_data(cfg, settings)
     spec = model_spec(exp, manifest)
     seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-    client = client_for(settings.tracking_uri)
-    experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
-    params, tags = params_and_tags(cfg, manifest, spec)
-    recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, tags)
-    run_dir = run_dir_for(settings, recorder.run_id)
-    try:
-        recorder.log_params(params)
-        _write_run_files(run_dir, cfg, manifest, splits)
-        trainer = Trainer(exp, manifest, splits, spec, recorder, run_dir, observer)
-        return _run_and_finish(trainer, settings)
-    except BaseException as exc:
-        raise wrap_failure(recorder, exc) from exc
+    tracer = get_tracer(settings)
+    summary = {"model": spec.adapter, "loss": cfg.loss.name, "epochs": cfg.trainer.epochs, "data": str(manifest.root)}
+    with tracer.observe("train", as_type="chain", input=summary) as span:
+        client = client_for(settings.tracking_uri)
+        experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
+        params, tags = params_and_tags(cfg, manifest, spec)
+        if trace_id := current_trace_id():
+            tags[naming.TAG_TRACE_ID] = trace_id  # MLflow run → trace; the observer links trace → run
+        recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, tags)
+        run_dir = run_dir_for(settings, recorder.run_id)
+        try:
+            recorder.log_params(params)
+            _write_run_files(run_dir, cfg, manifest, splits)
+            traced = TracedTrainingObserver(observer or NullObserver(), tracer)
+            result = _run_and_finish(Trainer(exp, manifest, splits, spec, recorder, run_dir, traced), settings)
+        except BaseException as exc:
+            raise wrap_failure(recorder, exc) from exc
+        span.update(output=_result_summary(result), metadata={"mlflow_run_id": result.run_id})
+        return result
 
 
 def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
@@ -72,19 +82,35 @@ def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = 
     manifest = DatasetManifest.model_validate_json((run_dir / MANIFEST_FILE).read_text())
     splits = Splits.load(run_dir / SPLITS_FILE)
     client = client_for(settings.tracking_uri)
-    recorder = RunRecorder.resume(client, run_id)
-    try:
-        trainer = Trainer(exp, manifest, splits, model_spec(exp, manifest), recorder, run_dir, observer)
-        if (run_dir / LAST).is_file():
-            _, progress, states = load_checkpoint(run_dir / LAST, map_location=exp.device)
-            trainer.restore(progress, states)
-            trainer.sync_logged_history()
-            logger.info("resuming run %s after epoch %d", run_id, progress.epoch)
-        else:
-            seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-        return _run_and_finish(trainer, settings)
-    except BaseException as exc:
-        raise wrap_failure(recorder, exc) from exc
+    tracer = get_tracer(settings)
+    with tracer.observe("train.resume", as_type="chain", input={"run_id": run_id}) as span:
+        recorder = RunRecorder.resume(client, run_id)
+        try:
+            traced = TracedTrainingObserver(observer or NullObserver(), tracer)
+            trainer = Trainer(exp, manifest, splits, model_spec(exp, manifest), recorder, run_dir, traced)
+            if (run_dir / LAST).is_file():
+                _, progress, states = load_checkpoint(run_dir / LAST, map_location=exp.device)
+                trainer.restore(progress, states)
+                trainer.sync_logged_history()
+                logger.info("resuming run %s after epoch %d", run_id, progress.epoch)
+            else:
+                seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+            result = _run_and_finish(trainer, settings)
+        except BaseException as exc:
+            raise wrap_failure(recorder, exc) from exc
+        span.update(output=_result_summary(result), metadata={"mlflow_run_id": run_id})
+        return result
+
+
+def _result_summary(result: TrainResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "stop_reason": result.stop_reason,
+        "epochs": result.epochs_completed,
+        "best_epoch": result.best_epoch,
+        result.metric_name: result.best_metric,
+    }
 
 
 def _artifact_root(settings: Settings) -> Path | None:

@@ -88,11 +88,14 @@ def load_data(cfg: ExperimentConfig, settings: Settings) -> tuple[DatasetManifes
 
 
 def model_spec(exp: ValidatedExperiment, manifest: DatasetManifest) -> ModelSpec:
-    spacing = np.median(np.asarray([v.spacing for v in manifest.volumes]), axis=0)
+    """The model spec for this data; re-checks the patch at the data's spacing (DynUNet plans from it).
+
+    Raises:
+        ConfigError: the patch does not fit the network at this spacing (nothing written yet).
+    """
+    median = np.median(np.asarray([v.spacing for v in manifest.volumes]), axis=0)
+    spacing = (float(median[0]), float(median[1]), float(median[2]))
+    patch = exp.config.data.patch_size
+    exp.adapter.validate_patch(patch, exp.options, spacing=spacing)
     options: dict[str, Any] = exp.options.model_dump(mode="json")
-    return ModelSpec(
-        adapter=exp.adapter.name,
-        options=options,
-        patch_size=tuple(exp.config.data.patch_size),
-        spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
-    )
+    return ModelSpec(adapter=exp.adapter.name, options=options, patch_size=patch, spacing=spacing)

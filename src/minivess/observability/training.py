@@ -1,0 +1,65 @@
+"""A training observer that also traces: run start/end and one event per epoch, linked to the MLflow run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from minivess.observability.api import Tracer
+from minivess.observability.models import Level
+
+logger = logging.getLogger(__name__)
+
+
+class _Observer(Protocol):
+    """The engine's TrainingObserver, restated structurally (observability imports nothing from pipelines)."""
+
+    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None: ...
+
+    def epoch_started(self, epoch: int, steps: int) -> None: ...
+
+    def step_finished(self, epoch: int, step: int, loss: float) -> None: ...
+
+    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None: ...
+
+    def run_finished(self, run_id: str, status: str, reason: str) -> None: ...
+
+
+class TracedTrainingObserver:
+    """Forwards every call to `inner` and records trace events under the active observation.
+
+    Steps are not traced (too many); epochs are events carrying their metrics; the run id goes into the
+    current trace's metadata (`mlflow_run_id`), so a chat turn links to the MLflow run it started.
+
+    Args:
+        inner: The observer the engine would otherwise use (progress bar, stream writer …).
+        tracer: From `get_tracer(settings)`.
+    """
+
+    def __init__(self, inner: _Observer, tracer: Tracer) -> None:
+        self.inner = inner
+        self.tracer = tracer
+
+    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
+        self.inner.run_started(run_id, start_epoch, epochs)
+        self.tracer.update_trace(metadata={"mlflow_run_id": run_id})
+        self.tracer.event(
+            "training started", metadata={"mlflow_run_id": run_id, "start_epoch": start_epoch, "epochs": epochs}
+        )
+
+    def epoch_started(self, epoch: int, steps: int) -> None:
+        self.inner.epoch_started(epoch, steps)
+
+    def step_finished(self, epoch: int, step: int, loss: float) -> None:
+        self.inner.step_finished(epoch, step, loss)
+
+    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.inner.epoch_finished(epoch, metrics)
+        self.tracer.event("epoch", metadata={"epoch": epoch, **metrics})
+
+    def run_finished(self, run_id: str, status: str, reason: str) -> None:
+        self.inner.run_finished(run_id, status, reason)
+        level: Level | None = None if status == "FINISHED" else "WARNING"
+        self.tracer.event(
+            "training finished", metadata={"mlflow_run_id": run_id, "status": status, "reason": reason}, level=level
+        )
