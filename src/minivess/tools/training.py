@@ -189,7 +189,36 @@ class PredictVolumeResult(BaseModel):
     vessel_fraction: float
 
 
-@tool("predict_volume", PredictVolumeArgs, PredictVolumeResult, compute_minutes=lambda args: 0.1)
+def prediction_path(args: PredictVolumeArgs, ctx: ToolContext) -> Path:
+    """Where the mask goes. Model-written paths must stay under the home or working directory."""
+    source = Path(args.input_path).expanduser()
+    if not args.output_path:
+        return ctx.settings.home_dir / "predictions" / source.name
+    out = Path(args.output_path).expanduser().resolve()
+    allowed = (ctx.settings.home_dir, Path.cwd().resolve())
+    if not any(out.is_relative_to(root) for root in allowed):
+        raise ToolInputError(
+            f"predict_volume: output_path {out} is outside the minivess home and the working directory; "
+            "choose a path under one of them (or leave it empty for HOME/predictions/)."
+        )
+    return out
+
+
+def _overwrite_mask(args: PredictVolumeArgs, ctx: ToolContext) -> str | None:
+    try:
+        out = prediction_path(args, ctx)
+    except ToolInputError:
+        return None  # the tools node reports it
+    return f"overwrites {out}" if out.exists() else None
+
+
+@tool(
+    "predict_volume",
+    PredictVolumeArgs,
+    PredictVolumeResult,
+    compute_minutes=lambda args: 0.1,
+    needs_approval=_overwrite_mask,
+)
 def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeResult:
     """Segment one NIfTI volume with a run's model; the mask keeps the input's grid and spacing."""
     import numpy as np
@@ -200,7 +229,7 @@ def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeRe
     source = Path(args.input_path).expanduser()
     if not source.is_file():
         raise ToolInputError(f"predict_volume: input {source} does not exist; give the path of a .nii.gz volume.")
-    out = Path(args.output_path) if args.output_path else ctx.settings.home_dir / "predictions" / source.name
+    out = prediction_path(args, ctx)
     run_id = resolve_run_ref(args.run_id, ctx)
     path = evaluation.predict_file(run_id, source, out, ctx.settings)
     return PredictVolumeResult(run_id=run_id, output_path=str(path), vessel_fraction=float(np.mean(read_array(path))))
