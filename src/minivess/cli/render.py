@@ -34,16 +34,18 @@ def records_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[An
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(cell(v) for v in row))
     return table
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any, limit: int | None = None) -> str:
+    """One table cell: floats to 4 significant digits, None empty, text cut to `limit` characters."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    text = value if isinstance(value, str) else str(value)
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def progress() -> Progress:
@@ -120,8 +122,8 @@ def metrics_table(title: str, per_volume: Sequence[tuple[str, Any]], summary: Ma
     for name in names:
         table.add_column(name, justify="right")
     for vid, metrics in per_volume:
-        table.add_row(vid, *(_cell(v) for v in metrics.model_dump().values()))
-    table.add_row("[bold]mean", *(f"[bold]{_cell(summary.get(k))}" for k in summary), end_section=True)
+        table.add_row(vid, *(cell(v) for v in metrics.model_dump().values()))
+    table.add_row("[bold]mean", *(f"[bold]{cell(summary.get(k))}" for k in summary), end_section=True)
     return table
 
 

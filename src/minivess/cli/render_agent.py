@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from minivess.cli.render import console
+from minivess.cli.render import cell, console
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -45,12 +45,12 @@ def result_view(name: str, result: Any) -> Table | str:
             table.add_column(column, overflow="fold")
         for row in rows[:20]:
             flat = _flatten(row)
-            table.add_row(*(_cell(flat.get(c)) for c in columns))
+            table.add_row(*(_table_cell(flat.get(c)) for c in columns))
         return table
     table.add_column("field")
     table.add_column("value", overflow="fold")
     for key, value in _flatten(result).items():
-        table.add_row(key, _cell(value))
+        table.add_row(key, _table_cell(value))
     return table
 
 
@@ -65,12 +65,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return _short(value, 80)
+def _table_cell(value: Any) -> str:
+    return cell(value if isinstance(value, str | float | int) or value is None else _short(value, 80), limit=80)
 
 
 def approval_panel(thread_id: str, questions: list[dict[str, Any]]) -> Panel:
