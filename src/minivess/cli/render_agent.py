@@ -24,7 +24,7 @@ def call_line(name: str, arguments: dict[str, Any]) -> str:
 
 # Preferred columns for record-shaped results (dotted paths into each row); others fall back to the first 8.
 PREFERRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "leaderboard": ("rank", "group", "run.run_id", "best_value", "best_step", "last_value", "runs_in_group"),
+    "leaderboard": ("rank", "group", "run.run_id", "best_value", "best_step", "last_value"),
     "failure_summary": ("error_type", "count"),
 }
 
@@ -42,7 +42,7 @@ def result_view(name: str, result: Any) -> Table | str:
         preferred = [c for c in PREFERRED_COLUMNS.get(name.split(" ")[0], ()) if c in first]
         columns = preferred or [k for k in first if not isinstance(first[k], list | dict)][:8]
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(column.rsplit(".", 1)[-1], overflow="fold", no_wrap=column.endswith("run_id"))
         for row in rows[:20]:
             flat = _flatten(row)
             table.add_row(*(_table_cell(flat.get(c)) for c in columns))
