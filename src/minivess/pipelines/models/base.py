@@ -88,6 +88,29 @@ class ModelAdapter(Protocol):
         ...
 
 
+class UniformPatchMixin:
+    """Patch rules of networks that halve every axis alike: each dim a multiple of ``patch_multiple``,
+    and a second bottleneck voxel along X so instance norm has more than one element."""
+
+    name: str
+
+    def patch_multiple(self, options: BaseModel) -> int:  # pragma: no cover - every adapter overrides it
+        raise NotImplementedError
+
+    def min_patch(self, options: BaseModel) -> Patch3:
+        """``(2m, m, m)`` for patch multiple m."""
+        multiple = self.patch_multiple(options)
+        return (2 * multiple, multiple, multiple)
+
+    def validate_patch(self, patch_size: Patch3, options: BaseModel, *, spacing: Spacing3 = DEFAULT_SPACING) -> None:
+        """Check divisibility by the patch multiple and more than one bottleneck voxel (spacing is not used).
+
+        Raises:
+            ConfigError: with the nearest valid patch, e.g. (96, 96, 24) -> (96, 96, 32) for a multiple of 32.
+        """
+        check_patch_multiple(self.name, patch_size, self.patch_multiple(options))
+
+
 def parse_options_for(adapter_name: str, model: type[OptionsT], raw: Mapping[str, Any]) -> OptionsT:
     """Validate ``raw`` against ``model``, turning pydantic's errors into one ConfigError.
 

@@ -16,7 +16,7 @@ from minivess.pipelines.models.base import (
     DEFAULT_SPACING,
     Patch3,
     Spacing3,
-    check_patch_multiple,
+    UniformPatchMixin,
     ensure_options,
     parse_options_for,
 )
@@ -109,7 +109,7 @@ def _maybe_checkpoint(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return result
 
 
-class SegResNetAdapter:
+class SegResNetAdapter(UniformPatchMixin):
     """Adapter for MONAI's SegResNet."""
 
     name: str = "segresnet"
@@ -136,19 +136,6 @@ class SegResNetAdapter:
         """Total downsampling factor, ``2 ** (len(blocks_down) - 1)``."""
         opts = ensure_options(self.name, options, SegResNetOptions)
         return int(2 ** (len(opts.blocks_down) - 1))
-
-    def min_patch(self, options: BaseModel) -> Patch3:
-        """``(2m, m, m)`` for patch multiple m: a second bottleneck voxel along X keeps norms defined."""
-        multiple = self.patch_multiple(options)
-        return (2 * multiple, multiple, multiple)
-
-    def validate_patch(self, patch_size: Patch3, options: BaseModel, *, spacing: Spacing3 = DEFAULT_SPACING) -> None:
-        """Check divisibility by the patch multiple and more than one bottleneck voxel.
-
-        Raises:
-            ConfigError: with the nearest valid patch.
-        """
-        check_patch_multiple(self.name, patch_size, self.patch_multiple(options))
 
     def build(
         self,

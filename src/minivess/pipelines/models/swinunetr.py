@@ -15,7 +15,7 @@ from minivess.pipelines.models.base import (
     DEFAULT_SPACING,
     Patch3,
     Spacing3,
-    check_patch_multiple,
+    UniformPatchMixin,
     ensure_options,
     parse_options_for,
 )
@@ -88,7 +88,7 @@ class SwinUNETROptions(BaseModel):
         return self
 
 
-class SwinUNETRAdapter:
+class SwinUNETRAdapter(UniformPatchMixin):
     """Adapter for MONAI's SwinUNETR; gradient checkpointing maps to MONAI's ``use_checkpoint``."""
 
     name: str = "swinunetr"
@@ -115,19 +115,6 @@ class SwinUNETRAdapter:
         """Always 32 (patch embedding 2 and four 2x merges)."""
         ensure_options(self.name, options, SwinUNETROptions)
         return SWIN_PATCH_MULTIPLE
-
-    def min_patch(self, options: BaseModel) -> Patch3:
-        """``(64, 32, 32)``: 32**3 would leave a single bottleneck voxel, where instance norm raises."""
-        multiple = self.patch_multiple(options)
-        return (2 * multiple, multiple, multiple)
-
-    def validate_patch(self, patch_size: Patch3, options: BaseModel, *, spacing: Spacing3 = DEFAULT_SPACING) -> None:
-        """Check divisibility by 32 and more than one bottleneck voxel.
-
-        Raises:
-            ConfigError: with the nearest valid patch, e.g. (96, 96, 24) -> (96, 96, 32).
-        """
-        check_patch_multiple(self.name, patch_size, self.patch_multiple(options))
 
     def build(
         self,
