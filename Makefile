@@ -22,6 +22,7 @@ venv: $(STAMP)  ## create or update .venv (idempotent)
 
 test: $(STAMP)  ## run the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+	MINIVESS_TRACING=off $(BIN)/minivess evals run planner --gate --offline
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check src tests benchmarks

@@ -9,7 +9,7 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import agent, config, data, models, render, runs, traces, train
+from minivess.cli import agent, config, data, evals, models, render, runs, traces, train
 from minivess.errors import MinivessError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
+app.add_typer(evals.app, name="evals")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(traces.app, name="traces")

@@ -1,0 +1,123 @@
+"""`minivess evals run | gate | report`: Braintrust eval suites, the local score history and the regression gate.
+
+Exit codes: 0 fine, 1 the gate failed (a mean below its floor, a case errored, nothing recorded), 2 an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from minivess.cli import render
+from minivess.errors import ConfigError
+from minivess.settings import get_settings
+
+if TYPE_CHECKING:  # the evals stack (braintrust, the graph) is imported only when a command runs
+    from minivess.evals.gate import GateResult
+
+GATE_FAILED_EXIT = 1
+
+app = typer.Typer(
+    help="Agent evals (Braintrust): run the suites, keep a local score history, write the dashboard, gate on floors.",
+    no_args_is_help=True,
+)
+
+SUITES_HELP = "Suites: planner, analytics, e2e (default: all)."
+FLOORS_HELP = "Floors file (default: the versioned src/minivess/evals/floors.yaml)."
+
+
+def _suite_names(names: list[str] | None) -> list[str]:
+    from minivess.evals import SUITE_NAMES
+
+    unknown = [n for n in names or [] if n not in SUITE_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown eval suite(s) {', '.join(unknown)}; choose from {', '.join(SUITE_NAMES)}.")
+    return list(dict.fromkeys(names or SUITE_NAMES))
+
+
+@app.command()
+def run(
+    suites: list[str] | None = typer.Argument(None, help=SUITES_HELP, show_default=False),
+    gate: bool = typer.Option(False, "--gate", help="Then check the floors: exit 1 when a mean falls below one."),
+    floors: Path | None = typer.Option(None, "--floors", help=FLOORS_HELP),
+    offline: bool = typer.Option(
+        False, "--offline", help="Keep results local (no_send_logs) even when BRAINTRUST_API_KEY is set."
+    ),
+) -> None:
+    """Run suites with `braintrust.Eval`: prints Braintrust's summary, stores scores in HOME/evals/history.jsonl.
+
+    Without BRAINTRUST_API_KEY the experiments stay local; with it they go to Braintrust (commit, model and
+    dataset version as metadata). The model is whatever MINIVESS_LLM_MODEL names (default: embedded planner).
+    """
+    from minivess.evals import build_suite
+    from minivess.evals.gate import check_gate, load_floors
+    from minivess.evals.history import summarize_runs
+    from minivess.evals.suite import run_suite
+
+    settings = get_settings()
+    names = _suite_names(suites)
+    floor_values = load_floors(floors)  # read first: a broken floors file should not cost a whole run
+    latest = {}
+    for name in names:
+        result = run_suite(build_suite(name, settings), settings, send=False if offline else None)
+        where = "sent to Braintrust" if result.sent else "kept local (no BRAINTRUST_API_KEY or --offline)"
+        render.note(f"{name}: run {result.info.run_id}, {len(result.records)} cases, {where}")
+        latest.update({suite: runs[-1] for suite, runs in summarize_runs(result.records).items()})
+    outcome = check_gate(latest, floor_values, names)
+    _print_checks(outcome, title="scores vs floors")
+    render.note(f"history: {settings.home_dir / 'evals' / 'history.jsonl'}; dashboard: `minivess evals report`")
+    if gate and not outcome.ok:
+        raise typer.Exit(GATE_FAILED_EXIT)
+
+
+@app.command("gate")
+def gate_command(
+    suites: list[str] | None = typer.Argument(None, help="Suites to gate (default: every suite with a run)."),
+    floors: Path | None = typer.Option(None, "--floors", help=FLOORS_HELP),
+) -> None:
+    """Check each suite's latest recorded run against its floors; exit 1 when one fails."""
+    from minivess.evals.gate import check_gate, load_floors
+    from minivess.evals.history import history_path, read_records, summarize_runs
+
+    settings = get_settings()
+    names = _suite_names(suites) if suites else []
+    floor_values = load_floors(floors)
+    runs = summarize_runs(read_records(history_path(settings)))
+    outcome = check_gate({suite: items[-1] for suite, items in runs.items()}, floor_values, names)
+    _print_checks(outcome, title="gate: latest runs vs floors")
+    if not outcome.ok:
+        raise typer.Exit(GATE_FAILED_EXIT)
+
+
+@app.command()
+def report(
+    output: Path | None = typer.Option(None, "--output", "-o", help="HTML file (default: HOME/evals/report.html)."),
+    floors: Path | None = typer.Option(None, "--floors", help=FLOORS_HELP),
+) -> None:
+    """Write the offline dashboard: scores over time per suite and scorer, and the cases that regressed."""
+    from minivess.evals.gate import load_floors
+    from minivess.evals.history import evals_dir, history_path, read_records
+    from minivess.evals.report import write_report
+
+    settings = get_settings()
+    source = history_path(settings)
+    records = read_records(source)
+    if not records:
+        render.note(f"no eval runs in {source} yet: run `minivess evals run planner` first")
+    out = write_report(records, load_floors(floors), output or evals_dir(settings) / "report.html", source=source)
+    render.console.print(f"wrote {out}")
+
+
+def _print_checks(outcome: GateResult, *, title: str) -> None:
+    rows = [
+        (c.suite, c.scorer, c.mean, c.floor, "ok" if c.ok else "BELOW FLOOR" if c.mean is not None else "NOT MEASURED")
+        for c in outcome.checks
+    ]
+    if rows:
+        render.console.print(render.records_table(title, ["suite", "scorer", "mean", "floor", "gate"], rows))
+    for problem in outcome.problems:
+        render.err_console.print(f"[red]{problem}")
+    verdict = "[green]gate passed" if outcome.ok else f"[red]gate failed ({len(outcome.failures)} below floor)"
+    render.console.print(verdict)

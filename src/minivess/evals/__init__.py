@@ -1,0 +1,44 @@
+"""Braintrust eval suites that score the agent's decisions, with a local score history and a regression gate.
+
+Suites: ``planner`` (tool choice and arguments per request), ``analytics`` (answers over a fixture warehouse)
+and ``e2e`` (scripted chats that really train). `build_suite(name, settings)` builds one; `run_suite` (in
+`minivess.evals.suite`) runs it through `braintrust.Eval` and records the scores under HOME/evals/.
+This module stays cheap to import: suites are imported only when built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final
+
+from minivess.errors import ConfigError
+
+if TYPE_CHECKING:
+    from minivess.evals.suite import Suite
+    from minivess.settings import Settings
+
+SUITE_NAMES: Final[tuple[str, ...]] = ("planner", "analytics", "e2e")
+
+
+def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> Suite:
+    """Build one suite by name (its module is imported now).
+
+    Args:
+        name: ``planner``, ``analytics`` or ``e2e``.
+        settings: Effective settings; the suite measures the model `settings.llm_model` names.
+        limit: Only the first ``limit`` cases (smoke runs and tests); the dataset version records it.
+
+    Returns:
+        The suite, ready for `run_suite` or `braintrust.Eval(**suite.eval_kwargs(...))`.
+
+    Raises:
+        ConfigError: The name is not a suite (also a ValueError).
+    """
+    if name not in SUITE_NAMES:
+        raise ConfigError(f"unknown eval suite '{name}'; choose from {', '.join(SUITE_NAMES)}.")
+    module = importlib.import_module(f"minivess.evals.{name}")
+    suite: Suite = module.build_suite(settings, limit=limit)
+    return suite
+
+
+__all__ = ["SUITE_NAMES", "build_suite"]
