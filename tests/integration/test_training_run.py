@@ -147,3 +147,12 @@ def test_killed_run_resumes_in_the_same_mlflow_run(tiny_synthetic: Path, minives
     assert client.get_run(run_id).info.status == "FINISHED"
     for metric in (naming.METRIC_TRAIN_LOSS, naming.METRIC_VAL_DICE):
         assert _history(client, run_id, metric) == [1, 2, 3, 4], metric  # no lost, no repeated epoch
+
+    again = subprocess.run(
+        [sys.executable, "-m", "minivess", "train", "--resume", run_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 2 and "already FINISHED" in again.stderr

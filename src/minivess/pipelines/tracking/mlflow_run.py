@@ -73,10 +73,15 @@ class RunRecorder:
 
     @classmethod
     def resume(cls, client: MlflowClient, run_id: str) -> RunRecorder:
+        """Reopen a crashed, killed or failed run; a FINISHED run has nothing left to resume."""
         try:
-            client.get_run(run_id)
+            status = client.get_run(run_id).info.status
         except mlflow.exceptions.MlflowException as exc:
             raise TrackingError(f"no MLflow run '{run_id}' in this store: {exc}") from exc
+        if status == "FINISHED":
+            raise TrackingError(
+                f"run {run_id} already FINISHED; nothing to resume (start a new run with `minivess train`)."
+            )
         client.update_run(run_id, status="RUNNING")
         return cls(client, run_id)
 
