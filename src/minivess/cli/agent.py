@@ -115,9 +115,10 @@ def threads() -> None:
     from minivess.graphs.session import ChatSession, list_threads
 
     settings = get_settings()
+    graph = ChatSession(settings).graph  # one compiled graph and checkpointer for every thread
     rows = []
     for thread_id in list_threads(settings):
-        session = ChatSession(settings, thread_id=thread_id)
+        session = ChatSession(settings, thread_id=thread_id, graph=graph)
         values = session.graph.get_state(session.config).values
         last_user = next((m["content"] for m in reversed(values.get("messages", [])) if m["role"] == "user"), "")
         rows.append((thread_id, "approval" if session.pending_questions() else "", last_user[:70]))
