@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,6 +84,17 @@ def test_two_epochs_are_fully_recorded(tiny_synthetic: Path) -> None:
     assert np.allclose(pred.affine, image.affine)
     assert pred.header.get_zooms() == image.header.get_zooms()
     assert set(np.unique(np.asarray(pred.dataobj))) <= {0, 1}
+
+    # a run whose local folder is gone is downloaded from MLflow once, then served from the cache
+    shutil.rmtree(result.run_dir)
+    first = evaluation.run_files(client, result.run_id, settings)
+    assert (
+        evaluation.run_files(client, result.run_id, settings)
+        == first
+        == settings.home_dir / "downloads" / result.run_id
+    )
+    assert (first / "model" / "model.json").is_file() and (first / "config.yaml").is_file()
+    assert not list(settings.home_dir.glob(".run-*"))
 
     # registry: register, alias champion, fetch by alias, rebuild and run on another input size
     version = register_run_model(client, result.run_id, "test-model", alias="champion")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,15 +66,24 @@ def run_files(client: MlflowClient, run_id: str, settings: Settings) -> Path:
     local = run_dir_for(settings, run_id)
     if (local / MODEL_ARTIFACT / "model.json").is_file():
         return local
-    target = Path(tempfile.mkdtemp(prefix=f"run-{run_id[:8]}-", dir=settings.home_dir))
+    cached = settings.home_dir / "downloads" / run_id  # finished runs' artifacts never change: fetch once
+    if (cached / MODEL_ARTIFACT / "model.json").is_file():
+        return cached
+    target = Path(tempfile.mkdtemp(prefix=f".run-{run_id[:8]}-", dir=settings.home_dir))
     try:
         for path in ("run", MODEL_ARTIFACT):
             mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(target))
     except MlflowException as exc:
+        shutil.rmtree(target, ignore_errors=True)
         raise TrainingError(f"run {run_id} has no model artifact (did it finish?): {exc.message}") from exc
     for name in (CONFIG_FILE, SPLITS_FILE, MANIFEST_FILE):
         (target / "run" / name).replace(target / name)
-    return target
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    if not cached.exists():
+        target.replace(cached)  # complete download first, then one rename: never half a cache entry
+        return cached
+    shutil.rmtree(target, ignore_errors=True)  # another process cached it meanwhile
+    return cached
 
 
 def evaluate_run(
