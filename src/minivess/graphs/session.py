@@ -92,19 +92,19 @@ class ChatSession:
         return RunnableConfig(configurable={"thread_id": self.thread_id})
 
     def pending_questions(self) -> list[dict[str, Any]]:
-        snapshot = self.graph.get_state(self.config)
-        return [q for item in snapshot.interrupts for q in (item.value or {}).get("questions", [])]
+        return _questions(self.graph.get_state(self.config))
 
     def send(
         self, text: str, *, auto_approve: bool = False, dry_run: bool = False, on_event: EventSink | None = None
     ) -> TurnOutcome:
         """Start a request on this thread and run it until it ends or needs an approval."""
-        if self.pending_questions():
+        snapshot = self.graph.get_state(self.config)
+        if _questions(snapshot):
             raise PendingApprovalError(
                 f"thread {self.thread_id} is waiting for an approval; run `minivess approve {self.thread_id}` "
                 f"or `minivess reject {self.thread_id}` first."
             )
-        messages = list(self.graph.get_state(self.config).values.get("messages", []))
+        messages = list(snapshot.values.get("messages", []))
         repairs = dangling_tool_answers(messages)
         inputs = new_request(
             text, message_count=len(messages) + len(repairs), auto_approve=auto_approve, dry_run=dry_run
@@ -145,7 +145,7 @@ class ChatSession:
         snapshot = self.graph.get_state(self.config)
         values = snapshot.values
         messages = values.get("messages", [])[values.get("request_start", 0) :]
-        questions = [q for item in snapshot.interrupts for q in (item.value or {}).get("questions", [])]
+        questions = _questions(snapshot)
         stop = values.get("stop_reason")
         status: Status = (
             "awaiting_approval" if questions else "dry_run" if stop == "dry_run" else "stopped" if stop else "done"
@@ -163,6 +163,11 @@ class ChatSession:
             stop_reason=stop,
             usage=dict(values.get("usage") or {}),
         )
+
+
+def _questions(snapshot: Any) -> list[dict[str, Any]]:
+    """The approval questions a checkpoint's pending interrupts ask."""
+    return [q for item in snapshot.interrupts for q in (item.value or {}).get("questions", [])]
 
 
 def _calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
