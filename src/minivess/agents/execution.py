@@ -9,13 +9,13 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from langgraph.types import Command
 
-from minivess.agents import policy
-from minivess.agents.nodes import AgentDeps, _stop, _tool_message
+from minivess.agents import limits
+from minivess.agents.nodes import AgentDeps
+from minivess.agents.state import ChatState, stop_request, tool_message
+from minivess.catalog import WORKER_TOOLS, Worker
 from minivess.errors import ToolInputError
-from minivess.graphs.state import ChatState
 from minivess.observability import get_tracer
 from minivess.tools.base import ToolContext
-from minivess.tools.registry import WORKER_TOOLS
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +31,15 @@ def _progress_sink(tool_name: str) -> Any:
 
 def run_tools(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
     """Run each pending call once; ToolInputError becomes an `ERROR:` tool message, other errors propagate."""
-    worker = state.get("active_worker") or "experimenter"
+    worker: Worker = state.get("active_worker") or "experimenter"
     messages: list[dict[str, Any]] = []
     executed = list(state.get("executed", []))
     counters = {"tool_calls": state.get("tool_calls", 0), "compute_minutes": state.get("compute_minutes", 0.0)}
     tracer = get_tracer(deps.settings)
     for call in state.get("pending_calls", []):
         name, raw = call["function"]["name"], call["function"].get("arguments")
-        signature = policy.call_signature(name, raw)
-        if stop := policy.repeated_call({"executed": executed}, signature):
+        signature = limits.call_signature(name, raw)
+        if stop := limits.repeated_call({"executed": executed}, signature):
             return _stop_with(messages, call, stop, "loop", executed, counters)
         metadata = {"worker": worker, "call_id": call["id"]}
         with tracer.observe(name, as_type="tool", input=raw, metadata=metadata) as span:
@@ -50,7 +50,7 @@ def run_tools(state: ChatState, deps: AgentDeps) -> Command[Literal["experimente
         counters["compute_minutes"] += minutes
         executed.append(signature)
         counters["tool_calls"] += 1
-        messages.append(_tool_message(call, content))
+        messages.append(tool_message(call, content))
     update = {"messages": messages, "pending_calls": [], "executed": executed, **counters}
     return Command(goto=worker, update=update)
 
@@ -61,7 +61,7 @@ class _Stop:
 
 
 def _execute(
-    call: dict[str, Any], worker: str, budget_state: dict[str, Any], deps: AgentDeps, span: Any
+    call: dict[str, Any], worker: Worker, budget_state: dict[str, Any], deps: AgentDeps, span: Any
 ) -> tuple[str, float] | _Stop:
     """Validate and run one call: (tool message content, compute minutes), or a budget stop."""
     name, raw = call["function"]["name"], call["function"].get("arguments")
@@ -71,7 +71,7 @@ def _execute(
         tool = deps.tools.get(name)
         args = tool.parse(raw)
         minutes = tool.compute_minutes(args)
-        if stop := policy.tool_budget_problem(budget_state, deps.settings, minutes):
+        if stop := limits.tool_budget_problem(budget_state, deps.settings, minutes):
             span.update(level="WARNING", status_message=stop)
             return _Stop(stop)
         result = tool.run(args, ToolContext(settings=deps.settings, progress=_progress_sink(name)))
@@ -99,8 +99,8 @@ def _stop_with(
     counters: dict[str, Any],
 ) -> Command[Any]:
     """End the request: answer the unrun call (so the thread stays well-formed) and explain why."""
-    ended = _stop(stop, reason)
+    ended = stop_request(stop, reason)
     update = dict(ended.update or {})
-    update["messages"] = [*messages, _tool_message(call, f"ERROR: not run — {stop}"), *update["messages"]]
+    update["messages"] = [*messages, tool_message(call, f"ERROR: not run — {stop}"), *update["messages"]]
     update.update(pending_calls=[], executed=executed, **counters)
     return Command(goto="__end__", update=update)

@@ -7,30 +7,30 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
-from minivess.agents import policy
+from minivess.agents import limits
 from minivess.agents.llm import LLMGateway, LLMReply
-from minivess.errors import ToolInputError
-from minivess.graphs.state import ChatState, Worker
+from minivess.agents.state import ChatState, stop_request, tool_message
+from minivess.catalog import WORKER_DUTIES, WORKER_TOOLS, WORKERS, Worker
 from minivess.observability import get_tracer
 from minivess.prompts import load_prompt
 from minivess.settings import Settings
-from minivess.tools.base import ToolContext, ToolRegistry
-from minivess.tools.registry import WORKER_TOOLS
+from minivess.tools.base import ToolRegistry
 
 logger = logging.getLogger(__name__)
 
-WORKERS: tuple[Worker, ...] = ("experimenter", "analyst")
-
 
 def transfer_schema(worker: Worker) -> dict[str, Any]:
-    what = "training, evaluation, prediction, promotion and data" if worker == "experimenter" else "run analytics"
+    """The supervisor's hand-off tool for one worker; its description names the worker's tools."""
     return {
         "type": "function",
         "function": {
             "name": f"transfer_to_{worker}",
-            "description": f"Hand the next step to the {worker} ({what}).",
+            "description": (
+                f"Hand the next step to the {worker} ({WORKER_DUTIES[worker]}). "
+                f"Tools: {', '.join(WORKER_TOOLS[worker])}."
+            ),
             "parameters": {
                 "type": "object",
                 "properties": {"task": {"type": "string", "description": "What the worker should do now."}},
@@ -62,12 +62,6 @@ def _usage(state: ChatState, reply: LLMReply) -> dict[str, Any]:
     return {"usage": usage, "steps": state.get("steps", 0) + 1}
 
 
-def _stop(message: str, reason: str) -> Command[Any]:
-    return Command(
-        goto="__end__", update={"messages": [{"role": "assistant", "content": message}], "stop_reason": reason}
-    )
-
-
 def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
     """Pick the worker for the next step, or answer the user and end the request (traced as an agent span)."""
     with get_tracer(deps.settings).observe(
@@ -80,8 +74,8 @@ def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experiment
 
 
 def _supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
-    if problem := policy.steps_exhausted(dict(state), deps.settings):
-        return _stop(problem, "budget")
+    if problem := limits.steps_exhausted(dict(state), deps.settings):
+        return stop_request(problem, "budget")
     messages = [{"role": "system", "content": load_prompt("supervisor")}, *state["messages"]]
     reply = deps.llm.complete(messages, deps.transfer_tools)
     update: dict[str, Any] = _usage(state, reply)
@@ -95,9 +89,9 @@ def _supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimen
     assistant = {"role": "assistant", "content": reply.content, "tool_calls": [call]}
     if worker not in WORKERS:
         ack = f"ERROR: there is no tool '{name}'; use transfer_to_experimenter or transfer_to_analyst, or answer."
-        update["messages"] = [assistant, _tool_message(call, ack)]
+        update["messages"] = [assistant, tool_message(call, ack)]
         return Command(goto=cast(Any, "supervisor"), update=update)
-    update["messages"] = [assistant, _tool_message(call, f"transferred to {worker}: {task}")]
+    update["messages"] = [assistant, tool_message(call, f"transferred to {worker}: {task}")]
     update.update(active_worker=worker, task=task)
     return Command(goto=cast(Literal["experimenter", "analyst"], worker), update=update)
 
@@ -107,10 +101,6 @@ def _task_of(call: dict[str, Any]) -> str:
         return str(json.loads(call["function"].get("arguments") or "{}").get("task", ""))
     except (json.JSONDecodeError, AttributeError):
         return ""
-
-
-def _tool_message(call: dict[str, Any], content: str) -> dict[str, Any]:
-    return {"role": "tool", "tool_call_id": call["id"], "name": call["function"]["name"], "content": content}
 
 
 def worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
@@ -123,8 +113,8 @@ def worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["
 
 
 def _worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
-    if problem := policy.steps_exhausted(dict(state), deps.settings):
-        return _stop(problem, "budget")
+    if problem := limits.steps_exhausted(dict(state), deps.settings):
+        return stop_request(problem, "budget")
     messages = [{"role": "system", "content": load_prompt(name)}, *state["messages"]]
     reply = deps.llm.complete(messages, deps.tools.schemas(WORKER_TOOLS[name]))
     update: dict[str, Any] = _usage(state, reply)
@@ -133,64 +123,3 @@ def _worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal[
         return Command(goto="supervisor", update=update)
     update["pending_calls"] = reply.tool_calls
     return Command(goto="approval", update=update)
-
-
-def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "experimenter", "analyst", "__end__"]]:
-    """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it)."""
-    calls = state.get("pending_calls", [])
-    if state.get("dry_run"):
-        return Command(goto="__end__", update={"stop_reason": "dry_run"})
-    questions = _approval_questions(calls, deps)
-    if not questions:
-        return Command(goto="tools")
-    tracer = get_tracer(deps.settings)
-    if state.get("auto_approve"):
-        record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
-        tracer.event("approval", input={"questions": questions}, output={"approved": True}, metadata={"by": "--yes"})
-        return Command(goto="tools", update={"approvals": [*state.get("approvals", []), record]})
-    # Nothing is traced or written before interrupt(): on resume this node re-runs from its top.
-    answer = _normalise(interrupt({"kind": "approval", "questions": questions}))
-    tracer.event(
-        "approval",
-        input={"questions": questions},
-        output=answer,
-        metadata={"approved": answer["approved"], "by": answer["by"]},
-        level=None if answer["approved"] else "WARNING",
-    )
-    record = {"questions": questions, **answer}
-    approvals = [*state.get("approvals", []), record]
-    if answer["approved"]:
-        return Command(goto="tools", update={"approvals": approvals})
-    reason = answer["comment"] or "the user declined"
-    rejected = [_tool_message(c, f"REJECTED: {reason}") for c in calls]
-    worker_name = state.get("active_worker") or "experimenter"
-    return Command(goto=worker_name, update={"messages": rejected, "pending_calls": [], "approvals": approvals})
-
-
-def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[dict[str, Any]]:
-    questions = []
-    ctx = ToolContext(settings=deps.settings)
-    for call in calls:
-        name = call["function"]["name"]
-        if name not in deps.tools:
-            continue
-        tool = deps.tools.get(name)
-        try:
-            args = tool.parse(call["function"].get("arguments"))
-        except ToolInputError:
-            continue  # the tools node sends the error back to the model
-        if reason := tool.needs_approval(args, ctx):
-            questions.append({"tool": name, "arguments": args.model_dump(exclude_none=True), "reason": reason})
-    return questions
-
-
-def _normalise(answer: Any) -> dict[str, Any]:
-    if isinstance(answer, bool):
-        return {"approved": answer, "by": "user", "comment": ""}
-    if isinstance(answer, dict):
-        return {
-            "approved": bool(answer.get("approved")),
-            "by": str(answer.get("by") or "user"),
-            "comment": str(answer.get("comment") or ""),
-        }
-    return {"approved": False, "by": "user", "comment": f"unrecognised answer {answer!r}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 from typing import Any
@@ -72,19 +73,30 @@ def _check_key_path(model: type[BaseModel], parts: list[str], dotted: str) -> No
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides; values are parsed as YAML (``1e-3``, ``[64,64,16]``, ``true``)."""
-    result = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    """Apply ``a.b.c=value`` overrides from a command line; values are parsed as YAML (``1e-3``, ``[64,64,16]``)."""
+    values: dict[str, Any] = {}
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"override '{item}' must look like section.key=value, e.g. trainer.epochs=2.")
-        parts = key.split(".")
-        _check_key_path(ExperimentConfig, parts, key)
         try:
-            parsed = yaml.safe_load(value) if value.strip() else None
+            values[key] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override '{item}': cannot parse value '{value}': {exc}") from exc
+    return apply_values(raw, values)
+
+
+def apply_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Set typed values at dotted keys (``{"trainer.epochs": 8}``) on a copy of ``raw``; unknown keys are refused.
+
+    Callers holding typed values (the agent's tools) use this directly: nothing is turned into text and parsed
+    again, so a dataset named ``null`` stays a string.
+    """
+    result = copy.deepcopy(raw)
+    for key, value in values.items():
+        parts = key.split(".")
+        _check_key_path(ExperimentConfig, parts, key)
         node = result
         for part in parts[:-1]:
             child = node.get(part)
@@ -92,7 +104,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 child = {}
                 node[part] = child
             node = child
-        node[parts[-1]] = parsed
+        node[parts[-1]] = value
     return result
 
 
@@ -113,14 +125,16 @@ def build_experiment(raw: dict[str, Any]) -> ExperimentConfig:
         raise ConfigError(format_validation_error(exc)) from exc
 
 
-def load_experiment(preset: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Defaults ← preset YAML ← overrides, validated.
+def load_experiment(
+    preset: str | Path | None = None, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> ExperimentConfig:
+    """Defaults ← preset YAML ← command-line overrides (text) ← typed values, validated.
 
     Raises:
         ConfigError: unknown preset or key, unparsable value, or a value that fails validation.
     """
     raw = read_yaml(resolve_preset(preset)) if preset else {}
-    return build_experiment(apply_overrides(raw, overrides or []))
+    return build_experiment(apply_values(apply_overrides(raw, overrides or []), values or {}))
 
 
 def flatten(config: BaseModel) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from autoevals import ExactMatch, JSONDiff  # type: ignore[import-untyped]
 
-from minivess.tools.registry import worker_for
+from minivess.catalog import worker_for
 
 ScoreDict = dict[str, Any] | None
 

@@ -10,9 +10,11 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from minivess.agents import nodes
+from minivess.agents.approval import approval
 from minivess.agents.execution import run_tools
 from minivess.agents.llm import LLMGateway
-from minivess.graphs.state import ChatState
+from minivess.agents.state import ChatState
+from minivess.catalog import WORKERS
 from minivess.settings import Settings, get_settings
 from minivess.tools.base import ToolRegistry
 from minivess.tools.registry import REGISTRY
@@ -31,12 +33,12 @@ def build_chat_graph(
     graph.add_node(
         "supervisor", partial(nodes.supervisor, deps=deps), destinations=("experimenter", "analyst", "__end__")
     )
-    for worker in nodes.WORKERS:
+    for worker in WORKERS:
         graph.add_node(
             worker, partial(nodes.worker, deps=deps, name=worker), destinations=("approval", "supervisor", "__end__")
         )
-    graph.add_node("approval", partial(nodes.approval, deps=deps), destinations=("tools", *nodes.WORKERS, "__end__"))
-    graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*nodes.WORKERS, "__end__"))
+    graph.add_node("approval", partial(approval, deps=deps), destinations=("tools", *WORKERS, "__end__"))
+    graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*WORKERS, "__end__"))
     graph.add_edge(START, "supervisor")
     return graph.compile(checkpointer=checkpointer)
 

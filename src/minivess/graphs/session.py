@@ -12,10 +12,10 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from minivess.agents.state import new_request
 from minivess.errors import AgentError
 from minivess.graphs.chat import build_chat_graph
 from minivess.graphs.checkpoint import open_checkpointer, threads_db
-from minivess.graphs.state import new_request
 from minivess.observability import get_tracer
 from minivess.settings import Settings
 

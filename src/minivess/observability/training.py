@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
-from minivess.observability.api import Tracer
+from minivess.observability.api import Tracer, current_trace_id
 from minivess.observability.models import Level
 
 logger = logging.getLogger(__name__)
@@ -63,3 +64,40 @@ class TracedTrainingObserver:
         self.tracer.event(
             "training finished", metadata={"mlflow_run_id": run_id, "status": status, "reason": reason}, level=level
         )
+
+
+R = TypeVar("R")
+
+
+def traced_training(
+    tracer: Tracer,
+    inner: _Observer,
+    start: Callable[[_Observer, dict[str, str]], R],
+    *,
+    name: str,
+    summary: dict[str, Any],
+    trace_tag: str,
+    describe: Callable[[R], dict[str, Any]],
+) -> R:
+    """Run a training entry point inside a ``chain`` observation, with a tracing observer.
+
+    The pipelines import no tracing: the caller (a tool, the CLI) wraps them with this.
+
+    Args:
+        tracer: From `get_tracer(settings)`.
+        inner: The caller's own observer (progress).
+        start: Calls the pipeline with the observer to use and the MLflow tags to add.
+        name: Observation name (``train``, ``train.resume``).
+        summary: The observation's input.
+        trace_tag: The MLflow tag that links the run to the trace (``minivess.trace_id``).
+        describe: The observation's output from the pipeline's result.
+
+    Returns:
+        What ``start`` returned.
+    """
+    with tracer.observe(name, as_type="chain", input=summary) as span:
+        trace_id = current_trace_id()
+        result = start(TracedTrainingObserver(inner, tracer), {trace_tag: trace_id} if trace_id else {})
+        described = describe(result)
+        span.update(output=described, metadata={"mlflow_run_id": described.get("run_id")})
+        return result

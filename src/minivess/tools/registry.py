@@ -1,4 +1,4 @@
-"""Every tool the agents may call, and which worker owns which."""
+"""Every tool the agents may call (which worker offers which is in `minivess.catalog`)."""
 
 from __future__ import annotations
 
@@ -25,32 +25,3 @@ ALL_TOOLS: Final[list[Tool[Any, Any]]] = [
 ]
 
 REGISTRY: Final = ToolRegistry(ALL_TOOLS)
-
-# Worker → the tools it may call. Every tool belongs to exactly one worker.
-WORKER_TOOLS: Final[dict[str, tuple[str, ...]]] = {
-    "experimenter": (
-        "train_model",
-        "evaluate_run",
-        "predict_volume",
-        "promote_model",
-        "synthesize_data",
-        "dataset_info",
-    ),
-    "analyst": (
-        "leaderboard",
-        "compare_runs",
-        "get_run",
-        "learning_curves",
-        "failure_summary",
-        "param_effect",
-        "query_runs",
-        "describe_warehouse",
-    ),
-}
-
-
-def worker_for(tool_name: str) -> str:
-    for worker, names in WORKER_TOOLS.items():
-        if tool_name in names:
-            return worker
-    raise KeyError(tool_name)

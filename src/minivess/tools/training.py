@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from minivess import catalog
 from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import resolve_run_ref
 
-ModelName = Literal["segresnet", "swinunetr", "dynunet"]
 LossName = Literal["dice_ce", "dice_ce_cldice"]
 
-# Preset per model family, and rough CPU seconds per epoch on the default synthetic data (measured here,
-# 2 cores): used only to decide whether a request needs approval and to charge the request's budget.
-PRESET_FOR: dict[str, str] = {
-    "segresnet": "segresnet_tiny",
-    "swinunetr": "swinunetr_small",
-    "dynunet": "dynunet_nnunet",
-}
-CPU_SECONDS_PER_EPOCH: dict[str, float] = {"segresnet": 8.0, "swinunetr": 120.0, "dynunet": 20.0}
-PRESET_EPOCHS: dict[str, int] = {"segresnet": 2, "swinunetr": 10, "dynunet": 20}
+
+def _known_model(name: str) -> str:
+    if name not in catalog.MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(catalog.MODEL_NAMES)}")
+    return name
+
+
+# The model enum comes from the catalog: a new catalogued model appears in the schema the LLM reads.
+ModelName = Annotated[
+    str, AfterValidator(_known_model), WithJsonSchema({"type": "string", "enum": list(catalog.MODEL_NAMES)})
+]
 
 
 class TrainModelArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: ModelName = Field(description="Model family to train: segresnet, swinunetr or dynunet.")
+    model: ModelName = Field(
+        description="Model family to train: "
+        + "; ".join(f"{m.name} ({m.summary})" for m in catalog.MODELS.values())
+        + "."
+    )
     epochs: int | None = Field(None, ge=1, le=1000, description="Maximum epochs (default: the model's preset).")
     lr: float | None = Field(None, gt=0, lt=1, description="Peak learning rate, e.g. 0.001.")
     loss: LossName | None = Field(None, description="dice_ce, or dice_ce_cldice for topology-aware training.")
@@ -53,9 +59,10 @@ class TrainModelResult(BaseModel):
     last_metrics: dict[str, float]
 
 
-def train_overrides(args: TrainModelArgs) -> list[str]:
-    overrides = [f"model.name={args.model}"]
-    pairs: dict[str, Any] = {
+def train_values(args: TrainModelArgs) -> dict[str, Any]:
+    """The typed config values a request sets on top of its model's preset (unset arguments keep the preset's)."""
+    values: dict[str, Any] = {
+        "model.name": args.model,
         "trainer.epochs": args.epochs,
         "optim.lr": args.lr,
         "loss.name": args.loss,
@@ -66,20 +73,19 @@ def train_overrides(args: TrainModelArgs) -> list[str]:
         "tracking.register_as": args.register_as,
         "data.patch_size": args.patch_size,
     }
-    overrides += [f"{key}={value}" for key, value in pairs.items() if value is not None]
-    return overrides
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def estimate_train_minutes(args: TrainModelArgs) -> float:
-    epochs = args.epochs or PRESET_EPOCHS[args.model]
-    minutes = epochs * CPU_SECONDS_PER_EPOCH[args.model] / 60.0
+    entry = catalog.model_entry(args.model)
+    minutes = (args.epochs or entry.preset_epochs) * entry.cpu_seconds_per_epoch / 60.0
     return min(minutes, args.max_minutes) if args.max_minutes else minutes
 
 
 def _train_approval(args: TrainModelArgs, ctx: ToolContext) -> str | None:
     minutes = estimate_train_minutes(args)
     if minutes > ctx.settings.approval_minutes:
-        epochs = args.epochs or PRESET_EPOCHS[args.model]
+        epochs = args.epochs or catalog.model_entry(args.model).preset_epochs
         return f"training {args.model} for {epochs} epoch(s) costs about {minutes:.1f} CPU minute(s)"
     return None
 
@@ -98,11 +104,27 @@ def train_model(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
     NSD and HD95 per epoch. Returns the new run id and its best validation metric.
     """
     from minivess.configs.loading import load_experiment
+    from minivess.observability import get_tracer
+    from minivess.observability.training import traced_training
+    from minivess.pipelines.tracking.naming import TAG_TRACE_ID
     from minivess.pipelines.training import runs
 
     try:
-        cfg = load_experiment(PRESET_FOR[args.model], train_overrides(args))
-        result = runs.train(cfg, ctx.settings, observer=_ProgressObserver(ctx))
+        cfg = load_experiment(catalog.model_entry(args.model).preset, values=train_values(args))
+        result = traced_training(
+            get_tracer(ctx.settings),
+            _ProgressObserver(ctx),
+            lambda observer, tags: runs.train(cfg, ctx.settings, observer, tags),
+            name="train",
+            summary={
+                "model": args.model,
+                "loss": cfg.loss.name,
+                "epochs": cfg.trainer.epochs,
+                "data": str(cfg.data.dir or ""),
+            },
+            trace_tag=TAG_TRACE_ID,
+            describe=runs.result_summary,
+        )
     except (ConfigError, DataError) as exc:
         raise ToolInputError(f"train_model: {exc}") from exc
     return TrainModelResult(

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from minivess.agents.llm import EMBEDDED_MODEL, LLMGateway
+from minivess.catalog import WORKER_TOOLS
 from minivess.settings import get_settings
-from minivess.tools.registry import REGISTRY, WORKER_TOOLS
+from minivess.tools.registry import REGISTRY
 from tests.fakes import MODEL, ScriptedLLM, call
 
 TRAIN = [{"role": "user", "content": "train a segresnet for 3 epochs"}]

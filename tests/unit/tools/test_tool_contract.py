@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from minivess.catalog import WORKER_TOOLS
 from minivess.errors import ToolInputError
 from minivess.settings import get_settings
 from minivess.tools.base import ToolContext, tool
-from minivess.tools.registry import ALL_TOOLS, REGISTRY, WORKER_TOOLS
+from minivess.tools.registry import ALL_TOOLS, REGISTRY
 from minivess.tools.training import PredictVolumeArgs, TrainModelArgs, predict_volume, prediction_path, train_model
 
 

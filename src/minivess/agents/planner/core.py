@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from minivess.agents.planner.conversation import Conversation, as_dict
@@ -19,18 +20,8 @@ logger = logging.getLogger(__name__)
 
 Role = Literal["supervisor", "worker", "text"]
 TRANSFER_TO: Final = "transfer_to_"
-# Which worker owns which tool. Mirrors minivess.tools.registry.WORKER_TOOLS (a test checks they agree); kept
-# here because importing the tool registry pulls in the pipelines, and the planner must stay light.
-WORKER_TOOLS: Final[dict[str, tuple[str, ...]]] = {
-    "experimenter": (
-        "train_model", "evaluate_run", "predict_volume", "promote_model", "synthesize_data", "dataset_info",
-    ),
-    "analyst": (
-        "leaderboard", "compare_runs", "get_run", "learning_curves", "failure_summary", "param_effect", "query_runs",
-        "describe_warehouse",
-    ),
-}  # fmt: skip
-WORKER_OF: Final[dict[str, str]] = {tool: worker for worker, tools in WORKER_TOOLS.items() for tool in tools}
+# A transfer tool's description ends with the tools its worker offers: "… Tools: train_model, evaluate_run."
+_TOOLS_LIST: Final = re.compile(r"\bTools:\s*([A-Za-z0-9_,\s]+)")
 
 
 @dataclass
@@ -38,11 +29,13 @@ class Offered:
     """The tools offered in this call: their parameter schemas, and the role they imply."""
 
     schemas: dict[str, dict[str, Any]]
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, tools: list[dict[str, Any]] | None) -> Offered:
         """Read OpenAI `tools` entries (nested under "function" or flat); malformed ones are skipped."""
         schemas: dict[str, dict[str, Any]] = {}
+        descriptions: dict[str, str] = {}
         for item in tools or []:
             entry = as_dict(item)
             if entry is None:
@@ -53,7 +46,17 @@ class Offered:
             parameters = function.get("parameters")
             if isinstance(name, str) and name:
                 schemas[name] = parameters if isinstance(parameters, dict) else {}
-        return cls(schemas)
+                description = function.get("description")
+                descriptions[name] = description if isinstance(description, str) else ""
+        return cls(schemas, descriptions)
+
+    def transfer_for(self, tool: str) -> str | None:
+        """The offered transfer tool whose worker offers ``tool`` (read from its description), if any."""
+        for name, description in self.descriptions.items():
+            listed = _TOOLS_LIST.search(description) if name.startswith(TRANSFER_TO) else None
+            if listed and tool in {t.strip() for t in listed.group(1).split(",")}:
+                return name
+        return None
 
     @property
     def role(self) -> Role:
@@ -153,9 +156,8 @@ def _supervise(
     step = plan.steps[progress.next_index]
     if _stalled(conversation, start):
         return PlannerReply(content=stalled_text(plan, progress.done, step))
-    worker = WORKER_OF.get(step.tool, "")
-    transfer = f"{TRANSFER_TO}{worker}"
-    if transfer not in offered.schemas:
+    transfer = offered.transfer_for(step.tool)
+    if transfer is None:
         return PlannerReply(content=stalled_text(plan, progress.done, step))
     resolved = Step(step.tool, resolve_args(step, progress.done))
     task = describe_step(resolved, progress.done_ids())

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any, Final
 
 from pydantic_core import PydanticUndefined
 
+from minivess import catalog
 from minivess.errors import ConfigError
 from minivess.pipelines.models.base import ModelAdapter, describe_allowed
-from minivess.pipelines.models.dynunet import DynUNetAdapter
-from minivess.pipelines.models.segresnet import SegResNetAdapter
-from minivess.pipelines.models.swinunetr import SwinUNETRAdapter
 
 logger = logging.getLogger(__name__)
 
-# Adding a model: write pipelines/models/<name>.py implementing ModelAdapter and list it here.
-ADAPTERS: Final[dict[str, ModelAdapter]] = {
-    adapter.name: adapter for adapter in (DynUNetAdapter(), SegResNetAdapter(), SwinUNETRAdapter())
-}
 
-DEFAULT_MODEL: Final = "segresnet"
+def _load_adapter(entry: catalog.ModelEntry) -> ModelAdapter:
+    """Instantiate the adapter a catalog entry names (``module:Class``)."""
+    module_name, _, class_name = entry.adapter.partition(":")
+    adapter: ModelAdapter = getattr(importlib.import_module(module_name), class_name)()
+    if adapter.name != entry.name:
+        raise ValueError(f"catalog entry {entry.name!r} names adapter {entry.adapter} whose name is {adapter.name!r}")
+    return adapter
+
+
+# Adding a model: write pipelines/models/<name>.py implementing ModelAdapter and add its entry to catalog.MODELS.
+ADAPTERS: Final[dict[str, ModelAdapter]] = {name: _load_adapter(entry) for name, entry in catalog.MODELS.items()}
+
+DEFAULT_MODEL: Final = catalog.DEFAULT_MODEL
 
 
 def get_adapter(name: str) -> ModelAdapter:

@@ -12,8 +12,6 @@ import yaml
 from minivess.configs.experiment import ExperimentConfig
 from minivess.errors import TrainingError
 from minivess.fileio import write_text_atomic
-from minivess.observability import current_trace_id, get_tracer
-from minivess.observability.training import TracedTrainingObserver
 from minivess.pipelines.data.manifest import DatasetManifest
 from minivess.pipelines.data.splits import Splits
 from minivess.pipelines.tracking import naming
@@ -37,8 +35,19 @@ def run_dir_for(settings: Settings, run_id: str) -> Path:
     return settings.runs_dir / run_id
 
 
-def train(cfg: ExperimentConfig, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
+def train(
+    cfg: ExperimentConfig,
+    settings: Settings,
+    observer: TrainingObserver | None = None,
+    tags: dict[str, str] | None = None,
+) -> TrainResult:
     """Validate everything, create an MLflow run, train, log artifacts, optionally register.
+
+    Args:
+        cfg: The validated experiment.
+        settings: Home, tracking URI.
+        observer: Receives run/epoch/step events (a progress bar, a tracer — the caller decides).
+        tags: Extra MLflow run tags (e.g. the trace that started the run).
 
     Raises:
         ConfigError, DataError: before anything is written to MLflow.
@@ -48,25 +57,18 @@ def train(cfg: ExperimentConfig, settings: Settings, observer: TrainingObserver 
     manifest, splits = load_data(cfg, settings)
     spec = model_spec(exp, manifest)
     seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-    tracer = get_tracer(settings)
-    summary = {"model": spec.adapter, "loss": cfg.loss.name, "epochs": cfg.trainer.epochs, "data": str(manifest.root)}
-    with tracer.observe("train", as_type="chain", input=summary) as span:
-        client = client_for(settings.tracking_uri)
-        experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
-        params, tags = params_and_tags(cfg, manifest, spec)
-        if trace_id := current_trace_id():
-            tags[naming.TAG_TRACE_ID] = trace_id  # MLflow run → trace; the observer links trace → run
-        recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, tags)
-        run_dir = run_dir_for(settings, recorder.run_id)
-        try:
-            recorder.log_params(params)
-            _write_run_files(run_dir, cfg, manifest, splits)
-            traced = TracedTrainingObserver(observer or NullObserver(), tracer)
-            result = _run_and_finish(Trainer(exp, manifest, splits, spec, recorder, run_dir, traced), settings)
-        except BaseException as exc:
-            raise wrap_failure(recorder, exc) from exc
-        span.update(output=_result_summary(result), metadata={"mlflow_run_id": result.run_id})
-        return result
+    client = client_for(settings.tracking_uri)
+    experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
+    params, run_tags = params_and_tags(cfg, manifest, spec)
+    recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, {**run_tags, **(tags or {})})
+    run_dir = run_dir_for(settings, recorder.run_id)
+    try:
+        recorder.log_params(params)
+        _write_run_files(run_dir, cfg, manifest, splits)
+        trainer = Trainer(exp, manifest, splits, spec, recorder, run_dir, observer or NullObserver())
+        return _run_and_finish(trainer, settings)
+    except BaseException as exc:
+        raise wrap_failure(recorder, exc) from exc
 
 
 def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
@@ -81,28 +83,25 @@ def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = 
     exp = validate_experiment(cfg)
     manifest = DatasetManifest.model_validate_json((run_dir / MANIFEST_FILE).read_text())
     splits = Splits.load(run_dir / SPLITS_FILE)
-    client = client_for(settings.tracking_uri)
-    tracer = get_tracer(settings)
-    with tracer.observe("train.resume", as_type="chain", input={"run_id": run_id}) as span:
-        recorder = RunRecorder.resume(client, run_id)
-        try:
-            traced = TracedTrainingObserver(observer or NullObserver(), tracer)
-            trainer = Trainer(exp, manifest, splits, model_spec(exp, manifest), recorder, run_dir, traced)
-            if (run_dir / LAST).is_file():
-                _, progress, states = load_checkpoint(run_dir / LAST, map_location=exp.device)
-                trainer.restore(progress, states)
-                trainer.sync_logged_history()
-                logger.info("resuming run %s after epoch %d", run_id, progress.epoch)
-            else:
-                seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-            result = _run_and_finish(trainer, settings)
-        except BaseException as exc:
-            raise wrap_failure(recorder, exc) from exc
-        span.update(output=_result_summary(result), metadata={"mlflow_run_id": run_id})
-        return result
+    recorder = RunRecorder.resume(client_for(settings.tracking_uri), run_id)
+    try:
+        trainer = Trainer(
+            exp, manifest, splits, model_spec(exp, manifest), recorder, run_dir, observer or NullObserver()
+        )
+        if (run_dir / LAST).is_file():
+            _, progress, states = load_checkpoint(run_dir / LAST, map_location=exp.device)
+            trainer.restore(progress, states)
+            trainer.sync_logged_history()
+            logger.info("resuming run %s after epoch %d", run_id, progress.epoch)
+        else:
+            seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+        return _run_and_finish(trainer, settings)
+    except BaseException as exc:
+        raise wrap_failure(recorder, exc) from exc
 
 
-def _result_summary(result: TrainResult) -> dict[str, Any]:
+def result_summary(result: TrainResult) -> dict[str, Any]:
+    """A short dict of a finished run (for traces and tool results)."""
     return {
         "run_id": result.run_id,
         "status": result.status,

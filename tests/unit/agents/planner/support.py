@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from minivess.agents.nodes import transfer_schema
 from minivess.agents.planner import PlannerReply
-from minivess.tools.registry import REGISTRY, WORKER_TOOLS
+from minivess.catalog import WORKER_TOOLS, WORKERS
+from minivess.tools.registry import REGISTRY
 
 CASES_FILE = Path(__file__).with_name("cases.jsonl")
 RUN_A = "3fa2b1c94d5e4f60a1b2c3d4e5f60718"
@@ -15,23 +17,7 @@ RUN_B = "9c8d7e6f5a4b4c3d8e9f0a1b2c3d4e5f"
 SYSTEM = {"role": "system", "content": "You are the minivess assistant."}
 
 
-def transfer_schema(worker: str) -> dict[str, Any]:
-    """The supervisor's hand-off tool for one worker (one `task` string argument)."""
-    return {
-        "type": "function",
-        "function": {
-            "name": f"transfer_to_{worker}",
-            "description": f"Hand the next step to the {worker}.",
-            "parameters": {
-                "type": "object",
-                "properties": {"task": {"type": "string", "description": "What the worker should do."}},
-                "required": ["task"],
-            },
-        },
-    }
-
-
-SUPERVISOR_TOOLS = [transfer_schema("experimenter"), transfer_schema("analyst")]
+SUPERVISOR_TOOLS = [transfer_schema(worker) for worker in WORKERS]  # what the graph offers the supervisor
 EXPERIMENTER_TOOLS = REGISTRY.schemas(WORKER_TOOLS["experimenter"])
 ANALYST_TOOLS = REGISTRY.schemas(WORKER_TOOLS["analyst"])
 ALL_TOOLS = REGISTRY.schemas()

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from minivess.agents.planner import plan_reply
-from minivess.agents.planner.core import WORKER_TOOLS, Offered, fit_arguments
-from minivess.tools import registry
+from minivess.agents.planner.core import Offered, fit_arguments
+from minivess.catalog import WORKER_TOOLS
 from minivess.tools.registry import REGISTRY
 from tests.unit.agents.planner.support import (
     ALL_TOOLS,
@@ -138,8 +138,13 @@ def test_fit_arguments_reports_missing_required() -> None:
     assert fit_arguments({"a": "z", "b": "q"}, schema) == ({}, ["a"])
 
 
-def test_worker_ownership_matches_the_tool_registry() -> None:
-    assert WORKER_TOOLS == registry.WORKER_TOOLS
+def test_supervisor_learns_worker_ownership_from_the_transfer_descriptions() -> None:
+    offered = Offered.parse(SUPERVISOR_TOOLS)
+    for worker, tools in WORKER_TOOLS.items():
+        assert all(offered.transfer_for(tool) == f"transfer_to_{worker}" for tool in tools)
+    assert (
+        Offered.parse([{"name": "transfer_to_analyst", "description": "no list"}]).transfer_for("leaderboard") is None
+    )
 
 
 def test_the_planner_imports_no_heavy_or_pipeline_module() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, TypedDict
 
-Worker = Literal["experimenter", "analyst"]
+from langgraph.types import Command
+
+from minivess.catalog import Worker
 
 
 class Usage(TypedDict):
@@ -57,4 +59,16 @@ def new_request(text: str, *, message_count: int, auto_approve: bool = False, dr
         dry_run=dry_run,
         approvals=[],
         usage=Usage(llm_calls=0, prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
+    )
+
+
+def tool_message(call: dict[str, Any], content: str) -> dict[str, Any]:
+    """The tool message answering one call."""
+    return {"role": "tool", "tool_call_id": call["id"], "name": call["function"]["name"], "content": content}
+
+
+def stop_request(message: str, reason: str) -> Command[Any]:
+    """End the request with an assistant message saying why (budget, loop …)."""
+    return Command(
+        goto="__end__", update={"messages": [{"role": "assistant", "content": message}], "stop_reason": reason}
     )

@@ -1,0 +1,74 @@
+"""The approval gate: which pending calls need a human yes, asked with LangGraph `interrupt()`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.types import Command, interrupt
+
+from minivess.agents.nodes import AgentDeps
+from minivess.agents.state import ChatState, tool_message
+from minivess.errors import ToolInputError
+from minivess.observability import get_tracer
+from minivess.tools.base import ToolContext
+
+
+def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "experimenter", "analyst", "__end__"]]:
+    """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it)."""
+    calls = state.get("pending_calls", [])
+    if state.get("dry_run"):
+        return Command(goto="__end__", update={"stop_reason": "dry_run"})
+    questions = _approval_questions(calls, deps)
+    if not questions:
+        return Command(goto="tools")
+    tracer = get_tracer(deps.settings)
+    if state.get("auto_approve"):
+        record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
+        tracer.event("approval", input={"questions": questions}, output={"approved": True}, metadata={"by": "--yes"})
+        return Command(goto="tools", update={"approvals": [*state.get("approvals", []), record]})
+    # Nothing is traced or written before interrupt(): on resume this node re-runs from its top.
+    answer = _normalise(interrupt({"kind": "approval", "questions": questions}))
+    tracer.event(
+        "approval",
+        input={"questions": questions},
+        output=answer,
+        metadata={"approved": answer["approved"], "by": answer["by"]},
+        level=None if answer["approved"] else "WARNING",
+    )
+    record = {"questions": questions, **answer}
+    approvals = [*state.get("approvals", []), record]
+    if answer["approved"]:
+        return Command(goto="tools", update={"approvals": approvals})
+    reason = answer["comment"] or "the user declined"
+    rejected = [tool_message(c, f"REJECTED: {reason}") for c in calls]
+    worker_name = state.get("active_worker") or "experimenter"
+    return Command(goto=worker_name, update={"messages": rejected, "pending_calls": [], "approvals": approvals})
+
+
+def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[dict[str, Any]]:
+    questions = []
+    ctx = ToolContext(settings=deps.settings)
+    for call in calls:
+        name = call["function"]["name"]
+        if name not in deps.tools:
+            continue
+        tool = deps.tools.get(name)
+        try:
+            args = tool.parse(call["function"].get("arguments"))
+        except ToolInputError:
+            continue  # the tools node sends the error back to the model
+        if reason := tool.needs_approval(args, ctx):
+            questions.append({"tool": name, "arguments": args.model_dump(exclude_none=True), "reason": reason})
+    return questions
+
+
+def _normalise(answer: Any) -> dict[str, Any]:
+    if isinstance(answer, bool):
+        return {"approved": answer, "by": "user", "comment": ""}
+    if isinstance(answer, dict):
+        return {
+            "approved": bool(answer.get("approved")),
+            "by": str(answer.get("by") or "user"),
+            "comment": str(answer.get("comment") or ""),
+        }
+    return {"approved": False, "by": "user", "comment": f"unrecognised answer {answer!r}"}
