@@ -9,7 +9,7 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage
 
-from minivess.agents.llm import register_provider
+from minivess.agents.llm_litellm import register_provider
 
 PROVIDER = "scripted"
 MODEL = "scripted/fake"

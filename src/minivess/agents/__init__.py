@@ -1,1 +1,1 @@
-"""Agent nodes, policies, the LLM gateway (the only module importing litellm) and the embedded planner."""
+"""Everything an agent is: state, nodes, tool execution, approval, limits, the LLM gateway and the embedded planner."""

@@ -1,15 +1,15 @@
-"""The LLM gateway: the only module that imports litellm.
+"""The LLM gateway: the embedded planner is called in-process; any other model goes through LiteLLM.
 
-Every model — the embedded planner included — is called through ``litellm.completion``, so the agent code
-path is the same for `minivess/planner`, `openai/gpt-4o`, `anthropic/claude-…`, `ollama/llama3` or a vLLM
-endpoint. The embedded planner is registered as the LiteLLM custom provider ``minivess``.
+`minivess/planner` (the default) needs no network and no litellm import, so `minivess ask` starts fast. Any
+other model string (`openai/gpt-4o`, `anthropic/claude-…`, `ollama/llama3`, a vLLM endpoint) loads
+`agents/llm_litellm.py` (the only module that imports litellm), where the embedded planner is also registered
+as the LiteLLM custom provider ``minivess`` and serves as the fallback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,67 +22,25 @@ logger = logging.getLogger(__name__)
 EMBEDDED_PROVIDER = "minivess"
 EMBEDDED_MODEL = "minivess/planner"
 
-# litellm fetches a model cost map from the internet at import unless told otherwise (STACK-NOTES).
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("LITELLM_LOG", "WARNING")
 
-import litellm  # noqa: E402  (the environment above must be set before this import)
-from litellm.llms.custom_llm import CustomLLM  # noqa: E402
-from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage  # noqa: E402
-
-logging.getLogger("LiteLLM").setLevel(logging.WARNING)
-litellm.suppress_debug_info = True
-
-
-def _approx_tokens(payload: Any) -> int:
+def approx_tokens(payload: Any) -> int:
     """The embedded planner has no tokenizer: count ~4 characters per token, as OpenAI's rule of thumb."""
     text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
     return max(1, len(text) // 4)
 
 
-class EmbeddedPlanner(CustomLLM):
-    """LiteLLM custom provider wrapping the deterministic planner (`minivess.agents.planner`)."""
+def embedded_reply(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The embedded planner's answer as (content, OpenAI tool calls)."""
+    from minivess.agents.planner import plan_reply
 
-    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
-        from minivess.agents.planner import plan_reply
-
-        optional = kwargs.get("optional_params") or {}
-        model_response: ModelResponse = kwargs.get("model_response") or ModelResponse()
-        reply = plan_reply(list(messages), optional.get("tools"))
-        calls = [
-            ChatCompletionMessageToolCall(
-                id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
-            )
-            for c in reply.tool_calls
-        ]
-        message = Message(role="assistant", content=reply.content, tool_calls=calls or None)
-        model_response.choices = [Choices(index=0, finish_reason="tool_calls" if calls else "stop", message=message)]
-        prompt_tokens = _approx_tokens(messages)
-        completion_tokens = _approx_tokens([reply.content or "", [c.arguments for c in reply.tool_calls]])
-        model_response.usage = Usage(  # type: ignore[attr-defined]
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        )
-        model_response.model = model
-        return model_response
-
-    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
-        return self.completion(model, messages, *args, **kwargs)
-
-
-_EMBEDDED = EmbeddedPlanner()
-
-
-def register_provider(provider: str, handler: CustomLLM) -> None:
-    """Register a LiteLLM custom provider (idempotent); tests register scripted fakes this way."""
-    litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p["provider"] != provider]
-    litellm.custom_provider_map.append({"provider": provider, "custom_handler": handler})
-    # litellm copies the map into its provider list lazily; refresh it so the new provider resolves.
-    litellm.utils.custom_llm_setup()
-
-
-register_provider(EMBEDDED_PROVIDER, _EMBEDDED)
+    reply = plan_reply(messages, tools)
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in reply.tool_calls
+    ]
+    return reply.content, calls
 
 
 @dataclass(frozen=True)
@@ -116,13 +74,13 @@ class LLMGateway:
         self.retries = settings.llm_retries
         self.extra = completion_kwargs
 
+    @property
+    def uses_litellm(self) -> bool:
+        """False when only the embedded planner can answer (no litellm import needed)."""
+        return self.model != EMBEDDED_MODEL or bool(self.fallbacks) or bool(self.extra)
+
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> LLMReply:
         """One completion, traced as a Langfuse generation (model, prompt, output, tokens, cost, latency)."""
-        kwargs: dict[str, Any] = {"timeout": self.timeout, "num_retries": self.retries, **self.extra}
-        if tools:
-            kwargs["tools"] = tools
-        if self.fallbacks:
-            kwargs["fallbacks"] = self.fallbacks
         with get_tracer(self.settings).observe(
             "llm",
             as_type="generation",
@@ -132,8 +90,7 @@ class LLMGateway:
             metadata={"tools": [t["function"]["name"] for t in tools or []], "fallbacks": self.fallbacks},
         ) as generation:
             tic = time.perf_counter()
-            response = litellm.completion(model=self.model, messages=messages, **kwargs)
-            reply = _reply(response, time.perf_counter() - tic)
+            reply = self._litellm(messages, tools, tic) if self.uses_litellm else self._embedded(messages, tools, tic)
             generation.update(
                 output=reply.as_message(),
                 model=reply.model,
@@ -143,8 +100,31 @@ class LLMGateway:
             )
         return reply
 
+    def _embedded(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, tic: float) -> LLMReply:
+        content, calls = embedded_reply(messages, tools)
+        return LLMReply(
+            content=content,
+            tool_calls=calls,
+            model=EMBEDDED_MODEL,
+            prompt_tokens=approx_tokens(messages),
+            completion_tokens=approx_tokens([content or "", [c["function"]["arguments"] for c in calls]]),
+            cost_usd=0.0,
+            latency_s=time.perf_counter() - tic,
+        )
 
-def _reply(response: Any, latency: float) -> LLMReply:
+    def _litellm(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, tic: float) -> LLMReply:
+        from minivess.agents import llm_litellm
+
+        kwargs: dict[str, Any] = {"timeout": self.timeout, "num_retries": self.retries, **self.extra}
+        if tools:
+            kwargs["tools"] = tools
+        if self.fallbacks:
+            kwargs["fallbacks"] = self.fallbacks
+        response, cost = llm_litellm.completion(self.model, messages, **kwargs)
+        return _reply(response, cost, time.perf_counter() - tic)
+
+
+def _reply(response: Any, cost: float, latency: float) -> LLMReply:
     message = response.choices[0].message
     calls = [
         {
@@ -155,11 +135,6 @@ def _reply(response: Any, latency: float) -> LLMReply:
         for c in (message.tool_calls or [])
     ]
     usage = getattr(response, "usage", None)
-    try:
-        cost = float(litellm.completion_cost(completion_response=response))
-    except Exception:
-        logger.debug("no price known for %s", response.model)
-        cost = 0.0
     return LLMReply(
         content=message.content,
         tool_calls=calls,

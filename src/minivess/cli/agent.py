@@ -9,12 +9,10 @@ import json
 from typing import Any
 
 import typer
-from rich.markdown import Markdown
-from rich.prompt import Prompt
 
 from minivess.cli import render
+from minivess.cli.context import get_settings
 from minivess.cli.render_agent import TurnPrinter, approval_panel, call_line
-from minivess.settings import get_settings
 
 AWAITING_APPROVAL_EXIT = 3
 
@@ -47,6 +45,8 @@ def _show(outcome: Any) -> None:
         for call in outcome.planned_calls:
             render.console.print(call_line(call["name"], call["arguments"]))
     if outcome.answer:
+        from rich.markdown import Markdown
+
         render.console.print(Markdown(outcome.answer))
     usage = outcome.usage
     if usage:
@@ -131,6 +131,8 @@ def chat(thread: str | None = typer.Option(None, "--thread", help="Resume this t
     render.console.print(f"[bold]minivess chat[/] · thread {session.thread_id} · /help for commands")
     while True:
         try:
+            from rich.prompt import Prompt
+
             line = Prompt.ask("[bold green]you").strip()
         except (EOFError, KeyboardInterrupt):
             break
@@ -162,6 +164,8 @@ def _chat_line(session: Any, line: str) -> Any:
     command, _, rest = line.partition(" ")
     try:
         if command == "/help":
+            from rich.markdown import Markdown
+
             render.console.print(Markdown(CHAT_HELP))
         elif command in ("/approve", "/reject"):
             _show(session.decide(command == "/approve", by="chat", comment=rest, on_event=TurnPrinter()))

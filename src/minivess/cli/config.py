@@ -7,7 +7,7 @@ import json
 import typer
 
 from minivess.cli import render
-from minivess.settings import get_settings
+from minivess.cli.context import get_settings
 
 app = typer.Typer(help="Inspect minivess settings (MINIVESS_* variables and .env).", no_args_is_help=True)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 
 from minivess.cli import render
 from minivess.errors import ConfigError
@@ -29,6 +28,8 @@ def synth(
     label_noise: bool = typer.Option(False, "--label-noise", help="Corrupt masks; write a ledger of what changed."),
 ) -> None:
     """Generate synthetic two-photon vessel volumes with masks and centreline skeletons."""
+    from pydantic import ValidationError
+
     from minivess.pipelines.data.synthetic import LabelNoiseConfig, SynthConfig, get_preset, write_dataset
 
     base = get_preset(preset)

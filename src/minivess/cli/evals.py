@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from minivess.cli import render
+from minivess.cli.context import get_settings
 from minivess.errors import ConfigError
-from minivess.settings import get_settings
 
-if TYPE_CHECKING:  # the evals stack (braintrust, the graph) is imported only when a command runs
+if TYPE_CHECKING:
     from minivess.evals.gate import GateResult
 
 GATE_FAILED_EXIT = 1

@@ -6,16 +6,18 @@ import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from minivess.cli import render
-from minivess.pipelines import analytics as an
-from minivess.pipelines.analytics.export import ExportFormat
-from minivess.pipelines.analytics.guard import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
-from minivess.pipelines.analytics.models import MetricCell
+from minivess.pipelines.analytics.limits import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from minivess.pipelines.tracking import naming
+
+if TYPE_CHECKING:  # DuckDB and pyarrow load when a command runs, not for `minivess --help`
+    from minivess.pipelines import analytics as an
+    from minivess.pipelines.analytics.export import ExportFormat
+    from minivess.pipelines.analytics.models import MetricCell
 
 app = typer.Typer(
     help="Run analytics: a DuckDB warehouse over MLflow runs (leaderboards, comparisons, guarded SQL).",
@@ -64,6 +66,8 @@ def runs(
 
 
 def _warehouse(ctx: typer.Context) -> an.Warehouse:
+    from minivess.pipelines import analytics as an
+
     return an.Warehouse(source=ctx.obj["source"])
 
 
@@ -77,12 +81,14 @@ def _check_output(fmt: Format, output: Path | None) -> None:
 
 def _emit(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format, output: Path | None) -> None:
     """Show rows as a rich table, or export them (stdout or --output)."""
+    from minivess.pipelines import analytics as an
+
     _check_output(fmt, output)
     if fmt is Format.table:
         render.console.print(render.records_table(title, columns, rows))
         return
     if output is not None:
-        an.write_records(columns, rows, cast(ExportFormat, fmt.value), output)
+        an.write_records(columns, rows, cast("ExportFormat", fmt.value), output)
         render.note(f"wrote {len(rows)} rows to {output}")
         return
     sys.stdout.write(an.records_text(columns, rows, "json" if fmt is Format.json else "csv"))
@@ -111,6 +117,8 @@ def leaderboard(
     output: Path | None = _OUTPUT,
 ) -> None:
     """Best runs by a metric's best value over epochs (lower is better for losses and hd95)."""
+    from minivess.pipelines import analytics as an
+
     board = an.leaderboard(
         metric, by=by.value, limit=limit, statuses=status, experiment=experiment,
         warehouse=_warehouse(ctx), auto_sync=ctx.obj["auto_sync"],
@@ -135,6 +143,8 @@ def compare(
     output: Path | None = _OUTPUT,
 ) -> None:
     """Params side by side and best/last of each metric for two or more runs (one run: its details)."""
+    from minivess.pipelines import analytics as an
+
     _check_output(fmt, output)
     result = an.compare_runs(
         runs, metrics=metric or None, only_differences=not all_params,
@@ -172,6 +182,8 @@ def curves(
     output: Path = typer.Option(Path("learning_curves.png"), "--output", "-o", help="PNG file to write."),
 ) -> None:
     """Plot learning curves (metric per epoch) of some runs to a PNG."""
+    from minivess.pipelines import analytics as an
+
     history = an.learning_curves(runs, metric, warehouse=_warehouse(ctx), auto_sync=ctx.obj["auto_sync"])
     path = an.plot_learning_curves(history, output)
     render.console.print(f"wrote {path} ({len(history.series)} curves)")
@@ -187,6 +199,8 @@ def sql(
     output: Path | None = _OUTPUT,
 ) -> None:
     """Run one read-only SELECT (guarded: no writes, no files, row cap, timeout)."""
+    from minivess.pipelines import analytics as an
+
     result = an.run_sql(
         query, warehouse=_warehouse(ctx), row_cap=limit, timeout_s=timeout, auto_sync=ctx.obj["auto_sync"]
     )
@@ -201,6 +215,8 @@ def schema(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
 ) -> None:
     """The warehouse's tables and columns with their meanings, and the SQL rules."""
+    from minivess.pipelines import analytics as an
+
     described = an.describe(_warehouse(ctx))
     if fmt is Format.json:
         sys.stdout.write(described.model_dump_json(indent=2) + "\n")
@@ -220,6 +236,8 @@ def effect(
     output: Path | None = _OUTPUT,
 ) -> None:
     """How one param relates to a metric: n, mean, std, min, max of the runs' best values per param value."""
+    from minivess.pipelines import analytics as an
+
     result = an.param_effect(param, metric, warehouse=_warehouse(ctx), auto_sync=ctx.obj["auto_sync"])
     rows = [[g.value, g.n, g.mean, g.std, g.min, g.max, g.best_run] for g in result.groups]
     columns = [param, "n", "mean", "std", "min", "max", "best run"]
@@ -229,6 +247,8 @@ def effect(
 @app.command()
 def failures(ctx: typer.Context, fmt: Format = _FORMAT, output: Path | None = _OUTPUT) -> None:
     """FAILED runs grouped by error type (from the minivess.error tag), with their params."""
+    from minivess.pipelines import analytics as an
+
     result = an.failures(warehouse=_warehouse(ctx), auto_sync=ctx.obj["auto_sync"])
     rows = [
         [g.error_type, r.run.run_id, r.run.run_name, r.run.model_family, r.message,
@@ -249,6 +269,8 @@ def frontier(
     output: Path | None = _OUTPUT,
 ) -> None:
     """Cost (run minutes) vs best metric: the Pareto-optimal runs, cheapest first."""
+    from minivess.pipelines import analytics as an
+
     result = an.cost_frontier(metric, warehouse=_warehouse(ctx), auto_sync=ctx.obj["auto_sync"])
     points = result.points if all_points else result.pareto
     rows = [[p.run.run_id, p.run.run_name, p.run.model_family, p.cost_min, p.value, p.pareto] for p in points]

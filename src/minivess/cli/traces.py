@@ -6,14 +6,16 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from minivess.cli import render, render_traces
+from minivess.cli import render
+from minivess.cli.context import get_settings
 from minivess.errors import ConfigError
-from minivess.observability import TraceStore, get_tracer
-from minivess.observability.store import STORE_FILENAME
-from minivess.settings import get_settings
+
+if TYPE_CHECKING:
+    from minivess.observability import TraceStore
 
 app = typer.Typer(
     help="Traces of agent decisions: the local store (HOME/traces.db), also in Langfuse when keys are set.",
@@ -29,6 +31,9 @@ class Source(StrEnum):
 
 
 def _store() -> TraceStore:
+    from minivess.observability import TraceStore
+    from minivess.observability.store import STORE_FILENAME
+
     return TraceStore(get_settings().home_dir / STORE_FILENAME)
 
 
@@ -47,6 +52,8 @@ def list_traces(
     if not summaries:
         render.note(f"no traces in {store.path} yet" + (f" for session {session}" if session else ""))
         return
+    from minivess.cli import render_traces
+
     render.console.print(render_traces.traces_table(summaries))
 
 
@@ -57,6 +64,8 @@ def show(
 ) -> None:
     """One trace as a tree: timings, types, models, tokens, cost, inputs/outputs and scores."""
     detail = _store().trace(trace_id)
+    from minivess.cli import render_traces
+
     render.console.print(render_traces.trace_tree(detail, full=full))
 
 
@@ -97,6 +106,8 @@ def score(
 ) -> None:
     """Score a trace: stored locally, and sent to Langfuse when keys are configured."""
     settings = get_settings()
+    from minivess.observability import get_tracer
+
     tracer = get_tracer(settings)
     if not tracer.enabled:
         raise ConfigError("tracing is off (MINIVESS_TRACING=off); unset it to record scores.")

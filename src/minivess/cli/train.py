@@ -11,9 +11,8 @@ from pathlib import Path
 import typer
 
 from minivess.cli import render
-from minivess.configs.loading import load_experiment
+from minivess.cli.context import get_settings
 from minivess.errors import ConfigError
-from minivess.settings import get_settings
 
 SPLITS = ("train", "val", "test")
 
@@ -24,6 +23,7 @@ def train(
     resume: str | None = typer.Option(None, "--resume", help="Continue this run id from its last checkpoint."),
 ) -> None:
     """Train a segmentation model; every epoch is logged to MLflow and checkpointed for --resume."""
+    from minivess.configs.loading import load_experiment
     from minivess.pipelines.training import runs
 
     settings = get_settings()

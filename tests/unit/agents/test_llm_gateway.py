@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -50,3 +52,24 @@ def test_litellm_mock_response_path_for_a_hosted_model_string(monkeypatch: pytes
     reply = LLMGateway(get_settings(), mock_response="All done.").complete(TRAIN)
     assert reply.content == "All done."
     assert reply.model.startswith("gpt-4o-mini")
+
+
+def test_the_embedded_planner_runs_without_importing_litellm() -> None:
+    code = (
+        "import sys, json; from minivess.agents.llm import LLMGateway; from minivess.settings import Settings; "
+        "reply = LLMGateway(Settings(tracing=False)).complete([{'role': 'user', 'content': 'help'}]); "
+        "print(json.dumps([reply.model, 'litellm' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [EMBEDDED_MODEL, False]
+
+
+def test_the_embedded_planner_is_still_a_litellm_provider() -> None:
+    """The same planner answers through LiteLLM (as a fallback, or when asked for by its provider string)."""
+    import litellm
+
+    from minivess.agents import llm_litellm
+
+    response, cost = llm_litellm.completion(EMBEDDED_MODEL, TRAIN, tools=REGISTRY.schemas(WORKER_TOOLS["experimenter"]))
+    assert isinstance(response, litellm.ModelResponse) and cost == 0.0
+    assert response.choices[0].message.tool_calls[0].function.name == "train_model"

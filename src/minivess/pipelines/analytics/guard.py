@@ -14,13 +14,12 @@ from pydantic import BaseModel, Field
 
 from minivess.errors import AnalyticsError
 from minivess.pipelines.analytics.errors import SqlGuardError
+from minivess.pipelines.analytics.limits import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from minivess.pipelines.analytics.schema import public_names
 from minivess.pipelines.analytics.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ROW_CAP: Final = 1000
-DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_SQL_CHARS: Final = 20_000
 MAX_CELL_CHARS: Final = 10_000
 
