@@ -116,13 +116,20 @@ def make_task(
     return task
 
 
-def build_suite(settings: Settings, *, dataset: Path = DATASET, limit: int | None = None) -> Suite:
-    """The planner suite over ``dataset`` (first ``limit`` cases when given)."""
+def build_suite(
+    settings: Settings,
+    *,
+    dataset: Path = DATASET,
+    limit: int | None = None,
+    name: str = "planner",
+    description: str = "tool choice, arguments, asking and approval of the agent per request (stub tools)",
+) -> Suite:
+    """The planner suite over ``dataset`` (first ``limit`` cases when given), recorded under ``name``."""
     cases = load_cases(dataset)[:limit]
-    workdir = tempfile.TemporaryDirectory(prefix="minivess-evals-planner-")
+    workdir = tempfile.TemporaryDirectory(prefix=f"minivess-evals-{name}-")
     return Suite(
-        name="planner",
-        description="tool choice, arguments, asking and approval of the agent per request (stub tools)",
+        name=name,
+        description=description,
         data=lambda: eval_cases(cases),
         task=make_task(settings, workdir),
         scorers=SCORERS,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minivess.evals import build_suite, e2e
+from minivess.evals import build_suite, e2e, planner_holdout
 from minivess.evals.harness import Conversation, case_settings, stub_registry
 from minivess.evals.history import mean_scores, read_records
 from minivess.evals.suite import run_suite
@@ -54,6 +54,17 @@ def test_planner_cases_are_linked_to_their_traces() -> None:
         assert store.observations(str(record.trace_id)), "the turn's trace was copied into this home"
         names = {s.name for s in store.scores(str(record.trace_id))}
         assert "eval.planner.tool_choice" in names
+
+
+def test_planner_holdout_suite_is_recorded_under_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIVESS_TRACING", "off")
+    settings = get_settings()
+    suite = build_suite("planner_holdout", settings, limit=2)
+    assert suite.project == "minivess-planner_holdout"
+    run = run_suite(suite, settings)
+    assert [r.suite for r in run.records] == ["planner_holdout"] * 2
+    assert {r.case_id for r in run.records} <= {c.id for c in planner_holdout.load_cases()}
+    assert {r.suite for r in read_records(settings.home_dir / "evals" / "history.jsonl")} == {"planner_holdout"}
 
 
 def test_tracing_off_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:
