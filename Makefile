@@ -24,10 +24,11 @@ test: $(STAMP)  ## run the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 	MINIVESS_TRACING=off $(BIN)/minivess evals run planner --gate --offline
 
-lint: $(STAMP)  ## ruff + mypy
+lint: $(STAMP)  ## ruff + mypy + import-linter layer contracts
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)  ## auto-format
 	$(BIN)/ruff format src tests benchmarks

@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import AnalyticsError, ToolInputError
-from minivess.pipelines.analytics.guard import SqlResult
-from minivess.pipelines.analytics.models import FailureSummary, Leaderboard, ParamEffect, RunComparison
+from minivess.pipelines.analytics.models import FailureSummary, Leaderboard, ParamEffect, RunComparison, SqlResult
 from minivess.pipelines.analytics.schema import WarehouseSchema
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import resolve_run_ref

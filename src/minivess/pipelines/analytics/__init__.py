@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from minivess.pipelines.analytics.errors import SqlGuardError
     from minivess.pipelines.analytics.export import records_text, write_records
-    from minivess.pipelines.analytics.guard import SqlResult, check_sql, run_sql
+    from minivess.pipelines.analytics.guard import check_sql, run_sql
     from minivess.pipelines.analytics.models import (
         CostFrontier,
         FailureSummary,
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         LearningCurves,
         ParamEffect,
         RunComparison,
+        SqlResult,
     )
     from minivess.pipelines.analytics.plots import plot_learning_curves
     from minivess.pipelines.analytics.queries import compare_runs, leaderboard, learning_curves, metric_direction
@@ -36,7 +37,7 @@ _LAZY: dict[str, str] = {
     "ParamEffect": "minivess.pipelines.analytics.models",
     "RunComparison": "minivess.pipelines.analytics.models",
     "SqlGuardError": "minivess.pipelines.analytics.errors",
-    "SqlResult": "minivess.pipelines.analytics.guard",
+    "SqlResult": "minivess.pipelines.analytics.models",
     "SyncReport": "minivess.pipelines.analytics.sync",
     "Warehouse": "minivess.pipelines.analytics.warehouse",
     "WarehouseSchema": "minivess.pipelines.analytics.schema",

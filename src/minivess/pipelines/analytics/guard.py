@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import duckdb
-from pydantic import BaseModel, Field
 
 from minivess.errors import AnalyticsError
 from minivess.pipelines.analytics.errors import SqlGuardError
 from minivess.pipelines.analytics.limits import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
+from minivess.pipelines.analytics.models import SqlResult
 from minivess.pipelines.analytics.schema import public_names
 from minivess.pipelines.analytics.warehouse import Warehouse
 
@@ -40,18 +40,6 @@ DENIED_FUNCTION_PREFIXES: Final = (
 # Table references a query may use; query nodes (SELECT_NODE …) also carry a "sample" key.
 _ALLOWED_REFS: Final = frozenset({"BASE_TABLE", "JOIN", "SUBQUERY", "EXPRESSION_LIST", "EMPTY", "TABLE_FUNCTION"})
 _QUERY_NODES: Final = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
-
-
-class SqlResult(BaseModel):
-    """The answer of a guarded query."""
-
-    sql: str = Field(description="the statement that ran")
-    columns: list[str]
-    types: list[str]
-    rows: list[list[Any]]
-    truncated: bool = Field(description="True when more rows existed than the row cap")
-    row_cap: int
-    seconds: float
 
 
 def _refuse(problem: str, warehouse: Warehouse) -> SqlGuardError:

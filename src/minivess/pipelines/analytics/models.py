@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -162,3 +162,15 @@ class CostFrontier(BaseModel):
     def pareto(self) -> list[FrontierPoint]:
         """Only the Pareto-optimal points, cheapest first."""
         return [p for p in self.points if p.pareto]
+
+
+class SqlResult(BaseModel):
+    """The answer of a guarded query."""
+
+    sql: str = Field(description="the statement that ran")
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="True when more rows existed than the row cap")
+    row_cap: int
+    seconds: float
