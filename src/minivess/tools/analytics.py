@@ -43,7 +43,9 @@ def leaderboard(args: LeaderboardArgs, ctx: ToolContext) -> Leaderboard:
 class CompareRunsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_ids: list[str] = Field(min_length=2, description="Two or more run ids (or 'last', 'best:segresnet').")
+    run_ids: list[str] = Field(
+        min_length=2, description="Two or more run ids (or 'last', 'best:segresnet', 'champion')."
+    )
     metrics: list[str] | None = Field(None, description="Metrics to show; default all.")
 
 
@@ -59,7 +61,7 @@ def compare_runs(args: CompareRunsArgs, ctx: ToolContext) -> RunComparison:
 class GetRunArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(description="Run id (or 'last', 'best', 'best:segresnet').")
+    run_id: str = Field(description="Run id (or 'last', 'best', 'best:segresnet', 'champion').")
 
 
 @tool("get_run", GetRunArgs, RunComparison)
@@ -74,7 +76,7 @@ def get_run(args: GetRunArgs, ctx: ToolContext) -> RunComparison:
 class LearningCurvesArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_ids: list[str] = Field(min_length=1, description="Runs to plot (ids, 'last', 'best:segresnet').")
+    run_ids: list[str] = Field(min_length=1, description="Runs to plot (ids, 'last', 'best:segresnet', 'champion').")
     metrics: list[str] = Field(["train_loss", "val_dice"], min_length=1, description="Metrics to plot per epoch.")
 
 

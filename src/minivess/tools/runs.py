@@ -1,11 +1,15 @@
-"""Run references the model may use instead of ids: 'last', 'best', 'best:<family>', 'best:<family>:<metric>'."""
+"""Run references the model may use instead of ids: 'last', 'best[:<family>[:<metric>]]', 'champion[:<model>]'."""
 
 from __future__ import annotations
 
-from minivess.errors import AnalyticsError, ToolInputError, TrainingError
+from minivess.errors import AnalyticsError, ToolInputError, TrackingError, TrainingError
 from minivess.tools.base import ToolContext
 
-RUN_REF_HELP = "a run id, 'last', 'best', 'best:<family>' or 'best:<family>:<metric>'"
+RUN_REF_HELP = (
+    "a run id, 'last', 'best', 'best:<family>', 'best:<family>:<metric>', 'champion' or 'challenger' "
+    "(optionally ':<registered model>')"
+)
+ALIAS_REFS = ("champion", "challenger")
 
 
 def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
@@ -17,8 +21,10 @@ def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
     try:
         if ref == "best" or ref.startswith("best:"):
             return best_run(ref, ctx)
+        if ref.split(":", 1)[0] in ALIAS_REFS:
+            return alias_run(ref, ctx)
         return resolve_run_id(client_for(ctx.settings.tracking_uri), ref)
-    except (TrainingError, AnalyticsError) as exc:
+    except (TrainingError, AnalyticsError, TrackingError) as exc:
         raise ToolInputError(f"cannot resolve run '{ref}': {exc} Use {RUN_REF_HELP}.") from exc
 
 
@@ -35,3 +41,16 @@ def best_run(ref: str, ctx: ToolContext) -> str:
         scope = f"{family} " if family else ""
         raise ToolInputError(f"there is no finished {scope}run with {metric} yet; train one first.")
     return str(rows[0].run.run_id)
+
+
+def alias_run(ref: str, ctx: ToolContext) -> str:
+    """'champion[:<model>]' / 'challenger[:<model>]' → the run behind that registry alias."""
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.tracking.naming import DEFAULT_REGISTERED_MODEL
+    from minivess.pipelines.tracking.registry import resolve_version
+
+    alias, _, name = ref.partition(":")
+    version = resolve_version(client_for(ctx.settings.tracking_uri), name or DEFAULT_REGISTERED_MODEL, alias)
+    if not version.run_id:
+        raise TrackingError(f"the {alias} of {name or DEFAULT_REGISTERED_MODEL} has no run behind it.")
+    return str(version.run_id)

@@ -166,7 +166,9 @@ class _ProgressObserver:
 class EvaluateRunArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(description="Run id, or 'last' for the most recent run, or 'best[:family[:metric]]'.")
+    run_id: str = Field(
+        description="Run id, or 'last' (the most recent run), 'best[:family[:metric]]', 'champion' or 'challenger'."
+    )
     split: Literal["train", "val", "test"] = Field("test", description="Which split to evaluate on.")
 
 
@@ -200,7 +202,9 @@ def evaluate_run(args: EvaluateRunArgs, ctx: ToolContext) -> EvaluateRunResult:
 class PredictVolumeArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(description="Run id whose model segments the volume ('last' or 'best[:family]' work too).")
+    run_id: str = Field(
+        description="Run id whose model segments the volume ('last', 'best[:family]', 'champion' work too)."
+    )
     input_path: str = Field(description="Input NIfTI volume (.nii or .nii.gz).")
     output_path: str | None = Field(None, description="Output mask path; default HOME/predictions/<input name>.")
 
@@ -260,7 +264,9 @@ def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeRe
 class PromoteModelArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(description="Run whose model to register and promote ('last' or 'best[:family]' work too).")
+    run_id: str = Field(
+        description="Run whose model to register and promote ('last', 'best[:family]', 'champion' work too)."
+    )
     alias: Literal["champion", "challenger"] = Field("champion", description="Registry alias to point at it.")
     model_name: str = Field("minivess-segmenter", description="Registered model name.")
 

@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from minivess.agents.planner import slots
+from minivess.agents.planner import slots, unknown
+from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.intents import Intent
 from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric, metrics_in, param_in
 from minivess.agents.planner.models import Clarify, Step, StepOutput
@@ -32,7 +33,7 @@ _SPLIT_CUE: Final = re.compile(
 )
 _OVERALL: Final = re.compile(
     r"\boverall\b|\ball\s+runs\b|\bacross\s+(?:all\s+)?(?:families|models)\b|\bregardless\b|\bany\s+family\b"
-    r"|\bevery\s+run\b|\bbest\s+runs\b|\btop\s+\S+\s+runs\b|\bruns\s+overall\b|\bnot\s+(?:grouped|per\s+family)\b",
+    r"|\bevery\s+run\b|\bbest\s+runs\b|\b(?:top|best)\s+\S+\s+runs\b|\bruns\s+overall\b|\bnot\s+(?:grouped|per\s+family)\b",
     re.I,
 )
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
@@ -43,6 +44,12 @@ _PRESETS: Final[tuple[tuple[str, str], ...]] = (
     ("minivess", r"\bminivess[\s-]*(?:like|style)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b|\bpreset\s+minivess\b"
                  r"|\brealistic\b"),
 )  # fmt: skip
+# "train it again", "same thing but with lr 5e-4", "the same model again": repeat the conversation's last training.
+AGAIN: Final = re.compile(
+    r"\b(?:same\s+(?:thing|model|run|setup|config(?:uration)?|experiment|settings?|training)|again\b"
+    r"|retrain\s+(?:it|that|this))",
+    re.I,
+)
 _LABEL_NOISE: Final = re.compile(
     r"\blabel[\s_-]noise\b|\bnoisy[\s_-]+(?:labels?|masks?|annotations?)\b|\bcorrupt(?:ed)?\s+(?:labels?|masks?)\b"
     r"|\blabel\s+errors?\b|\bwrong\s+labels?\b|\bnoisy\s+(?:dataset|data|volumes?)\b",
@@ -76,42 +83,46 @@ def _train_segments(clause: str) -> list[tuple[str, str]]:
     return segments
 
 
+def _in_bounds(key: str, value: float | None) -> bool:
+    """Values outside the tool's range are left out, so the accounting pass asks about them (naming the limit)."""
+    return value is not None and BOUNDS[key].allows(value)
+
+
 def _train_options(clause: str) -> dict[str, Any] | Clarify:
-    options: dict[str, Any] = {}
-    epochs = slots.epochs(clause)
-    if epochs is not None and not 1 <= epochs <= 1000:
-        return Clarify("How many epochs should I train? It must be between 1 and 1000.", "{} epochs")
-    lr = slots.learning_rate(clause)
-    if lr is not None and not 0 < lr < 1:
-        return Clarify("The learning rate must be between 0 and 1 (for example 1e-3). Which learning rate?", "lr {}")
-    batch = slots.batch_size(clause)
-    if batch is not None and not 1 <= batch <= 64:
-        return Clarify("The batch size must be between 1 and 64. Which batch size?", "batch size {}")
     patch = slots.patch_size(clause)
     if patch is not None and min(patch) < 1:
-        return Clarify("Which patch size (X×Y×Z, e.g. 64x64x32)?", "patch {}")
-    budget = slots.budget_minutes(clause)
+        return Clarify("Which patch size (X×Y×Z, e.g. 64x64x32)? Each side must be at least 1.", "patch {}")
     values: dict[str, Any] = {
-        "epochs": epochs, "lr": lr, "loss": slots.loss(clause), "batch_size": batch, "patch_size": patch,
-        "max_minutes": budget if budget and budget > 0 else None, "dataset": slots.directory(clause),
-        "seed": slots.seed(clause), "register_as": slots.register_as(clause),
+        "epochs": slots.epochs(clause), "lr": slots.learning_rate(clause), "loss": slots.loss(clause),
+        "batch_size": slots.batch_size(clause), "patch_size": patch, "max_minutes": slots.budget_minutes(clause),
+        "dataset": slots.directory(clause), "seed": slots.seed(clause), "register_as": slots.register_as(clause),
     }  # fmt: skip
-    options.update({key: value for key, value in values.items() if value is not None})
-    return options
+    bounded = {key for key in values if key in BOUNDS}
+    return {
+        key: value
+        for key, value in values.items()
+        if value is not None and (key not in bounded or _in_bounds(key, value))
+    }
 
 
 def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """train_model per model family named (asks when none is)."""
     segments = _train_segments(clause)
+    repeat = res.last_train if not segments and AGAIN.search(clause) else None
+    if repeat is not None and isinstance(repeat.get("model"), str):
+        segments = [(repeat["model"], clause)]
     if not segments:
-        return Clarify(FAMILY_QUESTION)
+        return unknown.unknown_family(clause) or Clarify(FAMILY_QUESTION)
+    if problem := unknown.unknown_loss(clause):
+        return problem
     steps: list[Step] = []
     for family, text in segments:
         options = _train_options(text)
         if isinstance(options, Clarify):
             return options
         alias = str(options.get("register_as", "")).lower()
-        steps.append(Step("train_model", {"model": family, **options}))
+        earlier = {k: v for k, v in (repeat or {}).items() if k != "model"}
+        steps.append(Step("train_model", {"model": family, **earlier, **options}))
         if alias in ("champion", "challenger"):
             steps[-1].args.pop("register_as")
             # StepOutput(-1): "the step just before" (made absolute when the plan is assembled)
@@ -134,13 +145,12 @@ def _splits(clause: str) -> list[str]:
 def _ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
     """Which run? The answer goes right after an unresolved "that run"/"it", so it takes that place."""
     pronouns = [ref for ref in refs if ref.kind in ("pronoun", "plural")]
-    note = "I can't look up registry aliases such as the champion here. " if mentions_alias(clause) else ""
-    return Clarify(note + run_question(action), at=pronouns[0].end if pronouns else None)
+    return Clarify(run_question(action), at=pronouns[0].end if pronouns else None)
 
 
 def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
     if mentions_alias(clause) and not refs:
-        return []  # "the champion": the run tools take run ids, so ask rather than guess
+        return [slots.alias(clause)]  # "using the champion": the tools resolve registry aliases
     values: list[Any] = list(res.resolve(refs, single=single))
     if not values:
         implicit = res.implicit()
@@ -150,6 +160,8 @@ def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str 
 
 def build_evaluate(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """evaluate_run for each named run and split (test by default)."""
+    if problem := unknown.unknown_split(clause):
+        return problem
     runs = _targets(refs, res, single=False, clause=clause)
     if not runs:
         return _ask_run("evaluate", refs, clause)
@@ -174,6 +186,8 @@ def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 def build_promote(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """promote_model (champion unless challenger is named)."""
+    if problem := unknown.unknown_alias(clause):
+        return problem
     runs = _targets(refs, res, single=True)
     if not runs:
         return _ask_run("promote", refs)
@@ -196,13 +210,19 @@ def build_compare(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
             "Which runs should I compare? Name two, e.g. 'the last run and the best swinunetr' or two run ids.",
             at=pronouns[0].end if pronouns else None,
         )
-    return [Step("compare_runs", {"run_ids": runs})]
+    args: dict[str, Any] = {"run_ids": runs}
+    metrics = metrics_in(clause)
+    if metrics:
+        args["metrics"] = metrics
+    return [Step("compare_runs", args)]
 
 
 def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """learning_curves of the named runs (default: the latest run); metrics only when named."""
-    runs = _targets(refs, res, single=False) or ["last"]
-    args: dict[str, Any] = {"run_ids": runs}
+    runs = _targets(refs, res, single=False)
+    if not runs and any(ref.kind in ("pronoun", "plural") for ref in refs):
+        return _ask_run("plot", refs, clause)  # "how did it train?" with no run in the conversation
+    args: dict[str, Any] = {"run_ids": runs or ["last"]}
     metrics = metrics_in(clause, include_loss=True)
     if metrics:
         args["metrics"] = metrics
@@ -230,11 +250,13 @@ def build_param_effect(clause: str, refs: list[RunRef], res: RefResolver) -> Bui
 
 def build_leaderboard(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """leaderboard by the metric named; "overall"/"top N runs" ranks runs instead of families."""
+    if problem := unknown.unknown_metric(clause):
+        return problem
     args: dict[str, Any] = {"metric": first_metric(clause) or "val_dice"}
     if _OVERALL.search(clause) and not _PER_FAMILY.search(clause):
         args["by_family"] = False
     limit = slots.top_n(clause)
-    if limit is not None and 1 <= limit <= 100:
+    if _in_bounds("leaderboard.limit", limit):
         args["limit"] = limit
     return [Step("leaderboard", args)]
 
@@ -262,16 +284,16 @@ def build_registry(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """synthesize_data; a non-default preset or label noise gets its own folder so the default data survives."""
-    clause_wo_shape = re.sub(r"\d+\s*[x×*]\s*\d+\s*[x×*]\s*\d+", " ", clause)
-    count = slots.volume_count(clause_wo_shape)
-    if count is not None and not 1 <= count <= 500:
-        return Clarify("How many volumes should I generate? Between 1 and 500.", "{} volumes")
+    if problem := unknown.unknown_preset(clause, ("default", *(name for name, _ in _PRESETS))):
+        return problem
+    count = slots.volume_count(slots.without_sizes(clause))
+    count = count if _in_bounds("synthesize_data.n", count) else None
     preset = next((name for name, pattern in _PRESETS if re.search(pattern, clause, re.I)), "default")
     noise = bool(_LABEL_NOISE.search(clause))
     args: dict[str, Any] = {}
     if count is not None:
         args["n"] = count
-    shape = slots.triple(clause)
+    shape = slots.volume_shape(clause)
     if shape is not None:
         args["shape"] = shape
     seed = slots.seed(clause)

@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from minivess.agents.planner.clauses import normalize
-from minivess.agents.planner.models import Plan, ToolOutcome
+from minivess.agents.planner.models import History, Plan, ToolOutcome
 from minivess.agents.planner.plan import build_plan
 from minivess.agents.planner.resolve import run_id_of
 
 TRANSFER_PREFIX: Final = "transfer_"  # hand-offs both ways (transfer_to_x, transfer_back_to_supervisor)
 HANDOFF_PREFIX: Final = "transfer_to_"  # a supervisor handing work down
 _MAX_CHAIN: Final = 6
+_DROP: Final = re.compile(
+    r"^\s*(?:drop|ignore|remove|skip|forget|leave\s+out|never\s*mind)\b(?:\s+(?:it|that|this))?[\s.!]*$", re.I
+)
+_ANSWER_NUMBER: Final = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)(?![\w.])", re.I)
 _ANSWER_VERB: Final = re.compile(
     r"\b(?:train|retrain|evaluate|compare|show|plot|promote|segment|predict|generate|synthesi[sz]e|list|describe"
     r"|help|leaderboard|rank)\b",
@@ -83,6 +87,7 @@ class Conversation:
     outcomes: dict[int, ToolOutcome] = field(default_factory=dict)
     transfers: list[int] = field(default_factory=list)
     texts: list[int] = field(default_factory=list)
+    trainings: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool message index → train arguments
 
     @classmethod
     def parse(cls, raw: list[dict[str, Any]] | None) -> Conversation:
@@ -90,6 +95,7 @@ class Conversation:
         messages = [m for m in (as_dict(item) for item in raw or []) if m is not None]
         view = cls(messages)
         names: dict[str, str] = {}
+        arguments_of: dict[str, str] = {}
         task = ""  # the latest hand-off's task, until anything but tool messages follows it
         for index, message in enumerate(messages):
             role = message.get("role")
@@ -98,6 +104,7 @@ class Conversation:
                 task = ""
                 for call_id, name, arguments in _calls(message):
                     names[call_id] = name
+                    arguments_of[call_id] = arguments
                     if name.startswith(HANDOFF_PREFIX):
                         view.transfers.append(index)
                         task = _task_of(arguments)
@@ -110,7 +117,11 @@ class Conversation:
             elif role == "tool":
                 name = message.get("name") or names.get(str(message.get("tool_call_id") or ""), "")
                 if isinstance(name, str) and name and not name.startswith(TRANSFER_PREFIX):
-                    view.outcomes[index] = outcome_of(name, content)
+                    view.outcomes[index] = outcome = outcome_of(name, content)
+                    if name == "train_model" and outcome.status == "ok":
+                        view.trainings[index] = _train_arguments(
+                            arguments_of.get(str(message.get("tool_call_id"))), outcome
+                        )
         return view
 
     @property
@@ -131,6 +142,17 @@ class Conversation:
             if run_id:
                 ids.append(run_id)
         return ids
+
+    def history_before(self, index: int) -> History:
+        """What earlier turns tell a new request: run ids (oldest first) and the latest training's arguments."""
+        trainings = [args for position, args in sorted(self.trainings.items()) if position < index]
+        return History(self.run_ids_before(index), trainings[-1] if trainings else None)
+
+    def worker_note(self, start: int) -> str | None:
+        """The text a worker handed back after the latest transfer since `start` (its question, if it asked)."""
+        transfer = self.last_transfer_after(start)
+        notes = [i for i in self.texts if transfer is not None and i > transfer]
+        return self.user_text(notes[-1]) if notes else None
 
     def last_transfer_after(self, index: int) -> int | None:
         """The latest transfer call after `index`, if any."""
@@ -158,13 +180,27 @@ class Conversation:
                 break
             first -= 1
         anchor = self.users[first]
-        history = self.run_ids_before(anchor)
+        history = self.history_before(anchor)
         request = self.user_text(anchor)
         for turn in self.users[first + 1 : latest + 1]:
             previous = build_plan(request, history)
             answer = self.user_text(turn)
             request = merge_answer(request, previous, answer, history) if previous.text_kind == "clarify" else answer
         return request, anchor
+
+
+def _train_arguments(raw: str | None, outcome: ToolOutcome) -> dict[str, Any]:
+    """A finished training's arguments ("train it again" repeats them), its model family from the result."""
+    try:
+        parsed = json.loads(raw or "{}")
+    except (json.JSONDecodeError, ValueError):
+        parsed = {}
+    args = dict(parsed) if isinstance(parsed, dict) else {}
+    model = outcome.data.get("model") if isinstance(outcome.data, dict) else None
+    if isinstance(model, str):
+        args["model"] = model
+    args.pop("register_as", None)
+    return args
 
 
 def _task_of(arguments: str) -> str:
@@ -175,12 +211,19 @@ def _task_of(arguments: str) -> str:
     return str(data.get("task", "")).strip() if isinstance(data, dict) else ""
 
 
-def merge_answer(request: str, question: Plan, answer: str, history: list[str]) -> str:
+def merge_answer(request: str, question: Plan, answer: str, history: History) -> str:
     """The request with the user's answer filled in, or the answer alone when it is a new request."""
     alone = build_plan(answer, history)
     if not alone.is_text and _ANSWER_VERB.search(answer):
         return answer
     base = normalize(request)
+    if question.replace is not None:  # the question named a written value: the answer takes its place
+        start, end = question.replace
+        numbers = _ANSWER_NUMBER.findall(answer)
+        value = numbers[0] if question.replace_number and len(numbers) == 1 else answer.strip()
+        value = "" if _DROP.match(answer) else value
+        merged = normalize(f"{base[:start]} {value} {base[end:]}")
+        return merged if not build_plan(merged, history).is_text or alone.is_text else answer
     at = question.insert_at if question.insert_at is not None else len(base)
     merged = f"{base[:at]} {question.template.format(answer.strip())}{base[at:]}"
     if not build_plan(merged, history).is_text:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from minivess.agents.planner.conversation import Conversation, as_dict
+from minivess.agents.planner.fit import fit_arguments
 from minivess.agents.planner.models import Plan, PlannedCall, PlannerReply, Step, ToolOutcome
 from minivess.agents.planner.plan import build_plan
 from minivess.agents.planner.replies import final_text, handback_text, stalled_text, worker_failure_text
@@ -114,33 +115,6 @@ def _call(position: int, name: str, args: dict[str, Any]) -> PlannerReply:
                                                               arguments=arguments)])  # fmt: skip
 
 
-def _enums(schema: dict[str, Any]) -> list[Any]:
-    values = list(schema.get("enum") or [])
-    for option in schema.get("anyOf") or []:
-        if isinstance(option, dict):
-            values += list(option.get("enum") or [])
-    return values
-
-
-def fit_arguments(args: dict[str, Any], parameters: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Keep only arguments the offered schema declares (and enum values it allows); list required ones missing."""
-    properties = parameters.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
-    kept: dict[str, Any] = {}
-    for key, value in args.items():
-        schema = properties.get(key)
-        if not isinstance(schema, dict):
-            continue
-        allowed = _enums(schema)
-        if allowed and value is not None and value not in allowed:
-            logger.debug("dropping %s=%r: not one of %s", key, value, allowed)
-            continue
-        kept[key] = value
-    required = parameters.get("required")
-    missing = [str(name) for name in (required if isinstance(required, list) else []) if name not in kept]
-    return kept, missing
-
-
 def _stalled(conversation: Conversation, start: int) -> bool:
     """A transfer was made after the last tool answer, and the worker came back without doing anything."""
     answered = [index for index in conversation.outcomes if index > start]
@@ -155,7 +129,7 @@ def _supervise(
         return PlannerReply(content=final_text(plan, progress.done))
     step = plan.steps[progress.next_index]
     if _stalled(conversation, start):
-        return PlannerReply(content=stalled_text(plan, progress.done, step))
+        return PlannerReply(content=stalled_text(plan, progress.done, step, conversation.worker_note(start)))
     transfer = offered.transfer_for(step.tool)
     if transfer is None:
         return PlannerReply(content=stalled_text(plan, progress.done, step))
@@ -178,7 +152,9 @@ def _work(plan: Plan, progress: Progress, conversation: Conversation, offered: O
     step = Step(plan.steps[index].tool, resolve_args(plan.steps[index], progress.done))
     if step.tool not in offered.schemas:
         return PlannerReply(content=handback_text(mine, step))
-    args, missing = fit_arguments(step.args, offered.schemas[step.tool])
+    args, missing, problems = fit_arguments(step.args, offered.schemas[step.tool])
+    if problems:
+        return PlannerReply(content=f"I can't call {step.tool} with {'; '.join(problems)}. Which value should I use?")
     if missing:
         return PlannerReply(content=f"I could not call {step.tool}: the offered schema needs {', '.join(missing)}.")
     return _call(len(conversation.messages), step.tool, args)
@@ -197,7 +173,7 @@ def current_plan(messages: list[dict[str, Any]]) -> Plan:
     if conversation.latest_user is None:
         return Plan(text=HELP_TEXT, text_kind="help")
     request, anchor = conversation.effective_request()
-    return build_plan(request, conversation.run_ids_before(anchor))
+    return build_plan(request, conversation.history_before(anchor))
 
 
 def plan_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> PlannerReply:
@@ -217,7 +193,7 @@ def plan_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | Non
     if start is None:
         return PlannerReply(content=HELP_TEXT)
     request, anchor = conversation.effective_request()
-    plan = build_plan(request, conversation.run_ids_before(anchor))
+    plan = build_plan(request, conversation.history_before(anchor))
     progress = Progress.match(plan.steps, conversation.outcomes_between(start))
     role = offered.role
     logger.debug("planner role=%s steps=%d done=%d", role, len(plan.steps), len(progress.done))

@@ -33,7 +33,7 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
          r"\b(?!\s+(?:out|rate)\b).{0,60}\b(?:runs?|experiments?|models?|data(?:sets?)?|volumes?|tables?|"
          r"checkpoints?|registry|everything|all|files?|history)\b|^\s*(?:delete|update|insert|drop|alter)\b"),
         ("deploy or serve models (no deployment tools here; I can promote a run to champion)",
-         r"\b(?:deploy\w*|kubernetes|k8s|helm|sagemaker|serve\s+(?:it|the\s+model)|production\s+(?:server|endpoint)"
+         r"\b(?:deploy\w*(?!.{0,60}\bto\s+(?:production|prod)\b(?!\s+(?:server|endpoint)))|kubernetes|k8s|helm|sagemaker|serve\s+(?:it|the\s+model)|production\s+(?:server|endpoint)"
          r"|(?:rest|http)\s+(?:api|endpoint)|docker)\b"),
         ("reach the internet (no downloads or uploads; I work with local and synthetic data)",
          r"\b(?:download|fetch|scrape|pull|upload|push|publish|share)\b.{0,60}\b(?:real|dataset|data|minivess|internet"
@@ -72,7 +72,9 @@ _INTENTS: Final = _compile(
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
          r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
          r"|\bwarehouse\s+(?:schema|tables|columns)"
-         r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"),
+         r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"
+         r"|\bwhat\s+does\s+(?:the\s+|our\s+)?(?:runs?\s+)?(?:database|db|warehouse)\s+look\s+like\b"
+         r"|\b(?:database|db|warehouse)\s+(?:schema|structure|layout)\b|\bwhich\s+tables\b"),
         ("synthesize",
          r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
@@ -85,7 +87,9 @@ _INTENTS: Final = _compile(
          r"|the\s+data\b)|\bhow\s+many\s+(?:volumes|images|scans|samples|cases|stacks)\b"
          r"|\bdataset\s+(?:info|summary|details|stats|statistics)\b"
          r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
-         r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"),
+         r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"
+         r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
+         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"),
         ("train",
          r"\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
          r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
@@ -103,13 +107,16 @@ _INTENTS: Final = _compile(
          r"|\bmodels?\s+(?:are\s+|is\s+)?registered\b"),
         ("promote",
          r"\bpromote\w*\b|\bregister\b|\b(?:make|set|mark|tag|crown|designate|move|point|use)\b.{0,60}"
-         r"\b(?:champion|challenger)\b|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"),
+         r"\b(?:champion|challenger|production|prod)\b(?!\s+(?:server|endpoint))"
+         r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
+         r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"),
         ("curves",
-         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
+         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
          r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
          r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
         ("compare",
          r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
+         r"|\bdiff\b|\bcontrast\b"
          r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
         ("failures",
          r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
@@ -140,7 +147,7 @@ _INTENTS: Final = _compile(
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
-         r"|\bwhich\s+(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?)\b"
+         r"|\bwhich\s+(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
          r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
          r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),
     )
@@ -160,6 +167,18 @@ _TRAIN_OPTION: Final = re.compile(
     r"\bepochs?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch\b|\bminutes?\b|\bhours?\b|\bseed\b", _I
 )
 _IMPERATIVE_TRAIN: Final = re.compile(r"^(?:please\s+)?(?:re-?)?train\b", _I)
+# A ranking asked for as a list; without these words "the best swinunetr" names one run (get_run).
+_RANKING: Final = re.compile(
+    r"\bleader[\s-]?boards?\b|\brank\w*|\bstandings\b|\bscoreboard\b|\bruns\b|\bmodels\b|\bfamil(?:y|ies)\b"
+    r"|\b(?:top|best|first)\s+\d+|\b\d+\s+(?:best|top)\b|\beach\b|\bper\b|\bsorted\b|\border\b",
+    _I,
+)
+
+
+def _one_best_run(clause: str, refs: list[RunRef]) -> bool:
+    """ "what's our top swinunetr by val dice": one best run of one family, not a ranking."""
+    best = [ref for ref in refs if ref.kind == "best" and ref.value.split(":")[1:2] not in ([], [""])]
+    return len(refs) == 1 and len(best) == 1 and not _RANKING.search(clause)
 
 
 def is_help(text: str) -> bool:
@@ -194,7 +213,11 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
         if intent == "get_run" and kinds & {"id", "last", "pronoun"} and _SPLIT_SCORE.search(clause):
             return "evaluate"
         if intent == "get_run" and not (kinds & {"id", "last", "pronoun"} or (kinds and _DETAIL.search(clause))):
+            if _one_best_run(clause, refs):
+                return "get_run"
             continue
+        if intent == "leaderboard" and _one_best_run(clause, refs):
+            return "get_run"
         return intent
     if canned_sql(clause):
         return "sql"

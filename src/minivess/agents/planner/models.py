@@ -47,6 +47,8 @@ class Clarify:
     question: str
     template: str = "{}"
     at: int | None = None  # where in the clause the answer goes (default: the clause's end)
+    span: tuple[int, int] | None = None  # the value asked about: the answer replaces it (clause offsets)
+    number_only: bool = False  # the value's keyword stays in the request: only the answer's number replaces it
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Plan:
     text_kind: TextKind | None = None
     insert_at: int | None = None
     template: str = "{}"
+    replace: tuple[int, int] | None = None  # a question about a written value: the answer replaces text[a:b]
+    replace_number: bool = False  # …with the answer's number only (its keyword is still in the request)
 
     @property
     def is_text(self) -> bool:
@@ -78,3 +82,11 @@ class ToolOutcome:
     def failed(self) -> bool:
         """True for an ERROR or REJECTED answer."""
         return self.status != "ok"
+
+
+@dataclass
+class History:
+    """What the conversation before a request tells the planner."""
+
+    run_ids: list[str] = field(default_factory=list)  # run ids named by earlier tool results, oldest first
+    last_train: dict[str, Any] | None = None  # the latest successful train_model's arguments ("train it again")

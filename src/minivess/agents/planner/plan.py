@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from minivess.agents.planner.builders import BUILDERS
+from minivess.agents.planner.accounting import check_values
+from minivess.agents.planner.builders import AGAIN, BUILDERS
 from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
 from minivess.agents.planner.intents import Intent, cannot_reason, classify, is_help
 from minivess.agents.planner.lexicon import families_in, metrics_in
-from minivess.agents.planner.models import Clarify, Plan, Step, StepOutput
+from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
 from minivess.agents.planner.refs import run_refs
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.slots import model_name, nii_paths
@@ -30,6 +31,11 @@ def _inherit(previous: Intent | None, body: str) -> Intent | None:
     if families_in(body) or run_refs(body) or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
         return previous
     return None
+
+
+def _repeat(body: str, resolver: RefResolver) -> Intent | None:
+    """ "same thing but with lr 5e-4": a training like the last one."""
+    return "train" if resolver.last_train is not None and AGAIN.search(body) else None
 
 
 def _absolute(step: Step, index: int) -> Step:
@@ -67,12 +73,13 @@ def _text_plan(text: str) -> Plan | None:
     return None
 
 
-def build_plan(request: str, history_ids: list[str]) -> Plan:
+def build_plan(request: str, history: History | list[str]) -> Plan:
     """Plan one request.
 
     Args:
         request: The user's request (for an answered question, the original request with the answer inserted).
-        history_ids: Run ids named by earlier tool results, oldest first ("it" / "that run" → the newest).
+        history: What earlier turns named: run ids, oldest first ("it" / "that run" → the newest), and the latest
+            training ("train it again"); a plain list is taken as the run ids.
 
     Returns:
         The ordered tool steps, or a single text outcome.
@@ -83,24 +90,38 @@ def build_plan(request: str, history_ids: list[str]) -> Plan:
         return decided
     steps: list[Step] = []
     understood: list[str] = []
-    resolver = RefResolver(history_ids)
+    context = history if isinstance(history, History) else History(list(history))
+    resolver = RefResolver(context.run_ids, context.last_train)
     previous: Intent | None = None
     for clause in split_clauses(text):
         body = strip_polite(clause.text)
         if not body or is_filler(body):
             continue
         refs = run_refs(body)
-        intent = classify(body, refs) or _inherit(previous, body)
+        intent = classify(body, refs) or _inherit(previous, body) or _repeat(body, resolver)
         if intent is None:
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
         if intent == "promote" and _merge_register(body, steps):
             continue
         built = BUILDERS[intent](body, refs, resolver)
+        if not isinstance(built, Clarify):
+            built = check_values(body, built, refs) or built
         if isinstance(built, Clarify):
-            at = clause.end if built.at is None else clause.start + clause.text.rfind(body) + built.at
-            return Plan(text=built.question, text_kind="clarify", insert_at=at, template=built.template)
+            offset = clause.start + clause.text.rfind(body)
+            at = clause.end if built.at is None else offset + built.at
+            span = (offset + built.span[0], offset + built.span[1]) if built.span else None
+            return Plan(
+                text=built.question,
+                text_kind="clarify",
+                insert_at=at,
+                template=built.template,
+                replace=span,
+                replace_number=built.number_only,
+            )
         for step in built:
             step = _absolute(step, len(steps))
+            if steps and steps[-1] == step:
+                continue  # "how many volumes … and what's their spacing": one dataset_info answers both
             resolver.note(len(steps), step)
             steps.append(step)
         understood.append(describe_step(built[0]))

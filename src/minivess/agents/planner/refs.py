@@ -46,7 +46,7 @@ _REF_RE: Final = re.compile(
             r"|previous|recent|final)\s+(?:trained\s+|finished\s+)?"
             r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b)",
             r"(?P<bestbare>\b(?:the\s+|our\s+)?best\b(?=\s*(?:[?.!,]|$|\s+(?:and|or|vs\.?|so\s+far|overall)\b)))",
-            r"(?P<plural>\bthem\b|\btheir\b|\bboth(?:\s+(?:of\s+them|runs"
+            r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
             r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
             r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b)",
             r"(?P<pron>\b(?:that|this|the|said|same)\s+(?:same\s+)?(?:new\s+|trained\s+|fresh\s+)?"

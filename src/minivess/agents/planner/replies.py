@@ -49,10 +49,16 @@ def final_text(plan: Plan, done: list[ToolOutcome]) -> str:
     return "\n".join(lines) or "Done."
 
 
-def stalled_text(plan: Plan, done: list[ToolOutcome], step: Step) -> str:
-    """The supervisor's answer when the step's worker is missing or came back without doing it."""
+def stalled_text(plan: Plan, done: list[ToolOutcome], step: Step, note: str | None = None) -> str:
+    """The supervisor's answer when the step's worker is missing or came back without doing it.
+
+    A worker's question (a value its tool's schema refuses) is passed on to the user as it is.
+    """
     lines = [summarize(outcome) for outcome in done if not outcome.failed]
-    lines.append(f"I could not get this step done: {describe_step(step)}. Please rephrase or try it on its own.")
+    if note and "?" in note:
+        lines.append(note)
+    else:
+        lines.append(f"I could not get this step done: {describe_step(step)}. Please rephrase or try it on its own.")
     return "\n".join(lines)
 
 

@@ -34,8 +34,9 @@ def run_id_of(data: Any) -> str | None:
 class RefResolver:
     """Resolves references while a plan is built: earlier steps of the plan first, then the conversation."""
 
-    def __init__(self, history_ids: list[str]) -> None:
+    def __init__(self, history_ids: list[str], last_train: dict[str, Any] | None = None) -> None:
         self.history = history_ids
+        self.last_train = last_train
         self.producer: int | None = None
         self.trained: list[int] = []
         self.group: list[RunValue] = []

@@ -48,7 +48,9 @@ _NOT_PATH_PARTS: Final = frozenset(
     {"and", "or", "w", "i", "o", "n", "a", "either", "dice", "cldice", "ce", "val", "test"}
 )
 _NOT_NAMES: Final = frozenset({"champion", "challenger", "the", "a", "an", "it", "model", "our", "my", "well"})
-_TOP = re.compile(rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))", _FLAGS)
+_TOP = re.compile(
+    rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))|\b({NUM})\s+(?:best|top|highest[\s-]scoring)\b", _FLAGS
+)
 _SYNTH_N = re.compile(
     rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
 )
@@ -66,9 +68,13 @@ def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 def epochs(text: str) -> int | None:
-    """Epoch count ("20 epochs", "twenty epochs", "for 5 ep", "one epoch", "epochs=3")."""
-    match = _last(_EPOCHS, text) or _last(_EPOCHS_AFTER, text)
-    return parse_int(match.group(1)) if match else None
+    """Epoch count ("20 epochs", "twenty epochs", "for 5 ep", "one epoch", "epochs=3"); the last whole one wins.
+
+    "lr=0.0005 epochs=8" has "0.0005 epochs" too: a fraction is not an epoch count, so "epochs=8" is used.
+    """
+    found = sorted([*_EPOCHS.finditer(text), *_EPOCHS_AFTER.finditer(text)], key=lambda m: m.start())
+    values = [value for value in (parse_int(m.group(1)) for m in found) if value is not None]
+    return values[-1] if values else None
 
 
 def learning_rate(text: str) -> float | None:
@@ -101,6 +107,28 @@ def triple(text: str) -> list[int] | None:
         return [int(match.group(i)) for i in (1, 2, 3)]
     cube = _last(_CUBE, text)
     return [int(cube.group(1))] * 3 if cube else None
+
+
+_SPACED_SIZE = re.compile(
+    r"\b(?:size|shape|dims?|dimensions?|of|at|voxels?)\s*(?:of\s+|=\s*|:\s*)?[\[(]?\s*(\d+)(?:\s*,\s*|\s+)(\d+)"
+    r"(?:\s*,\s*|\s+)(\d+)\b(?!\s*(?:epochs?|volumes?|images?|samples?|minutes?|hours?))",
+    _FLAGS,
+)
+
+
+def volume_shape(text: str) -> list[int] | None:
+    """Volume size for synthesis: "64x64x32", "64^3", or spaced after a size word ("of size 96 96 24")."""
+    found = triple(text)
+    if found:
+        return found
+    match = _last(_SPACED_SIZE, text)
+    return [int(match.group(i)) for i in (1, 2, 3)] if match else None
+
+
+def without_sizes(text: str) -> str:
+    """The text with its X×Y×Z sizes blanked, so their numbers are not read as counts."""
+    text = _TRIPLE.sub(" ", text)
+    return _SPACED_SIZE.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)], text)
 
 
 def patch_size(text: str) -> list[int] | None:
@@ -191,7 +219,7 @@ def alias(text: str) -> str:
 def top_n(text: str) -> int | None:
     """Row limit from "top 5", "first ten", "5 best"."""
     match = _last(_TOP, text)
-    return parse_int(match.group(1)) if match else None
+    return parse_int(match.group(1) or match.group(2)) if match else None
 
 
 def volume_count(text: str) -> int | None:

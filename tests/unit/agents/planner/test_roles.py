@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from minivess.agents.planner import plan_reply
-from minivess.agents.planner.core import Offered, fit_arguments
+from minivess.agents.planner.core import Offered
+from minivess.agents.planner.fit import fit_arguments
 from minivess.catalog import WORKER_TOOLS
 from minivess.tools.registry import REGISTRY
 from tests.unit.agents.planner.support import (
@@ -134,8 +135,11 @@ def test_fit_arguments_reports_missing_required() -> None:
         "properties": {"a": {"enum": ["x"]}, "b": {"anyOf": [{"enum": ["y"]}, {"type": "null"}]}},
         "required": ["a"],
     }
-    assert fit_arguments({"a": "x", "b": None, "c": 1}, schema) == ({"a": "x", "b": None}, [])
-    assert fit_arguments({"a": "z", "b": "q"}, schema) == ({}, ["a"])
+    assert fit_arguments({"a": "x", "b": None, "c": 1}, schema) == ({"a": "x", "b": None}, [], [])
+    assert fit_arguments({"b": "y"}, schema) == ({"b": "y"}, ["a"], [])
+    kept, missing, problems = fit_arguments({"a": "z", "b": "q"}, schema)  # refused values are reported, not dropped
+    assert kept == {} and missing == []
+    assert problems == ["a 'z' must be one of x", "b 'q' must be one of y"]
 
 
 def test_supervisor_learns_worker_ownership_from_the_transfer_descriptions() -> None:

@@ -1,0 +1,139 @@
+"""Account for every value a user gave: a number or ``key=value`` the planned steps do not use becomes a question.
+
+A user who asked for 8 epochs and got the preset's 2 has been lied to. After a clause is turned into steps,
+every number in it must be explained — used as an argument, part of a run reference, a path, a metric name or
+the SQL — else the planner names the value and asks, and the user's answer replaces exactly that value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+from minivess.agents.planner.bounds import keyword_bound
+from minivess.agents.planner.models import Clarify, Step, StepOutput
+from minivess.agents.planner.refs import RunRef
+
+# A number standing on its own: "8", "-1", "0.0005", "1e-3", "10^8", "5e-4" (not "3d", "v2", "64x64", "2-photon").
+_NUMBER: Final = re.compile(
+    r"(?<![\w.^])(?P<num>[-−]?\s?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
+    re.I,
+)
+_KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
+# Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
+_NAMES: Final = re.compile(
+    r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³)",
+    re.I,
+)
+_MINUTE_FACTORS: Final = (1.0, 60.0, 1 / 60.0)  # a budget in minutes may have been written in hours or seconds
+
+
+def parse_token(raw: str) -> float | None:
+    """The value of a number token ("-1", "1e-3", "10^8"); None if it is not one."""
+    text = raw.replace("−", "-").replace(" ", "")
+    base, _, power = text.partition("^")
+    try:
+        value = float(base)
+        return value ** float(power) if power else value
+    except (ValueError, OverflowError):
+        return None
+
+
+def _leaves(value: Any) -> Iterable[Any]:
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif not isinstance(value, StepOutput):
+        yield value
+
+
+def _used_numbers(steps: list[Step]) -> list[tuple[float, ...]]:
+    """Each number the steps use, as the ways it may have been written; each one accounts for one written value."""
+    numbers: list[tuple[float, ...]] = [(float(len(steps)),)] if len(steps) > 1 else []  # "all 3 families"
+    for step in steps:
+        for key, value in step.args.items():
+            for leaf in _leaves(value):
+                if isinstance(leaf, int | float) and not isinstance(leaf, bool):
+                    factors = _MINUTE_FACTORS if key == "max_minutes" else (1.0,)
+                    numbers.append(tuple(float(leaf) * f for f in factors))
+    return numbers
+
+
+def _take(value: float, numbers: list[tuple[float, ...]]) -> bool:
+    """Remove and report the first used number that ``value`` is a way of writing."""
+    for index, forms in enumerate(numbers):
+        if any(math.isclose(value, form, rel_tol=1e-9, abs_tol=1e-12) for form in forms):
+            del numbers[index]
+            return True
+    return False
+
+
+def _used_text(steps: list[Step]) -> str:
+    """The string arguments (SQL, names, paths): a number inside them is used."""
+    return " ".join(
+        leaf for step in steps for value in step.args.values() for leaf in _leaves(value) if isinstance(leaf, str)
+    )
+
+
+def _covered(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
+def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str, int, int] | None:
+    """The first value in ``clause`` that the steps do not use: (as written, start, end), or None.
+
+    Args:
+        clause: The clause as the user wrote it.
+        steps: The steps built from it.
+        refs: Run references found in it (their ids and counts are accounted for).
+    """
+    spans = [(ref.start, ref.end) for ref in refs] + [m.span() for m in _NAMES.finditer(clause)]
+    numbers = _used_numbers(steps)
+    text = _used_text(steps)
+    for match in _KEY_VALUE.finditer(clause):
+        value = match.group("value").rstrip(".")
+        if parse_token(value) is None and value.lower() not in text.lower():
+            return match.group(0), match.start(), match.end()
+    for match in _NUMBER.finditer(clause):
+        start, end = match.span("num")
+        if _covered(start, end, spans):
+            continue
+        value = parse_token(match.group("num"))
+        if value is None or not math.isfinite(value):
+            return match.group("num"), start, end
+        if _take(value, numbers):
+            continue
+        if re.search(rf"(?<![\w.]){re.escape(match.group('num').strip())}(?![\w.])", text):
+            continue  # the number is inside a string argument (SQL, a name)
+        return match.group("num"), start, end
+    return None
+
+
+def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify | None:
+    """A question about the first unused value in ``clause`` (the answer replaces it), or None.
+
+    A value next to a known keyword ("lr -1", "-4 volumes", "10^8 epochs") is out of that argument's range: the
+    question names the limit. Any other value is one the planner cannot place: the question quotes it.
+    """
+    found = unaccounted(clause, steps, refs)
+    if found is None:
+        return None
+    token, start, end = found
+    bound = keyword_bound(clause, start, end)
+    value = parse_token(token)
+    if bound is not None and (value is None or not bound.allows(value)):
+        example = f" (for example {bound.example})" if bound.example else ""
+        question = (
+            f"{bound.what.capitalize()} must be {bound.describe()}, not '{token}'. Which value should I use{example}?"
+        )
+        return Clarify(question, at=start, span=(start, end), number_only=True)
+    question = (
+        f"I did not use '{token}' in \"{clause}\": I would have to ignore it or guess. What did you mean by it? "
+        "(For example '8 epochs', 'lr 1e-3', 'batch size 4', 'patch 64x64x32', 'for 30 minutes'; or say 'drop it'.)"
+    )
+    return Clarify(question, at=start, span=(start, end))

@@ -1,0 +1,143 @@
+"""Names the planner cannot use: an unknown loss, model, split, alias, preset or metric is asked about by name.
+
+Without these checks "train segresnet with focal loss" would train with the default loss and "rank runs by
+specificity" would rank by Dice: a silent default. Each check finds the word the user wrote in the place such a
+name goes and returns a question whose answer replaces that word.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric
+from minivess.agents.planner.models import Clarify
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_WORD: Final = r"['\"`]?(?P<w>[A-Za-z][\w+.-]*)['\"`]?"
+_COMMON: Final = _words(
+    "a an the this that these those my our your its their same usual default standard new current it "
+    "one some any another other again with without no not and or of on in for to by from as at all "
+    "each every"
+)
+_LOSS_WORD: Final = re.compile(rf"\b{_WORD}\s+loss\b", re.I)
+_KNOWN_LOSS: Final = _words(
+    "dice ce cldice cl-dice cl_dice dice_ce dice_ce_cldice dice+ce topology topological "
+    "topology-aware plain combined training train val validation lower higher low high best"
+)
+_TRAIN_WORD: Final = re.compile(rf"\b(?:re-?)?train\s+(?:(?:a|an|the|my|our|new|fresh)\s+)?{_WORD}", re.I)
+_KNOWN_TRAIN_OBJECT: Final = _words(
+    "model models network net something it again one on for with using from segmentation seg "
+    "baseline quick small tiny big large run for until"
+)
+_SPLIT_WORD: Final = re.compile(
+    rf"\b(?:on|against|using|with)\s+(?:the\s+)?{_WORD}\s+(?:split|set|partition|fold)\b", re.I
+)
+_KNOWN_SPLIT: Final = _words(
+    "val valid validation test testing train training held-out heldout holdout hold-out same whole entire"
+)
+_ALIAS_WORD: Final = re.compile(rf"\bto\s+(?:the\s+)?(?:new\s+)?{_WORD}(?:\s+(?:alias|stage|slot))?\s*[.!?]*$", re.I)
+_KNOWN_ALIAS: Final = _words("champion challenger production prod registry mlflow")
+_PRESET_WORDS: Final = (
+    re.compile(rf"\b{_WORD}\s+preset\b", re.I),
+    re.compile(rf"\bpreset\s+(?:called\s+|named\s+)?{_WORD}", re.I),
+)
+_KNOWN_PRESET: Final = _words(
+    "default small tiny minivess minivess-like shifted shift noisy noisy_labels noisy-labels labels realistic"
+)
+_METRIC_WORD: Final = re.compile(
+    rf"\b(?:by|on|using|in\s+terms\s+of|according\s+to|wrt)\s+(?:the\s+)?(?:(?:val(?:idation)?|test)[\s_])?{_WORD}",
+    re.I,
+)
+_NOT_METRICS: Final = _words(
+    "family families model models run runs architecture architectures far now default each all "
+    "overall score scores metric metrics performance results it them"
+)
+
+
+def _ask(word: re.Match[str], question: str) -> Clarify:
+    start, end = word.span("w")
+    return Clarify(question, at=start, span=(start, end))
+
+
+def _unknown(pattern: re.Pattern[str], clause: str, known: frozenset[str]) -> re.Match[str] | None:
+    for match in pattern.finditer(clause):
+        word = (match.group("w") or "").lower().rstrip(".,;")
+        if word and word not in known and word not in _COMMON:
+            return match
+    return None
+
+
+def unknown_loss(clause: str) -> Clarify | None:
+    """ "focal loss": not one of the losses the training tool has."""
+    match = _unknown(_LOSS_WORD, clause, _KNOWN_LOSS)
+    if match is None or families_in(match.group("w")):
+        return None
+    return _ask(
+        match,
+        f"I can't train with a '{match.group('w')} loss': the losses are dice_ce (Dice + cross-entropy) and "
+        "dice_ce_cldice (adds soft clDice for topology). Which one should I use?",
+    )
+
+
+def unknown_family(clause: str) -> Clarify | None:
+    """ "train unetr++": a model family the catalog does not have."""
+    match = _unknown(_TRAIN_WORD, clause, _KNOWN_TRAIN_OBJECT)
+    if match is None or families_in(match.group("w")) or first_metric(match.group("w")):
+        return None
+    return _ask(
+        match,
+        f"I don't know the model '{match.group('w')}'. I can train {', '.join(FAMILIES)}: which one should I use?",
+    )
+
+
+def unknown_split(clause: str) -> Clarify | None:
+    """ "on the calibration split": the data has train, val and test splits only."""
+    match = _unknown(_SPLIT_WORD, clause, _KNOWN_SPLIT)
+    if match is None:
+        return None
+    return _ask(
+        match, f"There is no '{match.group('w')}' split: the splits are train, val and test. Which one should I use?"
+    )
+
+
+def unknown_alias(clause: str) -> Clarify | None:
+    """ "promote … to staging": the registry aliases are champion and challenger."""
+    match = _unknown(_ALIAS_WORD, clause, _KNOWN_ALIAS)
+    if match is None or families_in(match.group("w")):
+        return None
+    return _ask(
+        match,
+        f"There is no '{match.group('w')}' alias: the registry aliases are champion (production) and challenger. "
+        "Which one should I point at the run?",
+    )
+
+
+def unknown_preset(clause: str, presets: tuple[str, ...]) -> Clarify | None:
+    """ "the foggy preset": not one of the generator's presets."""
+    known = _KNOWN_PRESET | set(presets)
+    match = next((m for pattern in _PRESET_WORDS if (m := _unknown(pattern, clause, known))), None)
+    if match is None:
+        return None
+    return _ask(
+        match,
+        f"There is no '{match.group('w')}' preset: the generator presets are {', '.join(presets)}. Which one?",
+    )
+
+
+def unknown_metric(clause: str) -> Clarify | None:
+    """ "rank runs by specificity": only when no known metric is named at all."""
+    if first_metric(clause):
+        return None
+    match = _unknown(_METRIC_WORD, clause, _NOT_METRICS)
+    if match is None or families_in(match.group("w")):
+        return None
+    return _ask(
+        match,
+        f"I can't rank by '{match.group('w')}': the metrics are dice, cldice, nsd and hd95 (val_ or test_, e.g. "
+        "val_cldice). Which one should I use?",
+    )

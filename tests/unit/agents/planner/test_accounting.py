@@ -1,0 +1,183 @@
+"""Every value the user gives is used or asked about: numbers, ranges, names, and answers that replace them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minivess.agents.planner import current_plan, plan_reply
+from minivess.agents.planner.bounds import BOUNDS
+from minivess.agents.planner.plan import build_plan
+from minivess.tools.registry import REGISTRY
+from tests.unit.agents.planner.support import ALL_TOOLS, SUPERVISOR_TOOLS, SYSTEM, assistant_text, train_history, user
+
+
+def _plan(request: str, history: list[str] | None = None) -> Any:
+    return build_plan(request, history or [])
+
+
+def _calls(request: str) -> list[tuple[str, dict[str, Any]]]:
+    plan = _plan(request)
+    assert not plan.is_text, plan.text
+    return [(step.tool, step.args) for step in plan.steps]
+
+
+def _question(request: str) -> str:
+    plan = _plan(request)
+    assert plan.text_kind == "clarify", [(s.tool, s.args) for s in plan.steps] or plan.text
+    assert plan.text is not None and "?" in plan.text
+    return plan.text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        (
+            "train segresnet lr=0.0005 epochs=8 batch size 4",
+            [("train_model", {"model": "segresnet", "lr": 0.0005, "epochs": 8, "batch_size": 4})],
+        ),
+        ("generate 6 synthetic volumes of size 96 96 24", [("synthesize_data", {"n": 6, "shape": [96, 96, 24]})]),
+        ("what's our top swinunetr by val dice", [("get_run", {"run_id": "best:swinunetr:val_dice"})]),
+        (
+            "make 4be1c07d9a2f4e5b8c3d6a7f1e2b9c05 the production model",
+            [("promote_model", {"run_id": "4be1c07d9a2f4e5b8c3d6a7f1e2b9c05", "alias": "champion"})],
+        ),
+        ("deploy the best swinunetr to prod", [("promote_model", {"run_id": "best:swinunetr", "alias": "champion"})]),
+        (
+            "diff the params of runs 4be1c07d9a2f4e5b8c3d6a7f1e2b9c05 and a7c93e1f02d84b6e9f5a3c1d7e8b2f40",
+            [("compare_runs", {"run_ids": ["4be1c07d9a2f4e5b8c3d6a7f1e2b9c05", "a7c93e1f02d84b6e9f5a3c1d7e8b2f40"]})],
+        ),
+        (
+            "contrast the best segresnet with the best dynunet",
+            [("compare_runs", {"run_ids": ["best:segresnet", "best:dynunet"]})],
+        ),
+        ("what does the runs database look like", [("describe_warehouse", {})]),
+        ("which tables are there?", [("describe_warehouse", {})]),
+        (
+            "run inference on data/raw/f.nii.gz using the champion model",
+            [("predict_volume", {"run_id": "champion", "input_path": "data/raw/f.nii.gz"})],
+        ),
+        ("how many volumes do we have and what's their spacing", [("dataset_info", {})]),
+        ("train dynunet for 2 hours", [("train_model", {"model": "dynunet", "max_minutes": 120.0})]),
+        ("show me the 3 best runs", [("leaderboard", {"metric": "val_dice", "by_family": False, "limit": 3})]),
+    ],
+)
+def test_requests_the_first_batch_got_wrong(request_text: str, expected: list[tuple[str, dict[str, Any]]]) -> None:
+    assert _calls(request_text) == expected
+
+
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [
+        ("train a segresnet with learning rate -1", ["learning rate", "between 0 and 1", "-1"]),
+        ("train dynunet for 10^8 epochs", ["epochs", "between 1 and 1000", "10^8"]),
+        ("train segresnet with batch size 0", ["batch size", "between 1 and 64"]),
+        ("generate -4 synthetic volumes", ["volumes", "between 1 and 500", "-4"]),
+        ("train swinunetr with a budget of -30 minutes", ["time budget", "-30"]),
+        ("top 250 runs by dice", ["rows", "between 1 and 100", "250"]),
+        ("train dynunet with patch size 64 x 64 x 16 x 2", ["'2'"]),
+        ("train segresnet 7", ["'7'"]),
+        ("train segresnet with momentum=0.9", ["'0.9'"]),
+        ("train segresnet with optimizer=lion", ["optimizer=lion"]),
+        ("train segresnet with focal loss", ["focal", "dice_ce"]),
+        ("train unetr++ for 5 epochs", ["unetr++", "segresnet"]),
+        ("evaluate the last run on the calibration split", ["calibration", "train, val and test"]),
+        ("promote the best segresnet to staging", ["staging", "champion"]),
+        ("synthesize 10 volumes with the foggy preset", ["foggy", "shifted"]),
+        ("rank runs by specificity", ["specificity", "cldice"]),
+    ],
+)
+def test_unusable_values_are_asked_about_by_name(request_text: str, named: list[str]) -> None:
+    question = _question(request_text)
+    for words in named:
+        assert words in question
+
+
+def _conversation(*turns: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [SYSTEM]
+    for text in turns:
+        messages.append(user(text))
+        reply = plan_reply(messages, ALL_TOOLS)
+        if reply.content and text != turns[-1]:
+            messages.append(assistant_text(reply.content))
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        (("train dynunet for 10^8 epochs", "100"), {"model": "dynunet", "epochs": 100}),
+        (("train a segresnet with learning rate -1", "use 5e-4 please"), {"model": "segresnet", "lr": 0.0005}),
+        (("train segresnet 7 epochs=3", "drop it"), {"model": "segresnet", "epochs": 3}),
+        (("train segresnet with focal loss", "dice_ce_cldice"), {"model": "segresnet", "loss": "dice_ce_cldice"}),
+    ],
+)
+def test_the_answer_replaces_the_value_asked_about(turns: tuple[str, ...], expected: dict[str, Any]) -> None:
+    plan = current_plan(_conversation(*turns))
+    assert [(s.tool, s.args) for s in plan.steps] == [("train_model", expected)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    epochs=st.integers(min_value=-5, max_value=3000),
+    lr=st.sampled_from([-1.0, 0.0, 1e-4, 5e-4, 0.002, 0.5, 1.0, 3.0]),
+    batch=st.integers(min_value=-2, max_value=100),
+)
+def test_every_number_is_used_exactly_or_asked_about(epochs: int, lr: float, batch: int) -> None:
+    plan = _plan(f"train segresnet for {epochs} epochs with lr {lr:g} and batch size {batch}")
+    valid = BOUNDS["epochs"].allows(epochs) and BOUNDS["lr"].allows(lr) and BOUNDS["batch_size"].allows(batch)
+    if valid:
+        assert [(s.tool, s.args) for s in plan.steps] == [
+            ("train_model", {"model": "segresnet", "epochs": epochs, "lr": lr, "batch_size": batch})
+        ]
+    else:
+        assert plan.text_kind == "clarify" and not plan.steps
+
+
+def _schema_bounds(tool: str, arg: str) -> tuple[float | None, float | None, bool, bool]:
+    schema = REGISTRY.get(tool).schema()["function"]["parameters"]["properties"][arg]
+    variant = next((o for o in schema.get("anyOf", [schema]) if o.get("type") != "null"), schema)
+    low, high = variant.get("minimum"), variant.get("maximum")
+    low_open, high_open = variant.get("exclusiveMinimum"), variant.get("exclusiveMaximum")
+    return (low if low is not None else low_open, high if high is not None else high_open, low_open is not None,
+            high_open is not None)  # fmt: skip
+
+
+@pytest.mark.parametrize("key", sorted(BOUNDS))
+def test_the_planners_bounds_are_the_tool_schemas_bounds(key: str) -> None:
+    bound = BOUNDS[key]
+    assert _schema_bounds(bound.tool, bound.arg) == (bound.low, bound.high, bound.low_open, bound.high_open)
+
+
+def test_a_value_the_offered_schema_refuses_is_asked_about_and_relayed() -> None:
+    narrow = REGISTRY.get("train_model").schema()
+    narrow["function"]["parameters"]["properties"]["epochs"] = {"type": "integer", "minimum": 1, "maximum": 5}
+    messages = [SYSTEM, user("train segresnet for 8 epochs")]
+    worker = plan_reply(messages, [narrow])
+    assert not worker.tool_calls and worker.content is not None
+    assert "epochs 8 must be at most 5" in worker.content and "?" in worker.content
+    transfer = plan_reply([SYSTEM, user("train segresnet for 8 epochs")], SUPERVISOR_TOOLS).tool_calls[0]
+    relayed = [
+        SYSTEM,
+        user("train segresnet for 8 epochs"),
+        {"role": "assistant", "content": None, "tool_calls": [_openai(transfer)]},
+        {"role": "tool", "tool_call_id": transfer.id, "name": transfer.name, "content": "transferred"},
+        assistant_text(worker.content),
+    ]
+    final = plan_reply(relayed, SUPERVISOR_TOOLS)
+    assert not final.tool_calls and final.content is not None and "must be at most 5" in final.content
+
+
+def _openai(call: Any) -> dict[str, Any]:
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def test_train_it_again_repeats_the_last_training_with_the_changes() -> None:
+    messages = [SYSTEM, *train_history(), user("same thing but with lr 5e-4")]
+    reply = plan_reply(messages, ALL_TOOLS)
+    args = json.loads(reply.tool_calls[0].arguments)
+    assert args["model"] == "segresnet" and args["lr"] == 0.0005
