@@ -26,6 +26,8 @@ from minivess.observability.store import TraceStore
 logger = logging.getLogger(__name__)
 
 LOCAL_DELAY_MS = 500  # the local store is written at most this long after a span ends
+LOCAL_QUEUE_SIZE = 65_536  # spans waiting for the store; OTel's default (2048) dropped spans in a 2000-span burst
+LOCAL_BATCH_SIZE = 2048  # spans per SQLite transaction
 # Langfuse writes each metadata key as its own attribute and drops (with a warning) what exceeds the limit;
 # the redactor caps a mapping at 200 keys, so the OTel default of 128 attributes per span is too low.
 MAX_SPAN_ATTRIBUTES = 512
@@ -69,7 +71,12 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
         span_limits=SpanLimits(max_span_attributes=MAX_SPAN_ATTRIBUTES),
     )
     provider.add_span_processor(
-        BatchSpanProcessor(LocalStoreExporter(store, redactor, warn), schedule_delay_millis=LOCAL_DELAY_MS)
+        BatchSpanProcessor(
+            LocalStoreExporter(store, redactor, warn),
+            schedule_delay_millis=LOCAL_DELAY_MS,
+            max_queue_size=LOCAL_QUEUE_SIZE,
+            max_export_batch_size=LOCAL_BATCH_SIZE,
+        )
     )
     exporter: SpanExporter
     if config.langfuse_configured and config.public_key and config.secret_key:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -60,6 +61,8 @@ _URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 _DATA_URI = re.compile(r"data:([\w.+\-]+/[\w.+\-]+)?(?:;[\w=\-]+)*;base64,")
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BLOB_MIN = 256
+_CACHE_SIZE = 4096  # distinct strings whose masked form is remembered
+_CACHE_MAX_CHARS = 64_000  # longer strings are masked every time (not worth keeping)
 
 
 # Shell variables whose names look secret ("pwd" ~ password) but hold the working directory.
@@ -89,6 +92,8 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         literals = {s for s in secrets if s and len(s) >= _MIN_LITERAL}
         self._literals = tuple(sorted(literals, key=len, reverse=True))
+        # A chat thread sends the same earlier messages with every LLM call: mask each distinct string once.
+        self._masked = functools.lru_cache(maxsize=_CACHE_SIZE)(self._mask)
 
     @classmethod
     def from_settings(cls, settings: BaseModel | None = None) -> Redactor:
@@ -123,8 +128,7 @@ class Redactor:
     def text(self, text: str) -> str:
         """Mask known secret values and credential-looking substrings in one string (no truncation).
 
-        The patterns run only when a cheap substring hint is present; exporters call this on every string
-        attribute of every span (on their own thread).
+        The patterns run only when a cheap substring hint is present; results are cached per distinct string.
 
         Args:
             text: Any string.
@@ -132,6 +136,9 @@ class Redactor:
         Returns:
             The string with every secret replaced by ``[REDACTED]``.
         """
+        return self._masked(text) if len(text) <= _CACHE_MAX_CHARS else self._mask(text)
+
+    def _mask(self, text: str) -> str:
         text = self.known(text)
         if len(text) < 8:
             return text
@@ -145,20 +152,23 @@ class Redactor:
         return text
 
     def string(self, text: str, limit: int = MAX_STRING) -> str:
-        """Describe blobs, truncate (with a marker) and mask known secret values in one string.
+        """Describe blobs, mask every secret (known values and credential patterns), then truncate (with a marker).
+
+        Masking comes before truncation, so a secret cut at the limit cannot leave a readable prefix behind.
 
         Args:
             text: Any string.
             limit: Characters kept.
 
         Returns:
-            The bounded string; pattern masking (``sk-…``, ``Bearer …``) follows in the exporters.
+            The bounded, masked string.
         """
         if len(text) >= _BLOB_MIN and (blob := _describe_blob(text)):
             return blob
+        text = self.text(text)
         if len(text) > limit:
             text = f"{text[:limit]}…[truncated {len(text) - limit} chars]"
-        return self.known(text)
+        return text
 
     def value(self, obj: Any, _depth: int = 0) -> Any:
         """Turn any value into a masked, bounded, JSON-safe structure.
@@ -170,11 +180,13 @@ class Redactor:
             obj: Anything a call site wants to trace.
 
         Returns:
-            None, bool, int, float, str, list or dict — JSON-safe, known secret values masked (value patterns
-            such as ``sk-…`` are masked by the exporters, off the hot path, via `text()`).
+            None, bool, int, float, str, list or dict — JSON-safe, every secret masked (known values, secret keys,
+            value patterns such as ``sk-…``), so exporters need not scan what came through here again.
         """
-        if obj is None or isinstance(obj, bool | int | float):
+        if obj is None or isinstance(obj, bool | int):
             return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else repr(obj)  # NaN / inf are not JSON
         if isinstance(obj, str):
             return self.string(obj)
         if _depth >= MAX_DEPTH:

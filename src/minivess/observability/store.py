@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -98,22 +99,31 @@ class TraceStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._writer: sqlite3.Connection | None = None  # kept open for the exporter's batches
+        self._writer_lock = threading.Lock()
+
+    def _open(self, *, write: bool) -> sqlite3.Connection:
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        if write:
+            # WAL: readers (the CLI) never block the exporter. NORMAL: a commit is durable against a crash of
+            # this process (not of the machine), and skips an fsync per batch.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return conn
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        if write:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10.0)) as conn:
-            conn.row_factory = sqlite3.Row
-            if write and conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                conn.execute("PRAGMA journal_mode=WAL")  # readers (the CLI) never block the exporter
-                conn.executescript(SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            with conn:  # one transaction, committed on success
-                yield conn
+        with closing(self._open(write=write)) as conn, conn:  # one transaction, committed on success
+            yield conn
 
     def write_observations(self, records: Sequence[ObservationRecord]) -> None:
-        """Insert (or replace) observations in one transaction.
+        """Insert (or replace) observations in one transaction, on a connection kept open between batches.
 
         Args:
             records: Observations from the exporter.
@@ -121,8 +131,22 @@ class TraceStore:
         rows = [_observation_row(r) for r in records]
         placeholders = ", ".join("?" for _ in _OBSERVATION_COLUMNS)
         sql = f"INSERT OR REPLACE INTO observations ({', '.join(_OBSERVATION_COLUMNS)}) VALUES ({placeholders})"
-        with self._connect(write=True) as conn:
-            conn.executemany(sql, rows)
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self._open(write=True)
+            try:
+                with self._writer:
+                    self._writer.executemany(sql, rows)
+            except sqlite3.Error:
+                self.close()  # the next batch reconnects (the file may have been replaced)
+                raise
+
+    def close(self) -> None:
+        """Close the exporter's connection (the next write opens a new one)."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def add_score(self, score: ScoreRecord) -> None:
         """Store a score (whether or not Langfuse also receives it)."""

@@ -127,3 +127,19 @@ def test_the_working_directory_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) 
     redactor = Redactor.from_settings(None)
     assert redactor.known("/home/someone/project/.minivess") == "/home/someone/project/.minivess"
     assert "hunter2" not in redactor.known("password is hunter2-very-secret")
+
+
+def test_values_are_fully_masked_before_they_are_cut() -> None:
+    """Call sites mask credential patterns too (the exporter no longer rescans inputs and outputs), and a secret
+    straddling the length limit leaves no readable prefix."""
+    redactor = Redactor()
+    secret = "sk-" + "A1b2C3d4" * 4
+    assert redactor.value({"note": f"use {secret} here"}) == {"note": f"use {MASK} here"}
+    text = "x" * (MAX_STRING - 10) + " " + secret
+    bounded = redactor.string(text)
+    assert "sk-A1b2" not in bounded and bounded.endswith("chars]")
+
+
+def test_non_finite_floats_become_strings_so_payloads_stay_json() -> None:
+    assert Redactor().value({"a": float("nan"), "b": float("inf"), "c": 0.5}) == {"a": "nan", "b": "inf", "c": 0.5}
+    json.loads(json.dumps(Redactor().value([float("-inf")]), allow_nan=False))
