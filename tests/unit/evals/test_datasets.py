@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from minivess.evals import SUITE_NAMES, analytics, planner, planner_holdout
+from minivess.evals import SUITE_NAMES, analytics, planner, planner_holdout, planner_holdout2
 from minivess.evals.gate import check_gate, load_floors
 from minivess.evals.history import RunSummary
 from minivess.settings import get_settings
@@ -41,17 +42,25 @@ def test_planner_dataset_is_broad() -> None:
     assert set(REGISTRY.names()) <= set(tools), f"no case expects {set(REGISTRY.names()) - set(tools)}"
 
 
-# The holdout is frozen: it was written before the planner was changed and must never be tuned against. A
-# genuinely wrong expectation may be fixed (say why in the commit message); then update this hash.
+# The holdouts are frozen: each was written before the planner was changed and must never be tuned against. A
+# genuinely wrong expectation may be fixed (say why in the commit message); then update its hash.
 HOLDOUT_SHA256 = "2b010144bb0f47d07679f4f4f921de7f976969d24a4619b6ea5d32b10ffd340d"
+HOLDOUT2_SHA256 = "a7af90c44c99e48b21ce57fdd38a4324c50e2e984083181c6e337a6cec38466f"
+HOLDOUTS: dict[str, tuple[ModuleType, str, str]] = {
+    "planner_holdout": (planner_holdout, HOLDOUT_SHA256, "holdout-2026-12"),
+    "planner_holdout2": (planner_holdout2, HOLDOUT2_SHA256, "holdout2-2026-12"),
+}
+PLANNER_DATASETS = (planner.DATASET, planner_holdout.DATASET, planner_holdout2.DATASET)
 
 
-def test_planner_holdout_is_broad_and_frozen() -> None:
-    assert hashlib.sha256(planner_holdout.DATASET.read_bytes()).hexdigest() == HOLDOUT_SHA256
-    cases = planner_holdout.load_cases()
+@pytest.mark.parametrize("name", list(HOLDOUTS))
+def test_planner_holdout_is_broad_and_frozen(name: str) -> None:
+    module, sha256, source = HOLDOUTS[name]
+    assert hashlib.sha256(module.DATASET.read_bytes()).hexdigest() == sha256
+    cases = module.load_cases()
     assert len(cases) >= 150
     assert len({case.id for case in cases}) == len(cases)
-    assert all(case.source.startswith("holdout-2026-12") for case in cases)
+    assert all(case.source.startswith(source) for case in cases)
     categories = Counter(case.category for case in cases)
     assert set(categories) == set(planner.CATEGORIES)
     assert categories["clarify"] >= 20, categories
@@ -59,11 +68,13 @@ def test_planner_holdout_is_broad_and_frozen() -> None:
     assert sum(bool(c.history) for c in cases) >= 15, "references to earlier turns"
     tools = Counter(call.tool for case in cases for call in case.expect.calls)
     assert set(REGISTRY.names()) <= set(tools), f"no case expects {set(REGISTRY.names()) - set(tools)}"
-    requests = {c.request for c in planner.load_cases()}
-    assert not [c.id for c in cases if c.request in requests], "a holdout request is also in planner.jsonl"
+    for other in PLANNER_DATASETS:
+        if other != module.DATASET:
+            requests = {c.request for c in planner.load_cases(other)}
+            assert not [c.id for c in cases if c.request in requests], f"a {name} request is also in {other.name}"
 
 
-@pytest.mark.parametrize("dataset", [planner.DATASET, planner_holdout.DATASET], ids=lambda p: p.stem)
+@pytest.mark.parametrize("dataset", PLANNER_DATASETS, ids=lambda p: p.stem)
 def test_planner_expectations_match_the_tools(dataset: Path) -> None:
     ctx = ToolContext(settings=get_settings())
     for case in planner.load_cases(dataset):
@@ -89,9 +100,9 @@ def test_analytics_dataset_is_well_formed() -> None:
     assert all(case.sql.lstrip().upper().startswith("SELECT") for case in cases)
 
 
-def test_shipped_floors_cover_every_suite_but_the_holdout() -> None:
+def test_shipped_floors_cover_every_suite_but_the_holdouts() -> None:
     floors = load_floors()
-    assert set(floors.suites) == set(SUITE_NAMES) - {"planner_holdout"}  # its floors come after the planner work
+    assert set(floors.suites) == set(SUITE_NAMES) - set(HOLDOUTS)  # their floors come after the planner work
     assert set(floors.for_suite("planner")) == {s.__name__ for s in planner.SCORERS}
     assert floors.for_suite("planner")["approval_respected"] == 1.0
 
@@ -101,11 +112,12 @@ def _run(suite: str, means: dict[str, float]) -> RunSummary:
                       dataset_version="v1", cases=1, errors=0, means=means, records=())  # fmt: skip
 
 
-def test_a_holdout_run_without_floors_does_not_fail_the_default_gate() -> None:
+@pytest.mark.parametrize("name", list(HOLDOUTS))
+def test_a_holdout_run_without_floors_does_not_fail_the_default_gate(name: str) -> None:
     floors = load_floors()
-    latest = {"planner": _run("planner", floors.for_suite("planner")), "planner_holdout": _run("planner_holdout", {})}
+    latest = {"planner": _run("planner", floors.for_suite("planner")), name: _run(name, {})}
     result = check_gate(latest, floors)
     assert result.ok, result.problems
-    assert "planner_holdout" not in {check.suite for check in result.checks}
-    named = check_gate(latest, floors, ["planner_holdout"])  # naming it explicitly still asks for floors
+    assert name not in {check.suite for check in result.checks}
+    named = check_gate(latest, floors, [name])  # naming it explicitly still asks for floors
     assert not named.ok and "no floors" in named.problems[0]

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from minivess.evals import build_suite, e2e, planner_holdout
+from minivess.evals import build_suite, e2e, planner_holdout, planner_holdout2
 from minivess.evals.harness import Conversation, case_settings, stub_registry
 from minivess.evals.history import mean_scores, read_records
 from minivess.evals.suite import run_suite
@@ -56,15 +57,18 @@ def test_planner_cases_are_linked_to_their_traces() -> None:
         assert "eval.planner.tool_choice" in names
 
 
-def test_planner_holdout_suite_is_recorded_under_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("holdout", [planner_holdout, planner_holdout2], ids=lambda m: m.NAME)
+def test_planner_holdout_suite_is_recorded_under_its_own_name(
+    holdout: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MINIVESS_TRACING", "off")
     settings = get_settings()
-    suite = build_suite("planner_holdout", settings, limit=2)
-    assert suite.project == "minivess-planner_holdout"
+    suite = build_suite(holdout.NAME, settings, limit=2)
+    assert suite.project == f"minivess-{holdout.NAME}"
     run = run_suite(suite, settings)
-    assert [r.suite for r in run.records] == ["planner_holdout"] * 2
-    assert {r.case_id for r in run.records} <= {c.id for c in planner_holdout.load_cases()}
-    assert {r.suite for r in read_records(settings.home_dir / "evals" / "history.jsonl")} == {"planner_holdout"}
+    assert [r.suite for r in run.records] == [holdout.NAME] * 2
+    assert {r.case_id for r in run.records} <= {c.id for c in holdout.load_cases()}
+    assert {r.suite for r in read_records(settings.home_dir / "evals" / "history.jsonl")} == {holdout.NAME}
 
 
 def test_tracing_off_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:
