@@ -18,9 +18,10 @@ from minivess.agents.planner.refs import RunRef
 
 # A number standing on its own: "8", "-1", "0.0005", "1e-3", "10^8", "5e-4" (not "3d", "v2", "64x64", "2-photon").
 _NUMBER: Final = re.compile(
-    r"(?<![\w.^])(?P<num>[-−]?\s?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
+    r"(?<![\w.^])(?P<num>(?:[-−]\s?)?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
     re.I,
 )
+_SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
 _NAMES: Final = re.compile(
@@ -80,6 +81,16 @@ def _used_text(steps: list[Step]) -> str:
     )
 
 
+def _list_args(steps: list[Step]) -> list[list[int | float]]:
+    """Numeric list arguments (patch sizes, shapes)."""
+    return [
+        value
+        for step in steps
+        for value in step.args.values()
+        if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value)
+    ]
+
+
 def _covered(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e for s, e in spans)
 
@@ -98,6 +109,10 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     for match in _KEY_VALUE.finditer(clause):
         value = match.group("value").rstrip(".")
         if parse_token(value) is None and value.lower() not in text.lower():
+            return match.group(0), match.start(), match.end()
+    sizes = [[float(v) for v in value] for value in _list_args(steps)]
+    for match in _SIZE.finditer(clause):  # "96x96", "64x64x16x2": a size must be used whole, as a list argument
+        if [float(side) for side in re.findall(r"\d+", match.group(0))] not in sizes:
             return match.group(0), match.start(), match.end()
     for match in _NUMBER.finditer(clause):
         start, end = match.span("num")

@@ -52,8 +52,14 @@ BOUNDS: Final[dict[str, Bound]] = {
         Bound("synthesize_data", "n", "the number of volumes", 1, 500, example="8",
               keyword=r"volumes?|images?|samples?|stacks?|cases?|scans?|cubes?"),
         Bound("leaderboard", "limit", "the number of rows", 1, 100, example="10", keyword=r"top|first|best|rows?"),
+        Bound("query_runs", "max_rows", "the row cap", 1, 1000, example="100", keyword=r"max_rows|row\s+cap"),
     )
 }  # fmt: skip
+
+
+def bound_for(tool: str, arg: str) -> Bound | None:
+    """The bound of one tool argument, if the planner checks it."""
+    return BOUNDS.get(arg if tool == "train_model" else f"{tool}.{arg}")
 
 
 def keyword_bound(clause: str, start: int, end: int) -> Bound | None:

@@ -12,7 +12,7 @@ from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.intents import Intent
 from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric, metrics_in, param_in
 from minivess.agents.planner.models import Clarify, Step, StepOutput
-from minivess.agents.planner.refs import RunRef, mentions_alias
+from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
 from minivess.agents.planner.texts import FAMILY_QUESTION, run_question
@@ -36,14 +36,18 @@ _OVERALL: Final = re.compile(
     r"|\bevery\s+run\b|\bbest\s+runs\b|\b(?:top|best)\s+\S+\s+runs\b|\bruns\s+overall\b|\bnot\s+(?:grouped|per\s+family)\b",
     re.I,
 )
+_NOT_GROUPED: Final = re.compile(
+    r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+per\s+family\b|\bungrouped\b", re.I
+)
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
 _PRESETS: Final[tuple[tuple[str, str], ...]] = (
     ("noisy_labels", r"\bnoisy[\s_]labels?\s+preset\b|\bpreset\s+noisy[\s_]labels\b"),
     ("shifted", r"\bshift(?:ed)?\b|\bdomain[\s-]shift|\bdrift\b|\bout[\s-]of[\s-]distribution\b|\bood\b"),
     ("small", r"\bsmall\b|\btiny\b|\bminiature\b"),
-    ("minivess", r"\bminivess[\s-]*(?:like|style)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b|\bpreset\s+minivess\b"
-                 r"|\brealistic\b"),
+    ("minivess", r"\bminivess[\s-]*(?:like|style|preset)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b"
+                 r"|\bpreset\s+minivess\b|\brealistic\b"),
 )  # fmt: skip
+_ON_IT: Final = re.compile(r"\bon\s+(?:it|that|this|the\s+same)(?:\s+(?:data(?:set)?|folder|one))?\b", re.I)
 # "train it again", "same thing but with lr 5e-4", "the same model again": repeat the conversation's last training.
 AGAIN: Final = re.compile(
     r"\b(?:same\s+(?:thing|model|run|setup|config(?:uration)?|experiment|settings?|training)|again\b"
@@ -88,6 +92,17 @@ def _in_bounds(key: str, value: float | None) -> bool:
     return value is not None and BOUNDS[key].allows(value)
 
 
+def _word_out_of_range(values: dict[str, Any], text: str) -> Clarify | None:
+    """A value written in words ("zero epochs") that breaks its range: the accounting pass sees digits only."""
+    for key, value in values.items():
+        if key not in BOUNDS or not isinstance(value, int | float) or BOUNDS[key].allows(value):
+            continue
+        if not re.search(rf"(?<![\w.]){re.escape(f'{value:g}')}(?![\w.])", text):
+            bound = BOUNDS[key]
+            return Clarify(f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value?")
+    return None
+
+
 def _train_options(clause: str) -> dict[str, Any] | Clarify:
     patch = slots.patch_size(clause)
     if patch is not None and min(patch) < 1:
@@ -97,6 +112,8 @@ def _train_options(clause: str) -> dict[str, Any] | Clarify:
         "batch_size": slots.batch_size(clause), "patch_size": patch, "max_minutes": slots.budget_minutes(clause),
         "dataset": slots.directory(clause), "seed": slots.seed(clause), "register_as": slots.register_as(clause),
     }  # fmt: skip
+    if problem := _word_out_of_range(values, clause):
+        return problem
     bounded = {key for key in values if key in BOUNDS}
     return {
         key: value
@@ -122,6 +139,8 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
             return options
         alias = str(options.get("register_as", "")).lower()
         earlier = {k: v for k, v in (repeat or {}).items() if k != "model"}
+        if res.dataset and "dataset" not in options and _ON_IT.search(text):
+            options["dataset"] = res.dataset  # "check data/x, then train dynunet on it"
         steps.append(Step("train_model", {"model": family, **earlier, **options}))
         if alias in ("champion", "challenger"):
             steps[-1].args.pop("register_as")
@@ -149,8 +168,6 @@ def _ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
 
 
 def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
-    if mentions_alias(clause) and not refs:
-        return [slots.alias(clause)]  # "using the champion": the tools resolve registry aliases
     values: list[Any] = list(res.resolve(refs, single=single))
     if not values:
         implicit = res.implicit()
@@ -169,25 +186,28 @@ def build_evaluate(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 
 def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """predict_volume for the NIfTI path named (asks for the path or the run when missing)."""
-    source, target = slots.nii_paths(clause)
-    if source is None:
+    """predict_volume per NIfTI input named ("segment a.nii.gz and b.nii.gz"; "… to out.nii.gz" is the output)."""
+    sources, target = slots.nii_inputs_and_output(clause)
+    if not sources:
         return Clarify(
             "Which volume should I segment? Give the path of a .nii or .nii.gz file, e.g. data/raw/vol.nii.gz."
         )
     runs = _targets(refs, res, single=True, clause=clause)
     if not runs:
-        return _ask_run(f"use to segment {source}", refs, clause)
-    args: dict[str, Any] = {"run_id": runs[0], "input_path": source}
+        return _ask_run(f"use to segment {sources[0]}", refs, clause)
+    if target and len(sources) > 1:
+        return Clarify(f"Where should the masks of {len(sources)} volumes go? One output path fits one volume.")
+    steps = [Step("predict_volume", {"run_id": runs[0], "input_path": source}) for source in sources]
     if target:
-        args["output_path"] = target
-    return [Step("predict_volume", args)]
+        steps[0].args["output_path"] = target
+    return steps
 
 
 def build_promote(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """promote_model (champion unless challenger is named)."""
     if problem := unknown.unknown_alias(clause):
         return problem
+    refs = [ref for ref in refs if ref.kind != "alias"]  # "promote X to champion": the alias is the target
     runs = _targets(refs, res, single=True)
     if not runs:
         return _ask_run("promote", refs)
@@ -219,7 +239,7 @@ def build_compare(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """learning_curves of the named runs (default: the latest run); metrics only when named."""
-    runs = _targets(refs, res, single=False)
+    runs = _targets(refs, res, single=False) if refs or not res.group else list(res.group)
     if not runs and any(ref.kind in ("pronoun", "plural") for ref in refs):
         return _ask_run("plot", refs, clause)  # "how did it train?" with no run in the conversation
     args: dict[str, Any] = {"run_ids": runs or ["last"]}
@@ -253,7 +273,7 @@ def build_leaderboard(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
     if problem := unknown.unknown_metric(clause):
         return problem
     args: dict[str, Any] = {"metric": first_metric(clause) or "val_dice"}
-    if _OVERALL.search(clause) and not _PER_FAMILY.search(clause):
+    if _NOT_GROUPED.search(clause) or (_OVERALL.search(clause) and not _PER_FAMILY.search(clause)):
         args["by_family"] = False
     limit = slots.top_n(clause)
     if _in_bounds("leaderboard.limit", limit):
@@ -287,6 +307,8 @@ def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built
     if problem := unknown.unknown_preset(clause, ("default", *(name for name, _ in _PRESETS))):
         return problem
     count = slots.volume_count(slots.without_sizes(clause))
+    if problem := _word_out_of_range({"synthesize_data.n": count}, clause):
+        return problem
     count = count if _in_bounds("synthesize_data.n", count) else None
     preset = next((name for name, pattern in _PRESETS if re.search(pattern, clause, re.I)), "default")
     noise = bool(_LABEL_NOISE.search(clause))
@@ -311,7 +333,7 @@ def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built
 
 def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """dataset_info for the folder named (default: the synthetic dataset)."""
-    path = slots.directory(clause)
+    path = slots.directory(clause) or (res.dataset if re.search(r"\b(?:its|their)\b", clause, re.I) else None)
     return [Step("dataset_info", {"path": path} if path else {})]
 
 

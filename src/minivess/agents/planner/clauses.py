@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -22,17 +23,19 @@ _STRONG: Final = re.compile(
 _WEAK: Final = re.compile(
     r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
-    r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")",
+    r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
+    r"|,?\s+and\s+(?=again\b)",
     re.I,
 )
-_FILLER: Final = re.compile(
-    r"^(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|cool|nice|perfect|awesome|sure|yes|yep|yeah"
+_FILLER_WORDS: Final = (
+    r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
-    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?)"
-    r"(?:\s+(?:please|thanks|thank\s+you))?[\s.!?,]*$",
-    re.I,
+    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
+    r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
 )
+# One or more courtesy words ("good, go ahead", "ok thanks"): a clause that asks for nothing.
+_FILLER: Final = re.compile(rf"^(?:{_FILLER_WORDS}[\s.!?,]*)+$", re.I)
 _POLITE: Final = re.compile(
     r"^(?:(?:hey|hi|hello|ok(?:ay)?|so|now|alright|please|pls|kindly|first(?:ly)?|also)\s*[,!]?\s+"
     r"|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|would\s+like|'d\s+like|need)\s+(?:you\s+)?to\s+"
@@ -51,10 +54,27 @@ class Clause:
 
 
 def normalize(text: str) -> str:
-    """Plain spacing and quotes; case is kept (paths and SQL need it)."""
+    """Plain spacing and quotes, common typos of the words that decide a request fixed; case is kept."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
-    return re.sub(r"\s+", " ", text).strip()
+    return _TYPO_WORD.sub(_fix_typo, re.sub(r"\s+", " ", text).strip())
+
+
+# Words that decide what a request is; a close misspelling of one ("evalute", "leaderbord") is read as it.
+_VOCABULARY: Final = (
+    "evaluate", "leaderboard", "compare", "synthesize", "synthesise", "generate", "promote", "predict", "segment",
+    "champion", "challenger", "validation", "training", "segresnet", "swinunetr", "dynunet", "learning", "epochs",
+    "warehouse", "schema", "failures", "curves", "dataset", "volumes", "register", "inference", "production",
+)  # fmt: skip
+_TYPO_WORD: Final = re.compile(r"(?<![\w/.\\-])[a-z]{5,}(?![\w/.\\-])")
+
+
+def _fix_typo(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word in _VOCABULARY or any(word.startswith(known) or known.startswith(word) for known in _VOCABULARY):
+        return word  # a known word or an inflection of one ("predicted", "compares")
+    close = difflib.get_close_matches(word, _VOCABULARY, n=1, cutoff=0.85)
+    return close[0] if close else word
 
 
 def strip_polite(text: str) -> str:

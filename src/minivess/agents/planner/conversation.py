@@ -146,7 +146,8 @@ class Conversation:
     def history_before(self, index: int) -> History:
         """What earlier turns tell a new request: run ids (oldest first) and the latest training's arguments."""
         trainings = [args for position, args in sorted(self.trainings.items()) if position < index]
-        return History(self.run_ids_before(index), trainings[-1] if trainings else None)
+        tools = [outcome.name for position, outcome in sorted(self.outcomes.items()) if position < index]
+        return History(self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None)
 
     def worker_note(self, start: int) -> str | None:
         """The text a worker handed back after the latest transfer since `start` (its question, if it asked)."""

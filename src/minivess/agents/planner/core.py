@@ -154,7 +154,7 @@ def _work(plan: Plan, progress: Progress, conversation: Conversation, offered: O
         return PlannerReply(content=handback_text(mine, step))
     args, missing, problems = fit_arguments(step.args, offered.schemas[step.tool])
     if problems:
-        return PlannerReply(content=f"I can't call {step.tool} with {'; '.join(problems)}. Which value should I use?")
+        return PlannerReply(content=f"I can't call {step.tool}: {'; '.join(problems)}. Which value should I use?")
     if missing:
         return PlannerReply(content=f"I could not call {step.tool}: the offered schema needs {', '.join(missing)}.")
     return _call(len(conversation.messages), step.tool, args)

@@ -74,8 +74,10 @@ _INTENTS: Final = _compile(
          r"|\bwarehouse\s+(?:schema|tables|columns)"
          r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"
          r"|\bwhat\s+does\s+(?:the\s+|our\s+)?(?:runs?\s+)?(?:database|db|warehouse)\s+look\s+like\b"
-         r"|\b(?:database|db|warehouse)\s+(?:schema|structure|layout)\b|\bwhich\s+tables\b"),
+         r"|\b(?:database|db|warehouse)\s+(?:schema|structure|layout)\b|\bwhich\s+tables\b"
+         r"|^\s*(?:the\s+)?schema\b"),
         ("synthesize",
+         r"\b(?:generate|synthesi[sz]e)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
          r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\bsynthetic\s+(?:data|dataset|volumes?)\s+(?:with|of|please)\b"
@@ -89,9 +91,10 @@ _INTENTS: Final = _compile(
          r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
          r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"
          r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
-         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"),
+         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
+         r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
-         r"\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
+         r"(?<!\bon )(?<!\bon the )\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
          r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
          r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
          r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
@@ -109,9 +112,10 @@ _INTENTS: Final = _compile(
          r"\bpromote\w*\b|\bregister\b|\b(?:make|set|mark|tag|crown|designate|move|point|use)\b.{0,60}"
          r"\b(?:champion|challenger|production|prod)\b(?!\s+(?:server|endpoint))"
          r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
-         r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"),
+         r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
+         r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"),
         ("curves",
-         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
+         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bconverg\w*|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
          r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
          r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
         ("compare",
@@ -127,9 +131,13 @@ _INTENTS: Final = _compile(
          r"|boost(?:s|ed)?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
          r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"
          r"|\b(?:which|what|best|optimal|ideal|good)\s+(?:learning[\s-]+rate|lr|loss|patch\s*size|batch\s*size|seed)"
-         r"|\bhow\s+much\s+does\b.{0,40}\bmatter"),
+         r"|\bhow\s+much\s+does\b.{0,40}\bmatter"
+         r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|made\s+a\s+difference|improved)\b"
+         r"|\bworth\s+it\b"),
         ("evaluate",
          r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
+         r"|\b(?:check|run|try|test|score)\b.{0,40}\bon\s+(?:the\s+)?(?:val(?:idation)?|test|train(?:ing)?|held[\s-]out)"
+         r"(?:\s+(?:set|split|data))?\b"
          r"|\btest\s+(?:run|model|it|that|this|the|my|our)\b"
          r"|\bhow\b.{0,60}\b(?:do|does|perform|performs|performed"
          r"|doing|performing|score|scores|fare|fares|work|works)\b"
@@ -143,7 +151,7 @@ _INTENTS: Final = _compile(
          r"(?:test|val|validation|held[\s-]out)\b"),
         ("get_run",
          r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
-         r"|tell\s+me\s+about|describe|show|look\s+up|what\s+about|how\s+(?:is|was|did)|settings|tags|epochs"
+         r"|tell\s+me\s+about|describe|show|get|fetch|look\s+up|what\s+about|how\s+(?:is|was|did)|settings|tags|epochs"
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
@@ -152,6 +160,7 @@ _INTENTS: Final = _compile(
          r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),
     )
 )  # fmt: skip
+_INTENTS_BY_NAME: Final = dict(_INTENTS)
 _QUESTION_TRAIN: Final = re.compile(
     r"\b(?:how\s+(?:many|long|much)|did|does|was|were|has|have|when)\b[^.?]*\btrain(?:ed|ing)?\b", _I
 )
@@ -194,8 +203,27 @@ def cannot_reason(text: str) -> str | None:
     return None
 
 
+_TOOL_VERB: Final = re.compile(
+    r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
+    r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse)\b",
+    _I,
+)
+INTENT_OF_TOOL: Final[dict[str, Intent]] = {
+    "train_model": "train", "evaluate_run": "evaluate", "predict_volume": "predict", "promote_model": "promote",
+    "synthesize_data": "synthesize", "dataset_info": "dataset_info", "leaderboard": "leaderboard",
+    "compare_runs": "compare", "get_run": "get_run", "learning_curves": "curves", "failure_summary": "failures",
+    "param_effect": "param_effect", "query_runs": "sql", "describe_warehouse": "describe_warehouse",
+}  # fmt: skip
+TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
+    "registry": "query_runs"
+}
+_RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias"})
+
+
 def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     """The clause's intent, by priority; canned SQL questions rank just above failures."""
+    if named := _TOOL_VERB.match(clause):  # "param_effect param=loss.name": the tool's own name
+        return INTENT_OF_TOOL[named.group("tool").lower()]
     kinds = {ref.kind for ref in refs}
     for intent, pattern in _INTENTS:
         if intent == "failures" and canned_sql(clause):
@@ -210,9 +238,18 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             if len(refs) >= 2:
                 return "compare"
             continue
-        if intent == "get_run" and kinds & {"id", "last", "pronoun"} and _SPLIT_SCORE.search(clause):
+        if (
+            intent == "compare"
+            and len(refs) < 2
+            and param_in(clause)
+            and _INTENTS_BY_NAME["param_effect"].search(clause)
+        ):
+            return "param_effect"  # "is the clDice loss worth it compared to dice_ce?"
+        if intent == "get_run" and kinds & _RUN_KINDS and _SPLIT_SCORE.search(clause):
             return "evaluate"
-        if intent == "get_run" and not (kinds & {"id", "last", "pronoun"} or (kinds and _DETAIL.search(clause))):
+        if intent == "get_run" and families_in(clause) and _TRAIN_OPTION.search(clause) and not _DETAIL.search(clause):
+            continue  # "segresnet training, 60 epochs, cap it at 1.5 h"
+        if intent == "get_run" and not (kinds & _RUN_KINDS or (kinds and _DETAIL.search(clause))):
             if _one_best_run(clause, refs):
                 return "get_run"
             continue

@@ -90,3 +90,4 @@ class History:
 
     run_ids: list[str] = field(default_factory=list)  # run ids named by earlier tool results, oldest first
     last_train: dict[str, Any] | None = None  # the latest successful train_model's arguments ("train it again")
+    last_tool: str | None = None  # the latest tool that answered ("now on the training split" continues it)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from minivess.agents.planner import keyvalue
 from minivess.agents.planner.accounting import check_values
+from minivess.agents.planner.bounds import bound_for
 from minivess.agents.planner.builders import AGAIN, BUILDERS
 from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
-from minivess.agents.planner.intents import Intent, cannot_reason, classify, is_help
+from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT, Intent, cannot_reason, classify, is_help
 from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
 from minivess.agents.planner.refs import run_refs
@@ -22,7 +24,20 @@ _INHERITABLE: Final = frozenset({"train", "evaluate", "compare", "curves", "pred
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
+_ITS_INFO: Final = re.compile(
+    r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b", re.I
+)
+_RETRY: Final = re.compile(
+    r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b"
+    r"|\bsame\s+(?:thing|setup|config\w*|settings?|training)\b",
+    re.I,
+)
 _IDLE_TEXT: Final = f'What should I do next? For example: {", ".join(EXAMPLES[:3])} (or say "help").'
+
+
+def _dataset_followup(previous: Intent | None, body: str) -> Intent | None:
+    """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
+    return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
 
 
 def _inherit(previous: Intent | None, body: str) -> Intent | None:
@@ -31,6 +46,28 @@ def _inherit(previous: Intent | None, body: str) -> Intent | None:
     if families_in(body) or run_refs(body) or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
         return previous
     return None
+
+
+def _with_key_values(body: str, intent: Intent, built: list[Step] | Clarify) -> list[Step] | Clarify:
+    """Apply ``key=value`` arguments the user wrote; they can stand in for what the builder could not read."""
+    if not keyvalue.pairs(body):
+        return built
+    if isinstance(built, Clarify):
+        step = keyvalue.complete_step(body, TOOL_OF_INTENT[intent])
+        return [step] if step is not None else built
+    for step in built:
+        values = keyvalue.tool_values(body, step.tool)
+        for key, value in values.items():
+            bound = bound_for(step.tool, key)
+            if bound and isinstance(value, int | float) and not bound.allows(value):
+                return Clarify(f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value?")
+        step.args.update(values)
+    return built
+
+
+def _retry(body: str, resolver: RefResolver) -> Intent | None:
+    """ "that crashed — try again with batch size 1": a retry of the last training wins over "crashed"."""
+    return "train" if resolver.last_train is not None and _RETRY.search(body) else None
 
 
 def _repeat(body: str, resolver: RefResolver) -> Intent | None:
@@ -92,18 +129,24 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
     understood: list[str] = []
     context = history if isinstance(history, History) else History(list(history))
     resolver = RefResolver(context.run_ids, context.last_train)
-    previous: Intent | None = None
+    previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
     for clause in split_clauses(text):
         body = strip_polite(clause.text)
         if not body or is_filler(body):
             continue
         refs = run_refs(body)
-        intent = classify(body, refs) or _inherit(previous, body) or _repeat(body, resolver)
+        intent = (
+            _retry(body, resolver)
+            or _dataset_followup(previous, body)
+            or classify(body, refs)
+            or _inherit(previous, body)
+            or _repeat(body, resolver)
+        )
         if intent is None:
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
         if intent == "promote" and _merge_register(body, steps):
             continue
-        built = BUILDERS[intent](body, refs, resolver)
+        built = _with_key_values(body, intent, BUILDERS[intent](body, refs, resolver))
         if not isinstance(built, Clarify):
             built = check_values(body, built, refs) or built
         if isinstance(built, Clarify):

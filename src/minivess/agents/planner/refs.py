@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from minivess.agents.planner.lexicon import FAMILY_ALT, METRIC_ALT, NUM, families_in, first_metric, parse_int
 
-RefKind = Literal["id", "last", "best", "pronoun", "plural", "lastn", "family"]
+RefKind = Literal["id", "last", "best", "pronoun", "plural", "lastn", "family", "alias"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ _REF_RE: Final = re.compile(
     "|".join(
         (
             r"(?P<hex>\b[0-9a-f]{32}\b)",
+            r"(?P<alias>\b(?:the\s+|our\s+|current\s+)*(?P<aw>champion|challenger|production|prod)(?:'s)?"
+            r"(?:\s+(?:model|run|one|version))?\b)",
             r"(?P<colon>\bbest:(?P<cf>[a-z]*)(?::(?P<cm>[a-z_0-9]+))?)",
             rf"(?P<best>\b{_BEST})\b",
             rf"(?P<lastn>\b(?:the\s+)?(?:last|latest|most\s+recent|previous|recent|newest)\s+(?P<n>{NUM})\s+"
@@ -46,11 +48,11 @@ _REF_RE: Final = re.compile(
             r"|previous|recent|final)\s+(?:trained\s+|finished\s+)?"
             r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b)",
             r"(?P<bestbare>\b(?:the\s+|our\s+)?best\b(?=\s*(?:[?.!,]|$|\s+(?:and|or|vs\.?|so\s+far|overall)\b)))",
-            r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
+            r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those|the)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
             r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
             r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b)",
             r"(?P<pron>\b(?:that|this|the|said|same)\s+(?:same\s+)?(?:new\s+|trained\s+|fresh\s+)?"
-            r"(?:run|model|one|checkpoint|experiment)\b(?!\s+(?:famil|of\s+the\b))|\bit\b|\bjust[\s-]+trained\b"
+            r"(?:run|model|one|checkpoint|experiment)\b(?!\s+(?:famil|of\s+the\b))|\bit\b|\bits\b|\bjust[\s-]+trained\b"
             r"|\b(?:that|this)(?=\s+(?:with|to|against|on|vs\.?|versus|and|in)\b|\s*[?.!,]|\s*$))",
             r"(?P<prefix>\b(?:run|id)\s+(?:id\s+)?(?P<px>(?=[0-9a-f]*\d)[0-9a-f]{4,31})(?:…|\.\.\.)?(?![\w/-]|\.\w))",
             r"(?P<bare>(?<![\w./-])(?P<bx>(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,31})(?:…|\.\.\.)?"
@@ -63,12 +65,6 @@ _REF_RE: Final = re.compile(
 
 
 _OBJECT_IT: Final = re.compile(r"\b(?:save|saved|write|store|name|call|put|export)\s+$", re.I)
-_ALIAS_REF: Final = re.compile(r"\b(?:the\s+)?(?:current\s+)?(?:champion|challenger)(?:\s+model)?\b", re.I)
-
-
-def mentions_alias(text: str) -> bool:
-    """True when the text points at a registry alias ("the champion"), which the tools cannot resolve."""
-    return bool(_ALIAS_REF.search(text))
 
 
 def _family(text: str | None) -> str:
@@ -86,6 +82,8 @@ def _from_match(match: re.Match[str]) -> RunRef:
     start = match.start()
     if match.group("hex"):
         return RunRef("id", match.group("hex").lower(), start)
+    if match.group("alias"):
+        return RunRef("alias", "challenger" if match.group("aw").lower() == "challenger" else "champion", start)
     if match.group("colon"):
         return RunRef("best", match.group("colon").lower().rstrip(":"), start)
     if match.group("best"):

@@ -10,9 +10,9 @@ from minivess.agents.planner.refs import RunRef
 RunValue = str | StepOutput
 # Tools whose result names one run (what "it" / "that run" points at afterwards).
 PRODUCERS: Final = frozenset({"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run"})
-_SPECIFIC: Final = ("id", "pronoun", "plural", "last", "lastn", "best")
+_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "lastn", "best")
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
-_PRIORITY: Final = ("id", "last", "best", "pronoun", "plural", "lastn", "family")
+_PRIORITY: Final = ("id", "alias", "last", "best", "pronoun", "plural", "lastn", "family")
 
 
 def run_id_of(data: Any) -> str | None:
@@ -28,6 +28,10 @@ def run_id_of(data: Any) -> str | None:
     if isinstance(rows, list) and rows and isinstance(rows[0], dict) and isinstance(rows[0].get("run"), dict):
         run_id = rows[0]["run"].get("run_id")
         return str(run_id) if run_id else None
+    curves = data.get("curves")  # learning_curves of one run: {"<run id>": {...}}
+    if isinstance(curves, dict) and len(curves) == 1:
+        (run_id,) = curves
+        return str(run_id) if isinstance(run_id, str) and len(run_id) == 32 else None
     return None
 
 
@@ -37,6 +41,7 @@ class RefResolver:
     def __init__(self, history_ids: list[str], last_train: dict[str, Any] | None = None) -> None:
         self.history = history_ids
         self.last_train = last_train
+        self.dataset: str | None = None  # a folder an earlier step of this plan looked at ("train on it")
         self.producer: int | None = None
         self.trained: list[int] = []
         self.group: list[RunValue] = []
@@ -47,8 +52,13 @@ class RefResolver:
             self.producer = index
         if step.tool == "train_model":
             self.trained.append(index)
-        if step.tool == "compare_runs" and isinstance(step.args.get("run_ids"), list):
-            self.group = list(step.args["run_ids"])
+        if step.tool in ("compare_runs", "learning_curves") and isinstance(step.args.get("run_ids"), list):
+            self.group = list(step.args["run_ids"])  # "…, then compare them"
+        if step.tool == "train_model":
+            self.last_train = {k: v for k, v in step.args.items() if k != "register_as"}  # "… and again with seed 2"
+        if step.tool in ("dataset_info", "synthesize_data"):
+            path = step.args.get("path") or step.args.get("name")
+            self.dataset = path if isinstance(path, str) and "/" in path else self.dataset
 
     def implicit(self) -> RunValue | None:
         """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
@@ -82,7 +92,7 @@ class RefResolver:
                 return list(self.group)
             if len(self.trained) >= 2:
                 return [StepOutput(index) for index in self.trained]
-            return self._recent(2)
+            return list(reversed(self._recent(2)))  # "compare the two": older first, as they happened
         if ref.kind == "id":
             return [self._expand(ref.value)]
         return [ref.value]

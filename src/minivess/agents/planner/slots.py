@@ -173,6 +173,23 @@ def nii_paths(text: str) -> tuple[str | None, str | None]:
     return (found[0] if found else None), (found[1] if len(found) > 1 else None)
 
 
+_OUTPUT_CUE = re.compile(
+    r"\b(?:to|into|as|output|out|save\w*|writ\w*|store\w*)\s*(?:path\s*)?[:=]?\s*['\"`]?$|->\s*$", _FLAGS
+)
+
+
+def nii_inputs_and_output(text: str) -> tuple[list[str], str | None]:
+    """Input volumes and the output path: a path after "to/into/as/save …" is the output, the others are inputs."""
+    inputs: list[str] = []
+    output: str | None = None
+    for match in _NII.finditer(text):
+        if output is None and inputs and _OUTPUT_CUE.search(text[max(0, match.start() - 16) : match.start()]):
+            output = match.group(1)
+        else:
+            inputs.append(match.group(1))
+    return inputs, output
+
+
 def directory(text: str) -> str | None:
     """The first path-like token that is not a NIfTI file ("data/minivess", "./data/x", "~/vols/")."""
     for match in _DIR.finditer(text):

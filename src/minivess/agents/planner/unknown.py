@@ -24,7 +24,7 @@ _COMMON: Final = _words(
     "one some any another other again with without no not and or of on in for to by from as at all "
     "each every"
 )
-_LOSS_WORD: Final = re.compile(rf"\b{_WORD}\s+loss\b", re.I)
+_LOSS_WORDS: Final = (re.compile(rf"\b{_WORD}\s+loss\b", re.I), re.compile(rf"\bloss\s*[=:]\s*{_WORD}", re.I))
 _KNOWN_LOSS: Final = _words(
     "dice ce cldice cl-dice cl_dice dice_ce dice_ce_cldice dice+ce topology topological "
     "topology-aware plain combined training train val validation lower higher low high best"
@@ -64,17 +64,21 @@ def _ask(word: re.Match[str], question: str) -> Clarify:
     return Clarify(question, at=start, span=(start, end))
 
 
-def _unknown(pattern: re.Pattern[str], clause: str, known: frozenset[str]) -> re.Match[str] | None:
-    for match in pattern.finditer(clause):
-        word = (match.group("w") or "").lower().rstrip(".,;")
-        if word and word not in known and word not in _COMMON:
-            return match
+def _unknown(
+    patterns: re.Pattern[str] | tuple[re.Pattern[str], ...], clause: str, known: frozenset[str]
+) -> re.Match[str] | None:
+    """The first word in a name's place that is neither a known name nor a common word."""
+    for pattern in patterns if isinstance(patterns, tuple) else (patterns,):
+        for match in pattern.finditer(clause):
+            word = (match.group("w") or "").lower().rstrip(".,;")
+            if word and word not in known and word not in _COMMON:
+                return match
     return None
 
 
 def unknown_loss(clause: str) -> Clarify | None:
     """ "focal loss": not one of the losses the training tool has."""
-    match = _unknown(_LOSS_WORD, clause, _KNOWN_LOSS)
+    match = _unknown(_LOSS_WORDS, clause, _KNOWN_LOSS)
     if match is None or families_in(match.group("w")):
         return None
     return _ask(
@@ -119,8 +123,7 @@ def unknown_alias(clause: str) -> Clarify | None:
 
 def unknown_preset(clause: str, presets: tuple[str, ...]) -> Clarify | None:
     """ "the foggy preset": not one of the generator's presets."""
-    known = _KNOWN_PRESET | set(presets)
-    match = next((m for pattern in _PRESET_WORDS if (m := _unknown(pattern, clause, known))), None)
+    match = _unknown(_PRESET_WORDS, clause, _KNOWN_PRESET | set(presets))
     if match is None:
         return None
     return _ask(

@@ -64,6 +64,37 @@ def _question(request: str) -> str:
         ("how many volumes do we have and what's their spacing", [("dataset_info", {})]),
         ("train dynunet for 2 hours", [("train_model", {"model": "dynunet", "max_minutes": 120.0})]),
         ("show me the 3 best runs", [("leaderboard", {"metric": "val_dice", "by_family": False, "limit": 3})]),
+        ("leaderboard metric=val_nsd limit=20", [("leaderboard", {"metric": "val_nsd", "limit": 20})]),
+        ("synthesize n=30 preset=small name=tiny", [("synthesize_data", {"preset": "small", "name": "tiny", "n": 30})]),
+        (
+            "predict run_id=best input_path=data/v.nii.gz output_path=out/v.nii.gz",
+            [("predict_volume", {"run_id": "best", "input_path": "data/v.nii.gz", "output_path": "out/v.nii.gz"})],
+        ),
+        ("diff the champion and the challenger", [("compare_runs", {"run_ids": ["champion", "challenger"]})]),
+        (
+            "how does the production model score on the test split?",
+            [("evaluate_run", {"run_id": "champion", "split": "test"})],
+        ),
+        (
+            "evaluate the last run on train, val and test",
+            [("evaluate_run", {"run_id": "last", "split": split}) for split in ("train", "val", "test")],
+        ),
+        (
+            "segment data/m1.nii.gz and data/m2.nii.gz with the champion",
+            [("predict_volume", {"run_id": "champion", "input_path": f"data/m{i}.nii.gz"}) for i in (1, 2)],
+        ),
+        (
+            "train dynunet for 10 epochs with seed 1 and again with seed 2",
+            [("train_model", {"model": "dynunet", "epochs": 10, "seed": seed}) for seed in (1, 2)],
+        ),
+        ("evalute the last run on val", [("evaluate_run", {"run_id": "last", "split": "val"})]),
+        (
+            "check data/lab_2p, then train dynunet on it for 12 epochs",
+            [
+                ("dataset_info", {"path": "data/lab_2p"}),
+                ("train_model", {"model": "dynunet", "epochs": 12, "dataset": "data/lab_2p"}),
+            ],
+        ),
     ],
 )
 def test_requests_the_first_batch_got_wrong(request_text: str, expected: list[tuple[str, dict[str, Any]]]) -> None:
@@ -79,7 +110,9 @@ def test_requests_the_first_batch_got_wrong(request_text: str, expected: list[tu
         ("generate -4 synthetic volumes", ["volumes", "between 1 and 500", "-4"]),
         ("train swinunetr with a budget of -30 minutes", ["time budget", "-30"]),
         ("top 250 runs by dice", ["rows", "between 1 and 100", "250"]),
-        ("train dynunet with patch size 64 x 64 x 16 x 2", ["'2'"]),
+        ("train dynunet with patch size 64 x 64 x 16 x 2", ["'64 x 64 x 16 x 2'"]),
+        ("train segresnet with patch size 96x96", ["'96x96'"]),
+        ("train dynunet for zero epochs", ["epochs", "between 1 and 1000"]),
         ("train segresnet 7", ["'7'"]),
         ("train segresnet with momentum=0.9", ["'0.9'"]),
         ("train segresnet with optimizer=lion", ["optimizer=lion"]),
@@ -181,3 +214,16 @@ def test_train_it_again_repeats_the_last_training_with_the_changes() -> None:
     reply = plan_reply(messages, ALL_TOOLS)
     args = json.loads(reply.tool_calls[0].arguments)
     assert args["model"] == "segresnet" and args["lr"] == 0.0005
+
+
+def test_a_verbless_follow_up_continues_the_last_tool() -> None:
+    history = [
+        user("evaluate run 4be1c07d9a2f4e5b8c3d6a7f1e2b9c05 on test"),
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "evaluate_run", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "evaluate_run",
+         "content": json.dumps({"run_id": "4be1c07d9a2f4e5b8c3d6a7f1e2b9c05", "split": "test", "summary": {}})},
+        assistant_text("Evaluated."),
+    ]  # fmt: skip
+    reply = plan_reply([SYSTEM, *history, user("now on the training split")], ALL_TOOLS)
+    assert json.loads(reply.tool_calls[0].arguments) == {"run_id": "4be1c07d9a2f4e5b8c3d6a7f1e2b9c05", "split": "train"}

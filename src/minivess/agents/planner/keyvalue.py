@@ -1,0 +1,81 @@
+"""`key=value` requests ("leaderboard metric=val_nsd limit=20"): values for the tool's own argument names.
+
+The argument names restate the tool schemas (the planner imports nothing of ours); a unit test checks that they
+are exactly the schemas' property names and required lists. A key the tool does not have is left in the text,
+so the accounting pass asks about it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from minivess.agents.planner.models import Step
+
+# tool → (argument names, required names)
+TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
+    tool: (frozenset(names.split()), frozenset(required.split()))
+    for tool, names, required in (
+        ("train_model", "model epochs lr loss batch_size patch_size max_minutes dataset seed register_as", "model"),
+        ("evaluate_run", "run_id split", "run_id"),
+        ("predict_volume", "run_id input_path output_path", "run_id input_path"),
+        ("promote_model", "run_id alias model_name", "run_id"),
+        ("synthesize_data", "n shape seed preset name label_noise", ""),
+        ("dataset_info", "path", ""),
+        ("leaderboard", "metric by_family limit", ""),
+        ("compare_runs", "run_ids metrics", "run_ids"),
+        ("get_run", "run_id", "run_id"),
+        ("learning_curves", "run_ids metrics", "run_ids"),
+        ("failure_summary", "", ""),
+        ("param_effect", "param metric", "param"),
+        ("query_runs", "sql max_rows", "sql"),
+        ("describe_warehouse", "", ""),
+    )
+}
+_PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")
+_LISTS: Final = frozenset({"run_ids", "metrics", "patch_size", "shape"})
+_TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "path", "name", "model_name", "param",
+                          "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split"})  # fmt: skip
+
+
+def pairs(clause: str) -> dict[str, str]:
+    """The ``key=value`` pairs written in a clause (later ones win)."""
+    return {m.group("key"): m.group("value").strip("\"'") for m in _PAIR.finditer(clause)}
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def coerce(key: str, raw: str) -> Any:
+    """A written value as the type its argument takes (numbers, booleans, lists of sizes or names)."""
+    if key in _LISTS:
+        items = [item for item in re.split(r"[\s,x×*\[\]]+", raw) if item]
+        return [_number(item) for item in items] if key in ("patch_size", "shape") else items
+    if key in _TEXT:
+        return raw
+    if raw.lower() in ("true", "yes", "on"):
+        return True
+    if raw.lower() in ("false", "no", "off"):
+        return False
+    return _number(raw)
+
+
+def tool_values(clause: str, tool: str) -> dict[str, Any]:
+    """The clause's ``key=value`` pairs that name arguments of ``tool``, typed."""
+    names = TOOL_ARGS.get(tool, (frozenset(), frozenset()))[0]
+    return {key: coerce(key, raw) for key, raw in pairs(clause).items() if key in names}
+
+
+def complete_step(clause: str, tool: str) -> Step | None:
+    """A step built from ``key=value`` pairs alone, when they give every required argument of ``tool``."""
+    values = tool_values(clause, tool)
+    required = TOOL_ARGS.get(tool, (frozenset(), frozenset()))[1]
+    return Step(tool, values) if values and required <= set(values) else None
