@@ -91,3 +91,20 @@ def test_dry_run_prints_the_first_calls_and_runs_nothing(data_dir: Path) -> None
     planned = json.loads(out.stdout)
     assert planned == [{"name": "train_model", "arguments": {"model": "segresnet", "epochs": 2}}]
     assert _runs() == []
+
+
+def test_a_failed_step_exits_1_and_json_says_failed(data_dir: Path) -> None:
+    out = _minivess("ask", "evaluate run 0123456789abcdef0123456789abcdef on the test set", "--json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    outcome = json.loads(out.stdout)
+    assert outcome["status"] == "failed"
+    assert outcome["tools"][0]["name"] == "evaluate_run"
+    assert str(outcome["tools"][0]["result"]).startswith("ERROR:")
+
+
+def test_a_dry_run_leaves_no_thread_behind(data_dir: Path) -> None:
+    out = _minivess("ask", "train a segresnet for 3 epochs", "--dry-run")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)[0]["arguments"] == {"model": "segresnet", "epochs": 3}
+    listed = _minivess("threads")
+    assert listed.returncode == 0 and "train a segresnet" not in listed.stdout

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from langgraph.types import Command
 
+from minivess import cancel
 from minivess.agents import limits
 from minivess.agents.nodes import AgentDeps
 from minivess.agents.state import ChatState, stop_request, tool_message
@@ -21,12 +22,19 @@ logger = logging.getLogger(__name__)
 
 
 def _progress_sink(tool_name: str) -> Any:
-    """Tool progress → LangGraph's custom stream (the CLI renders it); a no-op outside a streaming run."""
+    """Tool progress → LangGraph's custom stream (the CLI renders it); every event is also where a long tool
+    stops after Ctrl-C (`minivess.cancel`): a training step, a volume."""
     try:
         writer = get_stream_writer()
     except RuntimeError:
-        return lambda event: None
-    return lambda event: writer({"tool": tool_name, **event})
+        writer = None
+
+    def sink(event: dict[str, Any]) -> None:
+        if writer is not None:
+            writer({"tool": tool_name, **event})
+        cancel.check()
+
+    return sink
 
 
 def run_tools(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:

@@ -1,6 +1,7 @@
 """`minivess ask | chat | approve | reject | threads`: talk to the experiment agent.
 
-Exit codes of `ask`: 0 done, 2 error, 3 waiting for an approval (resume with `minivess approve THREAD`).
+Exit codes of `ask`, `approve` and `reject`: 0 done, 1 a step failed, was refused or hit a budget, 2 error,
+3 waiting for an approval (resume with `minivess approve THREAD`), 130 stopped by Ctrl-C (one line says what).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from minivess.cli.context import get_settings
 from minivess.cli.render_agent import TurnPrinter, approval_panel, call_line
 
 AWAITING_APPROVAL_EXIT = 3
+STEP_FAILED_EXIT = 1
+INTERRUPTED_EXIT = 130
 
 CHAT_HELP = """\
 Type a request, e.g. *train a segresnet for 2 epochs, then show the leaderboard by clDice*.
@@ -65,31 +68,63 @@ def ask(
     thread: str | None = typer.Option(None, "--thread", help="Continue this thread (default: a new one)."),
 ) -> None:
     """Send one request to the agent: plan → (approve) → run → report."""
-    session = _session(thread)
+    session = _dry_run_session(thread) if dry_run else _session(thread)
     printer = None if (as_json or dry_run) else TurnPrinter()
-    outcome = session.send(request, auto_approve=yes, dry_run=dry_run, on_event=printer)
+    outcome = _interruptible(lambda: session.send(request, auto_approve=yes, dry_run=dry_run, on_event=printer))
     if dry_run:
         typer.echo(json.dumps(outcome.planned_calls if outcome.planned_calls else {"answer": outcome.answer}, indent=2))
         return
+    _finish(outcome, as_json)
+
+
+def _interruptible(turn: Any) -> Any:
+    """Run one turn; Ctrl-C (already recorded in the thread and the trace) becomes one line and exit 130."""
+    from minivess.graphs.session import TurnInterrupted
+
+    try:
+        return turn()
+    except TurnInterrupted as exc:
+        render.err_console.print(f"[yellow]{exc}")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+
+
+def _finish(outcome: Any, as_json: bool) -> None:
+    """Print the outcome; a failed, refused or stopped step exits 1, a pending approval 3."""
     if as_json:
         typer.echo(json.dumps(outcome.as_json(), indent=2, default=str))
     else:
         _show(outcome)
     if outcome.status == "awaiting_approval":
         raise typer.Exit(AWAITING_APPROVAL_EXIT)
+    if outcome.status in ("failed", "stopped"):
+        raise typer.Exit(STEP_FAILED_EXIT)
+
+
+def _dry_run_session(thread: str | None) -> Any:
+    """A session whose checkpoints stay in memory: a dry run plans, leaves no thread behind and changes none."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from minivess.graphs.chat import build_chat_graph
+    from minivess.graphs.session import ChatSession
+
+    settings = get_settings()
+    graph = build_chat_graph(settings, InMemorySaver())
+    session = ChatSession(settings, thread_id=thread, graph=graph)
+    if thread:  # plan on top of the saved thread's history, without writing to it
+        stored = _session(thread)
+        saved = stored.graph.get_state(stored.config).values
+        if saved:
+            graph.update_state(session.config, saved, as_node="supervisor")
+    return session
 
 
 def _decide(thread: str, approved: bool, comment: str, as_json: bool) -> None:
     import getpass
 
     session = _session(thread)
-    outcome = session.decide(
-        approved, by=getpass.getuser(), comment=comment, on_event=None if as_json else TurnPrinter()
-    )
-    if as_json:
-        typer.echo(json.dumps(outcome.as_json(), indent=2, default=str))
-    else:
-        _show(outcome)
+    printer = None if as_json else TurnPrinter()
+    outcome = _interruptible(lambda: session.decide(approved, by=getpass.getuser(), comment=comment, on_event=printer))
+    _finish(outcome, as_json)
 
 
 def approve(
@@ -159,7 +194,7 @@ def _feedback(session: Any, good: bool, comment: str) -> None:
 
 def _chat_line(session: Any, line: str) -> Any:
     from minivess.errors import MinivessError
-    from minivess.graphs.session import PendingApprovalError, list_threads, new_thread_id
+    from minivess.graphs.session import PendingApprovalError, TurnInterrupted, list_threads, new_thread_id
 
     command, _, rest = line.partition(" ")
     try:
@@ -174,6 +209,9 @@ def _chat_line(session: Any, line: str) -> Any:
         elif command == "/threads":
             render.console.print("\n".join(list_threads(session.settings)) or "no threads yet")
         elif command == "/resume":
+            if rest.strip() not in list_threads(session.settings):
+                render.console.print(f"no thread '{rest.strip()}'; /threads lists them (still on {session.thread_id})")
+                return session
             session = _session(rest.strip())
             if questions := session.pending_questions():
                 render.console.print(approval_panel(session.thread_id, questions))
@@ -185,5 +223,7 @@ def _chat_line(session: Any, line: str) -> Any:
             _show(session.send(line, on_event=TurnPrinter()))
     except (MinivessError, PendingApprovalError) as exc:
         render.error_panel(type(exc).__name__, str(exc))
+    except TurnInterrupted as exc:  # Ctrl-C during a turn stops the turn, not the chat
+        render.console.print(f"[yellow]{exc}")
     render.console.print(f"[dim]thread {session.thread_id}[/]")
     return session

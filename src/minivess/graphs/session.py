@@ -13,16 +13,18 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from minivess.agents.state import new_request
+from minivess.cancel import cancel_on_interrupt
 from minivess.errors import AgentError
 from minivess.graphs.chat import build_chat_graph
 from minivess.graphs.checkpoint import open_checkpointer, threads_db
+from minivess.graphs.interruption import record_interruption
 from minivess.observability import get_tracer
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[str, Any], None]
-Status = Literal["done", "awaiting_approval", "stopped", "dry_run"]
+Status = Literal["done", "failed", "awaiting_approval", "stopped", "dry_run"]
 
 
 @dataclass
@@ -68,6 +70,10 @@ class TurnOutcome:
             "usage": self.usage,
             "trace_id": self.trace_id,
         }
+
+
+class TurnInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a request; the message says what was stopped (the thread and trace record it too)."""
 
 
 class PendingApprovalError(AgentError):
@@ -123,21 +129,42 @@ class ChatSession:
         return self._run(Command(resume={"approved": approved, "by": by, "comment": comment}), on_event)
 
     def _run(self, inputs: Any, on_event: EventSink | None) -> TurnOutcome:
-        """Stream the graph inside one trace (thread id = Langfuse session id)."""
+        """Stream the graph inside one trace (thread id = Langfuse session id).
+
+        Raises:
+            TurnInterrupted: Ctrl-C; running tools stopped at their next step (a training run is KILLED), and the
+                thread and the trace say what was interrupted.
+        """
         tracer = get_tracer(self.settings)
         request = inputs["messages"][-1]["content"] if isinstance(inputs, dict) else {"resume": inputs.resume}
         metadata = {"model": self.settings.llm_model, "thread_id": self.thread_id}
+        started: list[str] = []  # MLflow runs the tools started in this turn (for the interruption record)
+        stopped: str | None = None
         with tracer.trace("chat", session_id=self.thread_id, input=request, as_type="agent", metadata=metadata) as turn:
-            for mode, payload in self.graph.stream(inputs, self.config, stream_mode=["updates", "custom"]):
-                if on_event is not None:
-                    on_event(mode, payload)
-            outcome = self.outcome()
-            turn.update(
-                output={"status": outcome.status, "answer": outcome.answer, "stop_reason": outcome.stop_reason},
-                metadata={"usage": outcome.usage, "tools": [t.name for t in outcome.tools]},
-                level="WARNING" if outcome.status == "stopped" else None,
-            )
-        outcome.trace_id = self.last_trace_id = turn.trace_id
+            try:
+                with cancel_on_interrupt():
+                    for mode, payload in self.graph.stream(inputs, self.config, stream_mode=["updates", "custom"]):
+                        if mode == "custom" and isinstance(payload, dict) and payload.get("event") == "run_started":
+                            started.append(str(payload.get("run_id")))
+                        if on_event is not None:
+                            on_event(mode, payload)
+            except KeyboardInterrupt:
+                stopped = record_interruption(self.graph, self.config, started)
+                turn.update(
+                    output={"status": "interrupted", "answer": stopped}, level="WARNING", status_message=stopped
+                )
+            else:
+                outcome = self.outcome()
+                turn.update(
+                    output={"status": outcome.status, "answer": outcome.answer, "stop_reason": outcome.stop_reason},
+                    metadata={"usage": outcome.usage, "tools": [t.name for t in outcome.tools]},
+                    level="WARNING" if outcome.status in ("stopped", "failed") else None,
+                )
+        self.last_trace_id = turn.trace_id
+        if stopped is not None:
+            tracer.flush()
+            raise TurnInterrupted(stopped)
+        outcome.trace_id = turn.trace_id
         return outcome
 
     def outcome(self) -> TurnOutcome:
@@ -147,8 +174,17 @@ class ChatSession:
         messages = values.get("messages", [])[values.get("request_start", 0) :]
         questions = _questions(snapshot)
         stop = values.get("stop_reason")
+        tools = tool_records(messages)
         status: Status = (
-            "awaiting_approval" if questions else "dry_run" if stop == "dry_run" else "stopped" if stop else "done"
+            "awaiting_approval"
+            if questions
+            else "dry_run"
+            if stop == "dry_run"
+            else "stopped"
+            if stop
+            else "failed"
+            if _unrecovered_failure(tools)
+            else "done"
         )
         answer = next(
             (m.get("content") for m in reversed(messages) if m["role"] == "assistant" and not m.get("tool_calls")), None
@@ -157,12 +193,18 @@ class ChatSession:
             thread_id=self.thread_id,
             status=status,
             answer=answer if status != "awaiting_approval" else None,
-            tools=tool_records(messages),
+            tools=tools,
             questions=questions,
             planned_calls=_calls(values.get("pending_calls", [])) if stop == "dry_run" else [],
             stop_reason=stop,
             usage=dict(values.get("usage") or {}),
         )
+
+
+def _unrecovered_failure(tools: list[ToolRecord]) -> bool:
+    """A tool whose last call in the request failed or was refused (a retry that worked is not a failure)."""
+    last = {record.name: record.ok for record in tools}
+    return not all(last.values())
 
 
 def _questions(snapshot: Any) -> list[dict[str, Any]]:

@@ -116,7 +116,10 @@ class _Observation:
     def fail(self, exc: BaseException) -> None:
         """Record an exception leaving the observation (redacted; control-flow exceptions are no error)."""
         control = any(cls.__name__ in CONTROL_FLOW for cls in type(exc).__mro__)
-        level: Level | None = None if self._level_set else ("DEFAULT" if control else "ERROR")
+        interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C: stopped, not broken
+        level: Level | None = (
+            None if self._level_set else "DEFAULT" if control else "WARNING" if interrupted else "ERROR"
+        )
         self.update(
             level=level, status_message=f"{type(exc).__name__}: {exc}", metadata={"exception": type(exc).__name__}
         )
@@ -178,7 +181,7 @@ class LangfuseTracer:
         """A new trace (e.g. one chat turn), even inside another one; `session_id` groups a thread's turns."""
         meta = self.redactor.value(dict(metadata or {}))
         fresh = otel_context.attach(otel_context.Context())  # a root of its own, not a child of the caller's span
-        error: Exception | None = None
+        error: BaseException | None = None
         try:
             with self._start(name, as_type, input, meta) as obs:
                 handle = _Observation(obs, self.redactor, as_type in GENERATION_TYPES)
@@ -189,7 +192,7 @@ class LangfuseTracer:
                     root = _ROOT.set(handle)
                     try:
                         yield handle
-                    except Exception as exc:
+                    except (Exception, KeyboardInterrupt) as exc:
                         handle.fail(exc)
                         error = exc
                     finally:
@@ -231,12 +234,12 @@ class LangfuseTracer:
         extra: dict[str, Any] = {}
         if generation:
             extra = {"model": model, "model_parameters": self.redactor.value(dict(model_parameters or {})) or None}
-        error: Exception | None = None
+        error: BaseException | None = None
         with self._start(name, as_type, input, self.redactor.value(meta) or None, **extra) as obs:
             handle = _Observation(obs, self.redactor, generation)
             try:
                 yield handle
-            except Exception as exc:  # recorded redacted here, so OTel never records the raw message
+            except (Exception, KeyboardInterrupt) as exc:  # recorded redacted here, never raw by OTel
                 handle.fail(exc)
                 error = exc
         if error is not None:
