@@ -51,6 +51,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _stats import log, quartiles  # benchmarks/_stats.py (scripts run with this folder on sys.path)
+
 REQUESTS = [
     "what tables can I query?",
     "show the leaderboard by clDice",
@@ -62,17 +64,6 @@ GOAL_RATIO = 1.05
 GOAL_AGENT_MS = 25.0
 SAVER_METHODS = ("put", "put_writes", "get_tuple", "list")
 BREAKDOWN = ("llm", "planner", "checkpointer", "checkpointer_bg", "checkpointer_bg_cpu", "graph_rest")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) < 2:
-        return values[0], values[0], values[0]
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 class Meter:

@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -51,6 +50,11 @@ from typing import Any
 import torch
 from monai.losses import DiceCELoss
 
+from _stats import (  # benchmarks/_stats.py (scripts run with this folder on sys.path)
+    bootstrap_median_ci,
+    log,
+    quartiles,
+)
 from minivess.configs.loading import load_experiment
 from minivess.pipelines.data.datasets import train_dataset, train_loader
 from minivess.pipelines.data.synthetic import get_preset, write_dataset
@@ -62,24 +66,6 @@ from minivess.pipelines.training.setup import load_data, model_spec, validate_ex
 from minivess.settings import get_settings
 
 GOAL_RATIO = 1.05
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) < 2:
-        return values[0], values[0], values[0]
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
-
-
-def bootstrap_median_ci(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of the median (how well the median itself is pinned down)."""
-    rng = random.Random(seed)
-    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
-    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 class BareSide:
