@@ -41,7 +41,8 @@ class RefResolver:
     def __init__(self, history_ids: list[str], last_train: dict[str, Any] | None = None) -> None:
         self.history = history_ids
         self.last_train = last_train
-        self.dataset: str | None = None  # a folder an earlier step of this plan looked at ("train on it")
+        self.dataset: str | None = None
+        self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about  # a folder an earlier step of this plan looked at ("train on it")
         self.producer: int | None = None
         self.trained: list[int] = []
         self.group: list[RunValue] = []
@@ -50,6 +51,10 @@ class RefResolver:
         """Record a planned step; later pronouns point at the latest run-producing one."""
         if step.tool in PRODUCERS:
             self.producer = index
+        else:
+            runs = step.args.get("run_ids")
+            named = step.args.get("run_id", runs[0] if isinstance(runs, list) and len(runs) == 1 else None)
+            self.mentioned = named if named is not None else self.mentioned  # "… the last run …, show its curves"
         if step.tool == "train_model":
             self.trained.append(index)
         if step.tool in ("compare_runs", "learning_curves") and isinstance(step.args.get("run_ids"), list):
@@ -64,6 +69,8 @@ class RefResolver:
         """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
         if self.producer is not None:
             return StepOutput(self.producer)
+        if self.mentioned is not None:
+            return self.mentioned
         return self.history[-1] if self.history else None
 
     def _expand(self, prefix: str) -> str:
