@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, ModelWrapValidatorHandler, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from minivess.errors import ConfigError
+
+HOME_HINT = "set MINIVESS_HOME to a folder you can write (it is created if missing)"
 
 
 def _env(name: str, *aliases: str) -> AliasChoices:
@@ -62,11 +68,52 @@ class Settings(BaseSettings):
         None, validation_alias=_env("LABEL_STUDIO_TOKEN", "LABEL_STUDIO_API_KEY")
     )
 
+    _home_blank: bool = PrivateAttr(False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_blank_home(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        """Remember ``MINIVESS_HOME=`` (empty): Path("") would silently make the current folder the home."""
+        blank = isinstance(data, dict) and isinstance(data.get("home"), str) and not data["home"].strip()
+        settings = handler({k: v for k, v in data.items() if k != "home"} if blank else data)
+        settings._home_blank = blank
+        return settings
+
+    @property
+    def home_path(self) -> Path:
+        """The absolute home directory, without creating or checking it."""
+        return self.home.expanduser().resolve()
+
     @cached_property
     def home_dir(self) -> Path:
-        """The absolute home directory (created on first use)."""
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        """The absolute home directory, created and checked on first use (see ``check_home``)."""
+        return self.check_home()
+
+    def check_home(self) -> Path:
+        """Create the home if it is missing and prove it is a folder we can write, before any work.
+
+        Returns:
+            The absolute home directory.
+
+        Raises:
+            ConfigError: ``MINIVESS_HOME`` is empty, names a file, cannot be created or is not writable.
+                Nothing has been written.
+        """
+        if self._home_blank:
+            raise ConfigError(f"MINIVESS_HOME is set but empty; unset it (default ./.minivess) or {HOME_HINT}.")
+        path = self.home_path
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"the minivess home {path} is a file, not a folder; {HOME_HINT}.")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the minivess home {path} ({exc.strerror}); {HOME_HINT}.") from exc
+        try:  # os.access is not enough: root passes it on read-only mounts and pseudo file systems
+            fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+            os.close(fd)
+            Path(probe).unlink()
+        except OSError as exc:
+            raise ConfigError(f"the minivess home {path} is not writable ({exc.strerror}); {HOME_HINT}.") from exc
         return path
 
     @property
@@ -99,7 +146,11 @@ class Settings(BaseSettings):
                 shown[name] = "********" if value.get_secret_value() else ""
             else:
                 shown[name] = value
-        shown["home"] = str(self.home_dir)
+        try:
+            shown["home"] = str(self.home_dir)
+        except ConfigError as exc:  # still show everything else: this is how a user finds what to fix
+            shown["home"] = f"{'' if self._home_blank else self.home_path} (unusable: {exc})"
+            return shown
         shown["data_dir"] = str(self.resolved_data_dir)
         shown["mlflow_tracking_uri"] = self.tracking_uri
         shown["duckdb_path"] = str(self.warehouse_path)

@@ -53,8 +53,40 @@ def root(
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
+# Commands that neither read nor write the home: they work with any MINIVESS_HOME (config show reports it).
+_NO_HOME_COMMANDS = frozenset({"config", "models"})
+
+
+def _needs_home(argv: list[str]) -> bool:
+    """Whether this command line runs a command that uses the home (not help, version or a home-free group)."""
+    if not argv or "--help" in argv or "--version" in argv:
+        return False
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    return command is not None and command not in _NO_HOME_COMMANDS
+
+
+def check_home(argv: list[str]) -> None:
+    """Refuse a bad home (empty, a file, not creatable, read-only) in one line with exit 2, before any work."""
+    if not _needs_home(argv):
+        return
+    from pydantic import ValidationError
+
+    from minivess.cli.context import get_settings
+
+    try:
+        get_settings().check_home()
+    except MinivessError as exc:
+        render.error_line(type(exc).__name__, str(exc))
+        sys.exit(2)
+    except ValidationError as exc:  # e.g. MINIVESS_MAX_STEPS=abc: name the variable instead of a traceback
+        problems = "; ".join(f"MINIVESS_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        render.error_line("ConfigError", f"invalid settings — {problems}; fix or unset the variable.")
+        sys.exit(2)
+
+
 def main() -> None:
     """Entry point: a MinivessError becomes a red panel and exit code 2; usage errors keep click's codes."""
+    check_home(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
     except MinivessError as exc:

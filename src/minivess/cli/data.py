@@ -51,10 +51,19 @@ def synth(
     render.console.print(f"[green]wrote {n} volume(s) to {out}[/] (preset {preset}, seed {seed})")
 
 
+def derived_dir(kind: str, folder: Path, version: str) -> Path:
+    """Where files derived from a dataset go: under the home, never inside the dataset (read-only to us)."""
+    from minivess.cli.context import get_settings
+
+    return get_settings().home_dir / kind / f"{folder.expanduser().resolve().name}-{version}"
+
+
 @app.command("info")
 def info(
-    folder: Path = typer.Argument(..., help="Dataset folder (raw/ + seg/)."),
-    mip_dir: Path | None = typer.Option(None, "--mip-dir", help="Where to write MIP PNGs (default FOLDER/mip)."),
+    folder: Path = typer.Argument(..., help="Dataset folder (raw/ + seg/); read only, never written."),
+    mip_dir: Path | None = typer.Option(
+        None, "--out", "--mip-dir", help="Where to write MIP PNGs (default HOME/mip/<folder>-<version>)."
+    ),
     no_mip: bool = typer.Option(False, "--no-mip", help="Skip the MIP PNGs."),
 ) -> None:
     """Validate a dataset and show shapes, spacing and vessel fraction; write a MIP PNG per volume."""
@@ -66,7 +75,7 @@ def info(
         task = bar.add_task("summarising", total=len(manifest.volumes), status="")
         rows = summarise_dataset(
             manifest,
-            None if no_mip else (mip_dir or folder / "mip"),
+            None if no_mip else (mip_dir or derived_dir("mip", folder, manifest.version)),
             on_volume=lambda v: bar.update(task, advance=1, status=v),
         )
     render.console.print(render.dataset_table(manifest.root, manifest.version, rows))
@@ -75,7 +84,9 @@ def info(
 @app.command("split")
 def split(
     folder: Path = typer.Argument(..., help="Dataset folder (raw/ + seg/)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Splits JSON (default FOLDER/splits.json)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Splits JSON (default HOME/splits/<folder>-<version>/splits.json)."
+    ),
     val_fraction: float = typer.Option(0.2, help="Share of volumes for validation."),
     test_fraction: float = typer.Option(0.2, help="Share of volumes for testing."),
     seed: int = typer.Option(0, help="Split seed."),
@@ -87,7 +98,7 @@ def split(
     from minivess.pipelines.data.splits import make_kfold, make_splits
 
     manifest = scan_dataset(folder)
-    target = out or folder / ("kfold.json" if k else "splits.json")
+    target = out or derived_dir("splits", folder, manifest.version) / ("kfold.json" if k else "splits.json")
     if k:
         write_json_atomic(target, make_kfold(manifest.ids(), manifest.version, k=k, seed=seed))
     else:

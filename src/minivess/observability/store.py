@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from minivess.errors import DataError
+from minivess.fileio import exclusive
 from minivess.observability.models import (
     ObservationRecord,
     ScoreDelivery,
@@ -112,10 +113,17 @@ class TraceStore:
             # this process (not of the machine), and skips an fsync per batch.
             conn.execute("PRAGMA synchronous=NORMAL")
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._create_schema(conn)
         return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the schema once: under the file's lock, re-checked inside it (another process may have won)."""
+        with exclusive(self.path):
+            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:

@@ -1,4 +1,9 @@
-"""DuckDB connections to the warehouse: a writer for sync, a locked-down reader for everything else."""
+"""DuckDB connections to the warehouse: a writer for sync, a locked-down reader for everything else.
+
+DuckDB lets one process hold a file for writing, and no other process open it meanwhile, not even read-only.
+Every connection is therefore opened under the warehouse's file lock (``fileio.exclusive``) and held only for
+its ``with`` block: concurrent commands wait their turn (milliseconds) instead of failing on DuckDB's lock.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 import duckdb
 
 from minivess.errors import AnalyticsError
+from minivess.fileio import exclusive
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +68,15 @@ def connect_writer(path: Path, home: Path) -> Iterator[duckdb.DuckDBPyConnection
         AnalyticsError: The file is locked or not a DuckDB database.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), config=_base_config(home))
-    except duckdb.Error as exc:
-        raise _locked_error(path, exc) from exc
-    try:
-        yield con
-    finally:
-        con.close()
+    with exclusive(path):
+        try:
+            con = duckdb.connect(str(path), config=_base_config(home))
+        except duckdb.Error as exc:
+            raise _locked_error(path, exc) from exc
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 @contextmanager
@@ -97,11 +104,12 @@ def connect_reader(path: Path, home: Path, *, threads: int = 2) -> Iterator[duck
         "threads": threads,
         "lock_configuration": True,
     }
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=config)
-    except duckdb.Error as exc:
-        raise _locked_error(path, exc) from exc
-    try:
-        yield con
-    finally:
-        con.close()
+    with exclusive(path):
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=config)
+        except duckdb.Error as exc:
+            raise _locked_error(path, exc) from exc
+        try:
+            yield con
+        finally:
+            con.close()

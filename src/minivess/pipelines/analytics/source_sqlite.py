@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from minivess.errors import AnalyticsError
+from minivess.fileio import exclusive
 from minivess.pipelines.analytics.sources import (
     Catalog,
     KeyValueRow,
@@ -155,18 +156,23 @@ class SqliteSource:
 
     @contextmanager
     def reader(self) -> Iterator[StoreReader]:
-        """Open the file read-only (``mode=ro``), or an empty store when it does not exist."""
-        if not self.path.is_file():
-            yield _EmptyReader()
-            return
-        try:
-            con = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise AnalyticsError(f"Cannot open the MLflow SQLite store {self.path}: {exc}.") from exc
-        try:
-            yield SqliteReader(con, self.path)
-        finally:
-            con.close()
+        """Open the file read-only (``mode=ro``), or an empty store when it does not exist.
+
+        Read under the store's file lock (the one MLflow's first use is made under, see
+        ``tracking.mlflow_run.client_for``): a store another process is still creating is never half read.
+        """
+        with exclusive(self.path):
+            if not self.path.is_file():
+                yield _EmptyReader()
+                return
+            try:
+                con = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=30)
+            except sqlite3.Error as exc:
+                raise AnalyticsError(f"Cannot open the MLflow SQLite store {self.path}: {exc}.") from exc
+            try:
+                yield SqliteReader(con, self.path)
+            finally:
+                con.close()
 
 
 class _EmptyReader:

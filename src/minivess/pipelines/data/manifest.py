@@ -64,6 +64,21 @@ class DatasetManifest(BaseModel):
         write_json_atomic(path, self)
 
 
+def verify_voxels(manifest: DatasetManifest, on_volume: Callable[[str], None] | None = None) -> None:
+    """Read every image's voxels once (``scan_dataset`` reads masks fully but only image headers).
+
+    A truncated or corrupt ``.nii.gz`` keeps a readable header; this is the check ``data info`` makes when it
+    summarises, run before a training run is created so the file is named instead of failing mid-run.
+
+    Raises:
+        DataError: a volume cannot be read; the message names the file.
+    """
+    for record in manifest.volumes:
+        read_array(record.image)
+        if on_volume:
+            on_volume(record.id)
+
+
 def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
     for name in names:
         if (root / name).is_dir():

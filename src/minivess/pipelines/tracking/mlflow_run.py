@@ -7,12 +7,14 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from minivess.errors import TrackingError
+from minivess.fileio import exclusive
 from minivess.pipelines.tracking.naming import TAG_ERROR, TAG_GIT_COMMIT
 
 logger = logging.getLogger(__name__)
@@ -22,23 +24,64 @@ MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 5000
 
 
+def sqlite_store_file(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///…`` tracking URI (None for servers and other stores)."""
+    if not tracking_uri.startswith("sqlite:"):
+        return None
+    raw = unquote(urlparse(tracking_uri).path)
+    if not raw or raw in ("/", "/:memory:"):
+        return None
+    # sqlite:///rel.db parses to "/rel.db" (relative to the cwd), sqlite:////abs.db to "//abs.db" (as in
+    # analytics.sources.sqlite_path_from_uri, which stays free of this module's mlflow import).
+    return Path(raw[1:]).expanduser().resolve()
+
+
 def client_for(tracking_uri: str) -> MlflowClient:
+    """A client whose store exists and is migrated.
+
+    MLflow creates and migrates a SQLite store on first use; two processes doing that at once collide
+    (``table … already exists``, alembic's ``Online migration expected to match one row``). The first use is
+    made here, under a file lock, so it happens once, and every later process finds the store ready.
+    """
     # MLflow resets its own logger to INFO on import; its schema-migration chatter is not for users.
     for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     mlflow.set_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+    database = sqlite_store_file(tracking_uri)
+    if database is None:
+        return MlflowClient(tracking_uri=tracking_uri)
+    with exclusive(database):
+        client = MlflowClient(tracking_uri=tracking_uri)  # opens (creates, migrates) the tracking store
+        client.search_registered_models(max_results=1)  # the registry's store: same file, same migrations
+    return client
 
 
 def get_or_create_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
-    """Experiment id for `name`; new local experiments keep artifacts under the minivess home."""
+    """Experiment id for `name`; new local experiments keep artifacts under the minivess home.
+
+    Safe when several processes create the same experiment at once: a local store is locked, and on a
+    server the loser of the race reads the winner's experiment.
+    """
+    database = sqlite_store_file(client.tracking_uri)
+    if database is None:
+        return _get_or_create(client, name, artifact_root)
+    with exclusive(database):
+        return _get_or_create(client, name, artifact_root)
+
+
+def _get_or_create(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            raise TrackingError(f"MLflow experiment '{name}' is deleted; restore it or set tracking.experiment.")
-        return str(experiment.experiment_id)
-    location = (artifact_root / name).resolve().as_uri() if artifact_root else None
-    return str(client.create_experiment(name, artifact_location=location))
+    if experiment is None:
+        location = (artifact_root / name).resolve().as_uri() if artifact_root else None
+        try:
+            return str(client.create_experiment(name, artifact_location=location))
+        except mlflow.exceptions.MlflowException:
+            experiment = client.get_experiment_by_name(name)  # created by another process meanwhile
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage == "deleted":
+        raise TrackingError(f"MLflow experiment '{name}' is deleted; restore it or set tracking.experiment.")
+    return str(experiment.experiment_id)
 
 
 def git_commit(cwd: Path | None = None) -> str | None:

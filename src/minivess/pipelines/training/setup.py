@@ -12,8 +12,8 @@ import torch
 from pydantic import BaseModel
 
 from minivess.configs.experiment import ExperimentConfig
-from minivess.errors import ConfigError
-from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
+from minivess.errors import ConfigError, DataError
+from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset, verify_voxels
 from minivess.pipelines.data.splits import Splits, make_splits
 from minivess.pipelines.models.base import ModelAdapter
 from minivess.pipelines.models.registry import get_adapter
@@ -66,10 +66,24 @@ def dataset_dir(cfg: ExperimentConfig, settings: Settings) -> Path:
     return cfg.data.dir or settings.resolved_data_dir / DEFAULT_SYNTHETIC
 
 
-def ensure_default_dataset(folder: Path) -> None:
-    """Generate the default synthetic dataset when the default folder is absent (offline first run)."""
+def ensure_default_dataset(folder: Path, settings: Settings) -> None:
+    """Generate the default synthetic dataset when it is absent, but only inside the home (offline first run).
+
+    A folder the user pointed us at (``MINIVESS_DATA_DIR``) is read-only to us: a missing dataset there is an
+    error naming the folder, never a reason to write generated data into it.
+
+    Raises:
+        DataError: ``MINIVESS_DATA_DIR`` is set and has no default dataset.
+    """
     if folder.exists():
         return
+    if settings.data_dir is not None:
+        raise DataError(
+            f"no dataset at {folder} (MINIVESS_DATA_DIR={settings.resolved_data_dir} has no "
+            f"'{DEFAULT_SYNTHETIC}' dataset) and minivess never writes into your folders. Name a dataset "
+            f"(--set data.dir=DIR, or the dataset in your request), create one with `minivess data synth --out "
+            f"{folder}`, or unset MINIVESS_DATA_DIR to use the generated dataset in the home."
+        )
     from minivess.pipelines.data.synthetic import get_preset, write_dataset
 
     logger.warning("no dataset at %s: generating the default synthetic dataset (12 volumes)", folder)
@@ -77,10 +91,16 @@ def ensure_default_dataset(folder: Path) -> None:
 
 
 def load_data(cfg: ExperimentConfig, settings: Settings) -> tuple[DatasetManifest, Splits]:
+    """Scan the dataset and read every volume once, so a bad file fails here, before any run exists.
+
+    Raises:
+        DataError: the dataset is missing or invalid; the message names the folder or the file.
+    """
     folder = dataset_dir(cfg, settings)
     if cfg.data.dir is None:
-        ensure_default_dataset(folder)
+        ensure_default_dataset(folder, settings)
     manifest = scan_dataset(folder)
+    verify_voxels(manifest)
     splits = make_splits(
         manifest.ids(), manifest.version, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
     )

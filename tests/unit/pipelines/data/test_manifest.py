@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minivess.errors import DataError
-from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
+from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset, verify_voxels
 from tests.helpers import tube_volume, write_pair, write_tube_dataset
 
 
@@ -88,3 +88,12 @@ def test_unreadable_nifti(tmp_path: Path) -> None:
     (root / "raw" / "vol00.nii.gz").write_bytes(b"not a nifti file")
     with pytest.raises(DataError, match=r"cannot read NIfTI file .*vol00\.nii\.gz"):
         scan_dataset(root)
+
+
+def test_a_truncated_image_passes_the_scan_but_not_verify_voxels(tmp_path: Path) -> None:
+    root = write_tube_dataset(tmp_path / "ds", n=2)
+    image = root / "raw" / "vol01.nii.gz"
+    image.write_bytes(image.read_bytes()[: image.stat().st_size // 2])  # the header survives
+    manifest = scan_dataset(root)
+    with pytest.raises(DataError, match=r"cannot read the voxels of .*vol01\.nii\.gz.*truncated"):
+        verify_voxels(manifest)
