@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from langgraph.types import Command, interrupt
 
+from minivess.agents import limits
 from minivess.agents.nodes import AgentDeps
 from minivess.agents.state import ChatState, tool_message
 from minivess.errors import ToolInputError
@@ -18,7 +19,9 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     calls = state.get("pending_calls", [])
     if state.get("dry_run"):
         return Command(goto="__end__", update={"stop_reason": "dry_run"})
-    questions = _approval_questions(calls, deps)
+    # Ask only about calls the request's budgets allow: the tools node ends the request at the first call they
+    # refuse (with the budget message), so asking about it would be a question whose yes changes nothing.
+    questions = _approval_questions(affordable_calls(calls, state, deps), deps)
     if not questions:
         return Command(goto="tools")
     tracer = get_tracer(deps.settings)
@@ -43,6 +46,30 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     rejected = [tool_message(c, f"REJECTED: {reason}") for c in calls]
     worker_name = state.get("active_worker") or "experimenter"
     return Command(goto=worker_name, update={"messages": rejected, "pending_calls": [], "approvals": approvals})
+
+
+def affordable_calls(calls: list[dict[str, Any]], state: ChatState, deps: AgentDeps) -> list[dict[str, Any]]:
+    """The pending calls before the first one the tool or compute budget would refuse, as the tools node counts."""
+    spent = {"tool_calls": state.get("tool_calls", 0), "compute_minutes": state.get("compute_minutes", 0.0)}
+    for index, call in enumerate(calls):
+        minutes = _estimated_minutes(call, deps)
+        if limits.tool_budget_problem(spent, deps.settings, minutes):
+            return calls[:index]
+        spent["tool_calls"] += 1
+        spent["compute_minutes"] += minutes
+    return calls
+
+
+def _estimated_minutes(call: dict[str, Any], deps: AgentDeps) -> float:
+    """The call's compute estimate; an unknown or invalid call costs nothing (the tools node answers it)."""
+    name = call["function"]["name"]
+    if name not in deps.tools:
+        return 0.0
+    tool = deps.tools.get(name)
+    try:
+        return float(tool.compute_minutes(tool.parse(call["function"].get("arguments"))))
+    except ToolInputError:
+        return 0.0
 
 
 def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[dict[str, Any]]:

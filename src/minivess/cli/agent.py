@@ -48,9 +48,7 @@ def _show(outcome: Any) -> None:
         for call in outcome.planned_calls:
             render.console.print(call_line(call["name"], call["arguments"]))
     if outcome.answer:
-        from rich.markdown import Markdown
-
-        render.console.print(Markdown(outcome.answer))
+        render.console.print(render.markdown(outcome.answer))
     usage = outcome.usage
     if usage:
         tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
+
 console = Console()
 err_console = Console(stderr=True)
+
+RUN_ID_COLUMNS = frozenset({"run_id", "best run", "best_run"})
+SHORT_RUN_ID = 8  # any unique prefix of at least 6 characters is a valid run reference
+SHORT_IDS_CAPTION = (
+    f"run ids cut to {SHORT_RUN_ID} characters (a unique prefix works wherever a run id does); "
+    "widen the terminal or use --format csv for full ids"
+)
+_CODE_OR_LT = re.compile(r"(`+)[\s\S]*?\1|<")
 
 
 def error_panel(title: str, message: str) -> None:
     """Show an error the user can act on (stderr)."""
     err_console.print(Panel(message, title=f"[bold red]{title}", border_style="red", expand=False))
+
+
+def error_line(title: str, message: str) -> None:
+    """An error in one line on stderr (never wrapped), for problems found before any work started."""
+    err_console.print(f"[bold red]{title}:[/] {message}", soft_wrap=True, highlight=False)
 
 
 def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
@@ -29,13 +47,53 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
 
 
 def records_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A plain table: floats get 4 significant digits, None an empty cell."""
-    table = Table(title=title, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(cell(v) for v in row))
-    return table
+    """A plain table: floats get 4 significant digits, None an empty cell, run ids never wrapped."""
+    data = [list(row) for row in rows]
+    ids = [is_run_id_column(c) for c in columns]
+
+    def build(id_chars: int | None) -> Table:
+        table = Table(title=title, header_style="bold")
+        for column, is_id in zip(columns, ids, strict=True):
+            table.add_column(column, overflow="fold", no_wrap=is_id, min_width=id_chars if is_id else None)
+        for row in data:
+            table.add_row(*(run_id_cell(v, id_chars) if is_id else cell(v) for v, is_id in zip(row, ids, strict=False)))
+        return table
+
+    return fit_run_ids(build)
+
+
+def is_run_id_column(name: str) -> bool:
+    """Whether a column (a dotted path such as ``run.run_id`` too) holds run ids."""
+    return name.rsplit(".", 1)[-1] in RUN_ID_COLUMNS
+
+
+def run_id_cell(value: Any, id_chars: int | None) -> str:
+    """A run id whole, or its first ``id_chars`` characters (still a valid reference) when the table is narrow."""
+    text = cell(value)
+    return text if id_chars is None or len(text) <= id_chars else text[:id_chars]
+
+
+def fit_run_ids(build: Callable[[int | None], Table], out: Console | None = None) -> Table:
+    """The table with full run ids when it fits the terminal, else with ids cut short — never folded over lines.
+
+    Args:
+        build: Makes the table; its argument is how many characters of each run id to show (None: all).
+        out: The console it will be printed on (default: stdout's).
+    """
+    out = out or console
+    table = build(None)
+    if Measurement.get(out, out.options.update_width(100_000), table).maximum <= out.width:
+        return table
+    short = build(SHORT_RUN_ID)
+    short.caption = SHORT_IDS_CAPTION
+    return short
+
+
+def markdown(text: str) -> Markdown:
+    """Markdown for an answer, with every ``<`` outside code escaped, so ``best:<family>`` is not eaten as HTML."""
+    from rich.markdown import Markdown  # markdown-it loads only when an answer is shown
+
+    return Markdown(_CODE_OR_LT.sub(lambda m: "\\<" if m.group(0) == "<" else m.group(0), text))
 
 
 def cell(value: Any, limit: int | None = None) -> str:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from minivess.cli.render import cell, console
+from minivess.cli.render import cell, console, fit_run_ids, is_run_id_column, run_id_cell
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -29,24 +29,41 @@ PREFERRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def result_view(name: str, result: Any) -> Table | str:
-    """A table for a tool result: records become rows, scalars a key/value list."""
+def result_view(name: str, result: Any, out: Console | None = None) -> Table | str:
+    """A table for a tool result: records become rows, scalars a key/value list; run ids are never folded."""
     if not isinstance(result, dict):
         return _short(result, 400)
     if name == "leaderboard" and isinstance(result.get("metric"), str):
         name = f"leaderboard by {result['metric']}"
     rows = next((v for v in result.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)
-    table = Table(title=f"{name} result", header_style="bold", show_lines=False)
-    if rows is not None:
-        first = _flatten(rows[0])
-        preferred = [c for c in PREFERRED_COLUMNS.get(name.split(" ")[0], ()) if c in first]
-        columns = preferred or [k for k in first if not isinstance(first[k], list | dict)][:8]
+    if rows is None:
+        return _fields_table(name, result)
+    first = _flatten(rows[0])
+    preferred = [c for c in PREFERRED_COLUMNS.get(name.split(" ")[0], ()) if c in first]
+    columns = preferred or [k for k in first if not isinstance(first[k], list | dict)][:8]
+
+    def build(id_chars: int | None) -> Table:
+        table = Table(title=f"{name} result", header_style="bold", show_lines=False)
         for column in columns:
-            table.add_column(column.rsplit(".", 1)[-1], overflow="fold", no_wrap=column.endswith("run_id"))
+            is_id = is_run_id_column(column)
+            table.add_column(
+                column.rsplit(".", 1)[-1], overflow="fold", no_wrap=is_id, min_width=id_chars if is_id else None
+            )
         for row in rows[:20]:
             flat = _flatten(row)
-            table.add_row(*(_table_cell(flat.get(c)) for c in columns))
+            table.add_row(
+                *(
+                    run_id_cell(flat.get(c), id_chars) if is_run_id_column(c) else _table_cell(flat.get(c))
+                    for c in columns
+                )
+            )
         return table
+
+    return fit_run_ids(build, out)
+
+
+def _fields_table(name: str, result: dict[str, Any]) -> Table:
+    table = Table(title=f"{name} result", header_style="bold", show_lines=False)
     table.add_column("field")
     table.add_column("value", overflow="fold")
     for key, value in _flatten(result).items():
@@ -111,7 +128,7 @@ class TurnPrinter:
                 self.out.print(f"[red]{message.get('name')}: {content}[/]")
             else:
                 try:
-                    self.out.print(result_view(message.get("name", "tool"), json.loads(content)))
+                    self.out.print(result_view(message.get("name", "tool"), json.loads(content), self.out))
                 except json.JSONDecodeError:
                     self.out.print(content)
 

@@ -160,7 +160,11 @@ T = TypeVar("T")
 
 def _guard(call: Callable[[], T]) -> T:
     """Analytics errors are fixable by the model (bad SQL, unknown metric): send them back as tool input errors."""
+    from minivess.pipelines.analytics.errors import SqlGuardError
+
     try:
         return call()
+    except SqlGuardError as exc:  # the model gets every table's columns (one line each) to rewrite its SQL
+        raise ToolInputError(exc.for_model()) from exc
     except AnalyticsError as exc:
         raise ToolInputError(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""Run references the model may use instead of ids: 'last', 'best[:<family>[:<metric>]]', 'champion[:<model>]'."""
+"""Run references the model may use: ids, id prefixes, 'last', 'best[:<family>[:<metric>]]', 'champion[:<model>]'."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from minivess.errors import AnalyticsError, ToolInputError, TrackingError, Train
 from minivess.tools.base import ToolContext
 
 RUN_REF_HELP = (
-    "a run id, 'last', 'best', 'best:<family>', 'best:<family>:<metric>', 'champion' or 'challenger' "
-    "(optionally ':<registered model>')"
+    "a run id, a unique id prefix (≥ 6 characters), 'last', 'best', 'best:<family>', 'best:<family>:<metric>', "
+    "'champion' or 'challenger' (optionally ':<registered model>')"
 )
 ALIAS_REFS = ("champion", "challenger")
 
@@ -15,7 +15,7 @@ ALIAS_REFS = ("champion", "challenger")
 def resolve_run_ref(ref: str, ctx: ToolContext) -> str:
     """A concrete MLflow run id; a reference that matches nothing goes back to the model as ToolInputError."""
     from minivess.pipelines.tracking.mlflow_run import client_for
-    from minivess.pipelines.training.evaluation import resolve_run_id
+    from minivess.pipelines.tracking.refs import resolve_run_id
 
     ref = ref.strip()
     try:

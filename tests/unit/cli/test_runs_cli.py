@@ -110,7 +110,9 @@ def test_sql_refusal_raises_our_error(runner: CliRunner, store: StoreInfo) -> No
     result = runner.invoke(app, ["runs", "sql", "DROP TABLE runs"])
     assert result.exit_code != 0
     assert isinstance(result.exception, SqlGuardError)
-    assert "Only SELECT" in str(result.exception) and "Allowed tables and columns" in str(result.exception)
+    message = str(result.exception)
+    assert message.startswith("Only SELECT") and "`minivess runs schema`" in message
+    assert len(message.splitlines()) == 2, "a refusal is short: the reason, then the table names and a hint"
 
 
 def test_main_turns_a_refusal_into_exit_code_2(

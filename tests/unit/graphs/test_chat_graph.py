@@ -148,3 +148,34 @@ def test_a_thread_continues_after_a_restart(scripted_llm: ScriptedLLM, minivess_
     assert outcome.answer == "Still here."
     history = second.graph.get_state(second.config).values["messages"]
     assert [m["content"] for m in history if m["role"] == "user"] == ["hi", "are you there?"]
+
+
+def test_a_call_over_the_compute_budget_ends_the_request_without_asking(
+    scripted_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: approval was asked for "2000 CPU-minutes" and then refused by the 120-minute budget anyway."""
+    monkeypatch.setenv("MINIVESS_MAX_COMPUTE_MINUTES", "1")
+    scripted_llm.queue(
+        [call("transfer_to_experimenter", task="train")], [call("train_model", model="segresnet", epochs=1000)]
+    )
+    outcome = _session().send("train segresnet for 1000 epochs")
+    assert outcome.status == "stopped" and outcome.stop_reason == "budget"
+    assert not outcome.questions
+    assert "MINIVESS_MAX_COMPUTE_MINUTES" in (outcome.answer or "")
+    assert [t.content.startswith("ERROR: not run") for t in outcome.tools] == [True]
+    assert len(scripted_llm.seen) == 2  # supervisor, experimenter; no one is asked to approve anything
+
+
+def test_only_the_calls_within_budget_are_asked_about(
+    scripted_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINIVESS_MAX_TOOL_CALLS", "1")
+    target = get_settings().resolved_data_dir / "tiny"
+    (target / "raw").mkdir(parents=True)  # overwriting it needs approval; the second call is over the tool budget
+    scripted_llm.queue(
+        [call("transfer_to_experimenter", task="synth then train")],
+        [call("synthesize_data", **_synth_args()), call("train_model", model="segresnet", epochs=2)],
+    )
+    outcome = _session().send("make a tiny dataset, then train on it")
+    assert outcome.status == "awaiting_approval"
+    assert [q["tool"] for q in outcome.questions] == ["synthesize_data"]

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from minivess.errors import AnalyticsError
 
 
 class SqlGuardError(AnalyticsError):
-    """A SQL statement was refused or failed; the message carries the warehouse schema to fix it with."""
+    """A SQL statement was refused or failed; short for people, with the columns for a model to fix it with."""
 
-    def __init__(self, problem: str, schema_text: str = "") -> None:
-        """Keep the bare problem apart from the schema appended for the reader.
+    def __init__(self, problem: str, schema_text: str = "", tables: Sequence[str] = ()) -> None:
+        """Keep the bare problem apart from the schema a model needs to fix the query.
 
         Args:
             problem: What was wrong and what to do instead.
-            schema_text: The allowed tables and their columns (appended to the message).
+            schema_text: The allowed tables with their column names, one line per table (see ``for_model``).
+            tables: The allowed table names (named in the message, with a hint to `minivess runs schema`).
         """
         self.problem = problem
         self.schema_text = schema_text
-        message = problem if not schema_text else f"{problem}\n\nAllowed tables and columns:\n{schema_text}"
-        super().__init__(message)
+        self.tables = tuple(tables)
+        hint = f"\nTables: {', '.join(self.tables)}. `minivess runs schema` shows their columns." if tables else ""
+        super().__init__(problem + hint)
+
+    def for_model(self) -> str:
+        """The problem plus every allowed table with its columns (one line each): enough to rewrite the SQL."""
+        if not self.schema_text:
+            return self.problem
+        return f"{self.problem}\nAllowed tables and columns:\n{self.schema_text}"

@@ -43,8 +43,9 @@ _QUERY_NODES: Final = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE
 
 
 def _refuse(problem: str, warehouse: Warehouse) -> SqlGuardError:
-    """The error a caller sees: the problem plus the schema to fix the query with."""
-    return SqlGuardError(problem, warehouse.describe().as_text())
+    """The error a caller sees: the problem and the table names; ``for_model()`` adds each table's columns."""
+    schema = warehouse.describe()
+    return SqlGuardError(problem, schema.as_compact_text(), [t.name for t in schema.tables])
 
 
 _PARSER_LOCK = threading.Lock()
@@ -199,7 +200,8 @@ def run_sql(
         auto_sync: Sync first when the store changed.
 
     Raises:
-        SqlGuardError: Refused, failed or timed out; the message lists the allowed tables and columns.
+        SqlGuardError: Refused, failed or timed out; the message names the allowed tables, ``for_model()``
+            lists their columns.
     """
     if not 1 <= row_cap <= 100_000 or not 0.1 <= timeout_s <= 300:
         raise AnalyticsError("row_cap must be within 1..100000 and timeout_s within 0.1..300.")

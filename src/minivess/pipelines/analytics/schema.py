@@ -12,6 +12,7 @@ SCHEMA_VERSION: Final = 1
 STATE_TABLE: Final = "_minivess_sync_state"
 FINGERPRINT_TABLE: Final = "_minivess_run_fingerprints"
 PARAMS_WIDE_VIEW: Final = "params_wide"
+COMPACT_MAX_COLUMNS: Final = 40  # per table in a refusal; params_wide has one column per param key
 
 
 class Column(NamedTuple):
@@ -205,6 +206,15 @@ class WarehouseSchema(BaseModel):
         for table in self.tables:
             lines.append(f"{table.name} -- {table.meaning}")
             lines.extend(f"  {c.name} {c.type}: {c.meaning}" for c in table.columns)
+        return "\n".join(lines)
+
+    def as_compact_text(self, max_columns: int = COMPACT_MAX_COLUMNS) -> str:
+        """One line per table, ``name(col, col, …)``: what a model needs to fix a query, without meanings."""
+        lines: list[str] = []
+        for table in self.tables:
+            names = [c.name if c.name.isidentifier() else quote_identifier(c.name) for c in table.columns]
+            more = f", … {len(names) - max_columns} more" if len(names) > max_columns else ""
+            lines.append(f"{table.name}({', '.join(names[:max_columns])}{more})")
         return "\n".join(lines)
 
 

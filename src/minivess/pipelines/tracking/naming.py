@@ -16,6 +16,7 @@ TAG_ERROR: Final = "minivess.error"  # "<ExceptionType>: message" on FAILED runs
 TAG_BEST_EPOCH: Final = "minivess.best_epoch"
 TAG_GIT_COMMIT: Final = "mlflow.source.git.commit"
 TAG_TRACE_ID: Final = "minivess.trace_id"  # the trace (local store / Langfuse) that started the run
+TAG_RUN_NUMBER: Final = "minivess.run_number"  # per-experiment counter in generated run names (run_names.py)
 
 # Per-epoch metrics (step = epoch, 1-based). Validation metrics are means over validation volumes.
 METRIC_TRAIN_LOSS: Final = "train_loss"

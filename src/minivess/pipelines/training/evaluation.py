@@ -26,6 +26,7 @@ from minivess.pipelines.data.splits import SplitName, Splits
 from minivess.pipelines.data.transforms import IMAGE, deterministic_transforms
 from minivess.pipelines.metrics.volume_metrics import VolumeMetrics, summarise
 from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for
+from minivess.pipelines.tracking.refs import resolve_run_id
 from minivess.pipelines.tracking.registry import MODEL_ARTIFACT
 from minivess.pipelines.training.checkpoint import ModelSpec
 from minivess.pipelines.training.inference import load_exported_model, logits_to_mask, predict_logits
@@ -43,22 +44,6 @@ class EvaluationResult:
     split: str
     per_volume: list[tuple[str, VolumeMetrics]]
     summary: dict[str, float]
-
-
-def resolve_run_id(client: MlflowClient, ref: str) -> str:
-    """A full run id, or ``last`` for the most recently started run of any experiment."""
-    if ref == "last":
-        experiments = [e.experiment_id for e in client.search_experiments()]
-        runs = client.search_runs(experiments, order_by=["attributes.start_time DESC"], max_results=1)
-        if not runs:
-            raise TrainingError("there are no runs yet; train one with `minivess train`.")
-        return str(runs[0].info.run_id)
-    try:
-        return str(client.get_run(ref).info.run_id)
-    except MlflowException as exc:
-        raise TrainingError(
-            f"no run '{ref}' in the tracking store; list runs with `minivess runs leaderboard`."
-        ) from exc
 
 
 def run_files(client: MlflowClient, run_id: str, settings: Settings) -> Path:

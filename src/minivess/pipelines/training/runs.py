@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 import yaml
+from mlflow.tracking import MlflowClient
 
 from minivess.configs.experiment import ExperimentConfig
 from minivess.errors import TrainingError
 from minivess.fileio import write_text_atomic
 from minivess.pipelines.data.manifest import DatasetManifest
 from minivess.pipelines.data.splits import Splits
-from minivess.pipelines.tracking import naming
+from minivess.pipelines.tracking import naming, run_names
 from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for, get_or_create_experiment
+from minivess.pipelines.tracking.refs import resolve_run_id
 from minivess.pipelines.tracking.registry import MODEL_ARTIFACT, register_run_model
 from minivess.pipelines.training.checkpoint import BEST, LAST, export_model, load_checkpoint
 from minivess.pipelines.training.engine import Trainer, TrainResult, params_and_tags, wrap_failure
@@ -60,7 +62,7 @@ def train(
     client = client_for(settings.tracking_uri)
     experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
     params, run_tags = params_and_tags(cfg, manifest, spec)
-    recorder = RunRecorder.create(client, experiment_id, cfg.tracking.run_name, {**run_tags, **(tags or {})})
+    recorder = create_run(client, experiment_id, cfg, {**run_tags, **(tags or {})})
     run_dir = run_dir_for(settings, recorder.run_id)
     try:
         recorder.log_params(params)
@@ -71,8 +73,25 @@ def train(
         raise wrap_failure(recorder, exc) from exc
 
 
+def create_run(client: MlflowClient, experiment_id: str, cfg: ExperimentConfig, tags: dict[str, str]) -> RunRecorder:
+    """A new MLflow run named ``cfg.tracking.run_name`` if given, else ``<model>-<loss>-<NNNN>`` (run_names.py)."""
+    if cfg.tracking.run_name is not None:  # a user-given name is kept as it is
+        return RunRecorder.create(client, experiment_id, cfg.tracking.run_name, tags)
+    name, name_tags = run_names.new_run_name(client, experiment_id, cfg.model.name, cfg.loss.name)
+    recorder = RunRecorder.create(client, experiment_id, name, {**tags, **name_tags})
+    try:
+        run_names.claim_run_name(client, experiment_id, recorder.run_id, name)
+    except BaseException as exc:
+        raise wrap_failure(recorder, exc) from exc
+    return recorder
+
+
 def resume(run_id: str, settings: Settings, observer: TrainingObserver | None = None) -> TrainResult:
-    """Continue a crashed or interrupted run from its last checkpoint, in the same MLflow run."""
+    """Continue a crashed or interrupted run from its last checkpoint, in the same MLflow run.
+
+    ``run_id`` may be a unique id prefix (≥ 6 characters) or ``last``.
+    """
+    run_id = resolve_run_id(client_for(settings.tracking_uri), run_id)
     run_dir = run_dir_for(settings, run_id)
     if not (run_dir / CONFIG_FILE).is_file():
         raise TrainingError(

@@ -149,3 +149,20 @@ def install_store(template: Path, home: Path) -> Path:
     target = home / "mlflow.db"
     shutil.copyfile(template, target)
     return target
+
+
+def create_runs_with_ids(client: MlflowClient, experiment_id: str, run_ids: list[str]) -> list[str]:
+    """Runs whose ids we choose (to share a prefix): MLflow's SQL store draws ids from ``uuid.uuid4().hex``."""
+    import uuid
+    from types import SimpleNamespace
+
+    from mlflow.store.tracking import sqlalchemy_store
+
+    queue = [uuid.UUID(hex=run_id) for run_id in run_ids]
+    original = sqlalchemy_store.uuid
+    sqlalchemy_store.uuid = SimpleNamespace(uuid4=queue.pop, UUID=uuid.UUID)  # type: ignore[assignment]
+    try:
+        queue.reverse()
+        return [client.create_run(experiment_id, run_name=f"twin-{k}").info.run_id for k in range(len(run_ids))]
+    finally:
+        sqlalchemy_store.uuid = original

@@ -62,8 +62,8 @@ def _attack(arena: Arena, sql: str) -> SqlResult | SqlGuardError:
     try:
         result = run_sql(sql, warehouse=arena.warehouse, row_cap=CAP, timeout_s=TIMEOUT_S, auto_sync=False)
     except SqlGuardError as exc:
-        assert exc.problem.strip() and "Allowed tables and columns:" in str(exc)
-        assert "runs --" in exc.schema_text and "metric_summary" in exc.schema_text
+        assert exc.problem.strip() and "minivess runs schema" in str(exc) and "metric_summary" in str(exc)
+        assert "Allowed tables and columns:" in exc.for_model() and "metric_summary(run_id" in exc.schema_text
         return exc
     assert len(result.rows) <= CAP
     assert SECRET not in repr(result.rows)
@@ -187,6 +187,22 @@ def test_check_sql_returns_the_single_statement() -> None:
 def test_limits_are_validated(arena: Arena) -> None:
     with pytest.raises(AnalyticsError, match="row_cap"):
         run_sql("SELECT 1", warehouse=arena.warehouse, row_cap=0)
+
+
+def test_a_refusal_is_short_and_the_model_still_gets_every_column(arena: Arena) -> None:
+    with pytest.raises(SqlGuardError) as info:
+        run_sql("DROP TABLE runs", warehouse=arena.warehouse)
+    exc = info.value
+    lines = str(exc).splitlines()
+    tables = [t.name for t in TABLES] + ["params_wide"]
+    assert lines[0].startswith("Only SELECT") and len(lines) == 2, str(exc)
+    assert all(name in lines[1] for name in tables) and "`minivess runs schema`" in lines[1]
+    assert "--" not in str(exc), "no column meanings in the short refusal"
+    for_model = exc.for_model().splitlines()
+    assert for_model[0] == exc.problem and for_model[1] == "Allowed tables and columns:"
+    assert [line.split("(", 1)[0] for line in for_model[2:]] == tables, "one line per table"
+    assert "best_step" in exc.schema_text and '"optim.lr"' in exc.schema_text
+    assert len(exc.for_model().splitlines()) == len(tables) + 2
 
 
 def test_describe_lists_every_table_with_meanings(arena: Arena) -> None:
