@@ -100,9 +100,13 @@ def test_analytics_dataset_is_well_formed() -> None:
     assert all(case.sql.lstrip().upper().startswith("SELECT") for case in cases)
 
 
-def test_shipped_floors_cover_every_suite_but_the_holdouts() -> None:
+# A holdout gets floors once it has been measured (planner_holdout3 is measured once, at the end of issue 10).
+UNFLOORED: frozenset[str] = frozenset({"planner_holdout3"}) & frozenset(SUITE_NAMES)
+
+
+def test_shipped_floors_cover_every_measured_suite() -> None:
     floors = load_floors()
-    assert set(floors.suites) == set(SUITE_NAMES) - set(HOLDOUTS)  # their floors come after the planner work
+    assert set(floors.suites) == set(SUITE_NAMES) - UNFLOORED
     assert set(floors.for_suite("planner")) == {s.__name__ for s in planner.SCORERS}
     assert floors.for_suite("planner")["approval_respected"] == 1.0
 
@@ -112,8 +116,8 @@ def _run(suite: str, means: dict[str, float]) -> RunSummary:
                       dataset_version="v1", cases=1, errors=0, means=means, records=())  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(HOLDOUTS))
-def test_a_holdout_run_without_floors_does_not_fail_the_default_gate(name: str) -> None:
+def test_a_suite_run_without_floors_does_not_fail_the_default_gate() -> None:
+    name = "a_new_holdout"  # a suite recorded before its floors exist
     floors = load_floors()
     latest = {"planner": _run("planner", floors.for_suite("planner")), name: _run(name, {})}
     result = check_gate(latest, floors)

@@ -41,8 +41,8 @@ class RefResolver:
     def __init__(self, history_ids: list[str], last_train: dict[str, Any] | None = None) -> None:
         self.history = history_ids
         self.last_train = last_train
-        self.dataset: str | None = None
-        self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about  # a folder an earlier step of this plan looked at ("train on it")
+        self.dataset: str | None = None  # a folder an earlier step of this plan looked at ("train on it")
+        self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
         self.trained: list[int] = []
         self.group: list[RunValue] = []
