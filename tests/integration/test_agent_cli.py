@@ -108,3 +108,16 @@ def test_a_dry_run_leaves_no_thread_behind(data_dir: Path) -> None:
     assert json.loads(out.stdout)[0]["arguments"] == {"model": "segresnet", "epochs": 3}
     listed = _minivess("threads")
     assert listed.returncode == 0 and "train a segresnet" not in listed.stdout
+
+
+def test_the_abbreviated_ids_answers_show_are_accepted_back(data_dir: Path) -> None:
+    out = _minivess("ask", "train a segresnet for 1 epoch on the synthetic data", "--yes", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_id = json.loads(out.stdout)["tools"][0]["result"]["run_id"]
+    evaluated = _minivess("evaluate", run_id[:8], "--split", "val")
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    assert run_id in evaluated.stdout
+    shown = _minivess("ask", f"show run {run_id[:8]}", "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["tools"][0]["result"]["runs"][0]["run_id"] == run_id
+    short = _minivess("evaluate", run_id[:3])
+    assert short.returncode == 2 and "6" in short.stderr

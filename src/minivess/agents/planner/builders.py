@@ -169,7 +169,7 @@ def _ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
 
 def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
     values: list[Any] = list(res.resolve(refs, single=single))
-    if not values:
+    if not values and not any(ref.kind == "previous" for ref in refs):  # an unknown "previous run" is asked about
         implicit = res.implicit()
         values = [implicit] if implicit is not None else []
     return values

@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from minivess.agents.planner.lexicon import FAMILY_ALT, METRIC_ALT, NUM, families_in, first_metric, parse_int
 
-RefKind = Literal["id", "last", "best", "pronoun", "plural", "lastn", "family", "alias"]
+RefKind = Literal["id", "last", "previous", "best", "pronoun", "plural", "lastn", "family", "alias"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def _from_match(match: re.Match[str]) -> RunRef:
         count = parse_int(match.group("n")) or 1
         return RunRef("lastn", str(count), start) if count > 1 else RunRef("last", "last", start)
     if match.group("last"):
+        if "previous" in match.group("last").lower():  # "compare it with the previous run": the one before it
+            return RunRef("previous", "previous", start)
         return RunRef("last", "last", start)
     if match.group("bestbare"):
         return RunRef("best", "best", start)

@@ -10,9 +10,9 @@ from minivess.agents.planner.refs import RunRef
 RunValue = str | StepOutput
 # Tools whose result names one run (what "it" / "that run" points at afterwards).
 PRODUCERS: Final = frozenset({"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run"})
-_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "lastn", "best")
+_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best")
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
-_PRIORITY: Final = ("id", "alias", "last", "best", "pronoun", "plural", "lastn", "family")
+_PRIORITY: Final = ("id", "alias", "last", "previous", "best", "pronoun", "plural", "lastn", "family")
 
 
 def run_id_of(data: Any) -> str | None:
@@ -92,6 +92,9 @@ class RefResolver:
         if ref.kind == "pronoun":
             value = self.implicit()
             return [value] if value is not None else []
+        if ref.kind == "previous":
+            recent = self._recent(2)
+            return recent[1:2] if len(recent) > 1 else []  # the run before the latest; unknown → ask
         if ref.kind == "lastn":
             return self._recent(int(ref.value))
         if ref.kind == "plural":

@@ -227,3 +227,13 @@ def test_a_verbless_follow_up_continues_the_last_tool() -> None:
     ]  # fmt: skip
     reply = plan_reply([SYSTEM, *history, user("now on the training split")], ALL_TOOLS)
     assert json.loads(reply.tool_calls[0].arguments) == {"run_id": "4be1c07d9a2f4e5b8c3d6a7f1e2b9c05", "split": "train"}
+
+
+def test_the_previous_run_is_the_one_before_it() -> None:
+    from minivess.agents.planner.models import History
+
+    older, newer = "a" * 32, "b" * 32
+    plan = build_plan("compare it with the previous run", History([older, newer]))
+    assert [(s.tool, s.args) for s in plan.steps] == [("compare_runs", {"run_ids": [newer, older]})]
+    alone = build_plan("evaluate the previous run", History([newer]))  # nothing before it: ask, never guess
+    assert alone.text_kind == "clarify"
