@@ -22,7 +22,7 @@ venv: $(STAMP)  ## create or update .venv (idempotent)
 
 test: $(STAMP)  ## run the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
-	MINIVESS_TRACING=off $(BIN)/minivess evals run planner planner_holdout planner_holdout2 --gate --offline
+	MINIVESS_TRACING=off $(BIN)/minivess evals run planner planner_holdout planner_holdout2 planner_holdout3 --gate --offline
 
 lint: $(STAMP)  ## ruff + mypy + import-linter layer contracts
 	$(BIN)/ruff check src tests benchmarks

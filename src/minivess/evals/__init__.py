@@ -1,9 +1,10 @@
 """Braintrust eval suites that score the agent's decisions, with a local score history and a regression gate.
 
-Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout`` and ``planner_holdout2`` (the
-same scoring on two frozen holdouts of requests nobody tuned the planner on), ``analytics`` (answers over a
-fixture warehouse) and ``e2e`` (scripted chats that really train). `build_suite(name, settings)` builds one;
-`run_suite` (in `minivess.evals.suite`) runs it through `braintrust.Eval` and records the scores under HOME/evals/.
+Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout``, ``planner_holdout2`` and
+``planner_holdout3`` (the same scoring on three frozen holdouts of requests nobody tuned the planner on),
+``analytics`` (answers over a fixture warehouse) and ``e2e`` (scripted chats that really train).
+`build_suite(name, settings)` builds one; `run_suite` (in `minivess.evals.suite`) runs it through `braintrust.Eval`
+and records the scores under HOME/evals/.
 This module stays cheap to import: suites are imported only when built.
 """
 
@@ -18,14 +19,21 @@ if TYPE_CHECKING:
     from minivess.evals.suite import Suite
     from minivess.settings import Settings
 
-SUITE_NAMES: Final[tuple[str, ...]] = ("planner", "planner_holdout", "planner_holdout2", "analytics", "e2e")
+SUITE_NAMES: Final[tuple[str, ...]] = (
+    "planner",
+    "planner_holdout",
+    "planner_holdout2",
+    "planner_holdout3",
+    "analytics",
+    "e2e",
+)
 
 
 def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> Suite:
     """Build one suite by name (its module is imported now).
 
     Args:
-        name: ``planner``, ``planner_holdout``, ``planner_holdout2``, ``analytics`` or ``e2e``.
+        name: ``planner``, ``planner_holdout``, ``planner_holdout2``, ``planner_holdout3``, ``analytics`` or ``e2e``.
         settings: Effective settings; the suite measures the model `settings.llm_model` names.
         limit: Only the first ``limit`` cases (smoke runs and tests); the dataset version records it.
 
