@@ -68,9 +68,16 @@ def connect_writer(path: Path, home: Path) -> Iterator[duckdb.DuckDBPyConnection
         AnalyticsError: The file is locked or not a DuckDB database.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked_connection(path, read_only=False, config=_base_config(home)) as con:
+        yield con
+
+
+@contextmanager
+def _locked_connection(path: Path, *, read_only: bool, config: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection held under the warehouse's inter-process lock (DuckDB allows one writer process)."""
     with exclusive(path):
         try:
-            con = duckdb.connect(str(path), config=_base_config(home))
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise _locked_error(path, exc) from exc
         try:
@@ -104,12 +111,5 @@ def connect_reader(path: Path, home: Path, *, threads: int = 2) -> Iterator[duck
         "threads": threads,
         "lock_configuration": True,
     }
-    with exclusive(path):
-        try:
-            con = duckdb.connect(str(path), read_only=True, config=config)
-        except duckdb.Error as exc:
-            raise _locked_error(path, exc) from exc
-        try:
-            yield con
-        finally:
-            con.close()
+    with _locked_connection(path, read_only=True, config=config) as con:
+        yield con
