@@ -76,6 +76,11 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
         "promote_model",
         "synthesize_data",
         "dataset_info",
+        "calibrate_run",
+        "conformal_calibrate",
+        "build_ensemble",
+        "greedy_soup",
+        "quality_gate",
     ),
     "analyst": (
         "leaderboard",
@@ -90,7 +95,10 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
 }
 WORKERS: Final[tuple[Worker, ...]] = tuple(WORKER_TOOLS)
 WORKER_DUTIES: Final[dict[Worker, str]] = {
-    "experimenter": "training, evaluation, prediction, promotion and data",
+    "experimenter": (
+        "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups "
+        "and weight checks"
+    ),
     "analyst": "run analytics",
 }
 

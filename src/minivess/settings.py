@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     max_tool_calls: int = Field(8, ge=1, description="Tool calls per request before the agent stops.")
     max_compute_minutes: float = Field(120.0, gt=0, description="Estimated compute minutes per request.")
     tracing: bool = Field(True, description="Trace agent steps to HOME/traces.db (+ Langfuse when keys are set).")
+    gate_alpha_min: float = Field(2.0, gt=0, description="Weight gate: lowest WeightWatcher alpha of a sound layer.")
+    gate_alpha_max: float = Field(6.0, gt=0, description="Weight gate: highest alpha of a sound layer.")
+    gate_max_fraction_outside: float = Field(
+        0.2, ge=0, le=1, description="Weight gate: most analysed layers allowed outside [alpha_min, alpha_max]."
+    )
+    gate_min_coverage: float = Field(0.5, ge=0, le=1, description="Weight gate: least share of layers analysed.")
 
     langfuse_public_key: SecretStr | None = Field(
         None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY")

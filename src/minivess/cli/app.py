@@ -9,7 +9,7 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import agent, config, data, evals, models, render, runs, traces, train
+from minivess.cli import agent, config, data, evals, models, render, runs, traces, train, uncertainty
 from minivess.errors import MinivessError
 
 app = typer.Typer(
@@ -27,6 +27,11 @@ app.add_typer(traces.app, name="traces")
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
+app.command("calibrate")(uncertainty.calibrate)
+app.command("conformal")(uncertainty.conformal)
+app.command("ensemble")(uncertainty.ensemble)
+app.command("soup")(uncertainty.soup)
+app.command("gate")(uncertainty.gate)
 app.command("ask")(agent.ask)
 app.command("chat")(agent.chat)
 app.command("approve")(agent.approve)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from minivess.cli import render_uncertainty
 from minivess.cli.render import cell, console, fit_run_ids, is_run_id_column, run_id_cell
 
 
@@ -29,10 +30,13 @@ PREFERRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def result_view(name: str, result: Any, out: Console | None = None) -> Table | str:
+def result_view(name: str, result: Any, out: Console | None = None) -> Group | Table | str:
     """A table for a tool result: records become rows, scalars a key/value list; run ids are never folded."""
     if not isinstance(result, dict):
         return _short(result, 400)
+    dedicated = render_uncertainty.table_of(name, result)
+    if dedicated is not None:
+        return dedicated
     if name == "leaderboard" and isinstance(result.get("metric"), str):
         name = f"leaderboard by {result['metric']}"
     rows = next((v for v in result.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)

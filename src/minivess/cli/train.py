@@ -59,9 +59,30 @@ def predict(
     run_id: str = typer.Argument(..., help="Run id (or 'last')."),
     image: Path = typer.Argument(..., help="Input NIfTI volume."),
     out: Path = typer.Option(..., "--out", "-o", help="Output mask (NIfTI, same grid and spacing)."),
+    uncertainty: Path | None = typer.Option(
+        None, "--uncertainty", help="Also write the per-voxel predictive entropy (NIfTI float32) here."
+    ),
+    risk_fnr: float | None = typer.Option(
+        None, "--risk-fnr", help="Conformal mask missing at most this mean fraction of vessel voxels (e.g. 0.05)."
+    ),
 ) -> None:
-    """Segment one volume with a run's model (sliding window); spacing and affine are preserved."""
+    """Segment one volume with a run's model (sliding window); spacing and affine are preserved.
+
+    The run's calibration temperature is applied when it has one; with --risk-fnr the mask is the conformal
+    one (threshold calibrated on the run's validation split, see `minivess conformal`).
+    """
     from minivess.pipelines.training import evaluation
 
-    path = evaluation.predict_file(run_id, image, out, get_settings())
-    render.console.print(f"[green]wrote {path}")
+    threshold = None
+    settings = get_settings()
+    if risk_fnr is not None:
+        from minivess.pipelines.uncertainty import run_conformal
+
+        run_conformal.check_alpha(risk_fnr)
+        threshold = run_conformal.threshold_for(run_id, settings, risk_fnr)
+    result = evaluation.predict_file(run_id, image, out, settings, threshold=threshold, uncertainty_path=uncertainty)
+    render.console.print(f"[green]wrote {result.mask_path}[/] (vessel fraction {result.vessel_fraction:.4f})")
+    if threshold is not None:
+        render.console.print(f"conformal threshold p >= {threshold:.4f} (alpha {risk_fnr:g})")
+    if result.uncertainty_path is not None:
+        render.console.print(f"[green]wrote {result.uncertainty_path}[/] (predictive entropy, nats)")

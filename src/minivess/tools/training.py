@@ -207,12 +207,24 @@ class PredictVolumeArgs(BaseModel):
     )
     input_path: str = Field(description="Input NIfTI volume (.nii or .nii.gz).")
     output_path: str | None = Field(None, description="Output mask path; default HOME/predictions/<input name>.")
+    risk_fnr: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Output the conformal mask that misses at most this mean fraction of vessel voxels "
+        "(e.g. 0.05); calibrated on the run's validation split.",
+    )
+    uncertainty_path: str | None = Field(
+        None, description="Also write a per-voxel uncertainty map (predictive entropy; ensembles add variance)."
+    )
 
 
 class PredictVolumeResult(BaseModel):
     run_id: str
     output_path: str
     vessel_fraction: float
+    threshold: float | None = None
+    uncertainty_path: str | None = None
 
 
 def prediction_path(args: PredictVolumeArgs, ctx: ToolContext) -> Path:
@@ -220,22 +232,30 @@ def prediction_path(args: PredictVolumeArgs, ctx: ToolContext) -> Path:
     source = Path(args.input_path).expanduser()
     if not args.output_path:
         return ctx.settings.home_dir / "predictions" / source.name
-    out = Path(args.output_path).expanduser().resolve()
+    return checked_output(args.output_path, ctx)
+
+
+def checked_output(path: str, ctx: ToolContext) -> Path:
+    """A model-written output path, refused unless it is under the home or the working directory."""
+    out = Path(path).expanduser().resolve()
     allowed = (ctx.settings.home_dir, Path.cwd().resolve())
     if not any(out.is_relative_to(root) for root in allowed):
         raise ToolInputError(
-            f"predict_volume: output_path {out} is outside the minivess home and the working directory; "
-            "choose a path under one of them (or leave it empty for HOME/predictions/)."
+            f"predict_volume: output path {out} is outside the minivess home and the working directory; "
+            "choose a path under one of them (or leave output_path empty for HOME/predictions/)."
         )
     return out
 
 
 def _overwrite_mask(args: PredictVolumeArgs, ctx: ToolContext) -> str | None:
     try:
-        out = prediction_path(args, ctx)
+        outs = [prediction_path(args, ctx)]
+        if args.uncertainty_path:
+            outs.append(checked_output(args.uncertainty_path, ctx))
     except ToolInputError:
         return None  # the tools node reports it
-    return f"overwrites {out}" if out.exists() else None
+    existing = [str(out) for out in outs if out.exists()]
+    return f"overwrites {', '.join(existing)}" if existing else None
 
 
 @tool(
@@ -246,19 +266,37 @@ def _overwrite_mask(args: PredictVolumeArgs, ctx: ToolContext) -> str | None:
     needs_approval=_overwrite_mask,
 )
 def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeResult:
-    """Segment one NIfTI volume with a run's model; the mask keeps the input's grid and spacing."""
-    import numpy as np
+    """Segment one NIfTI volume with a run's model; the mask keeps the input's grid and spacing.
 
-    from minivess.pipelines.data.nifti import read_array
+    With risk_fnr the mask is the conformal one (misses at most that mean fraction of vessel voxels);
+    with uncertainty_path the per-voxel predictive entropy is written too.
+    """
     from minivess.pipelines.training import evaluation
 
     source = Path(args.input_path).expanduser()
     if not source.is_file():
         raise ToolInputError(f"predict_volume: input {source} does not exist; give the path of a .nii.gz volume.")
     out = prediction_path(args, ctx)
+    uncertainty = checked_output(args.uncertainty_path, ctx) if args.uncertainty_path else None
     run_id = resolve_run_ref(args.run_id, ctx)
-    path = evaluation.predict_file(run_id, source, out, ctx.settings)
-    return PredictVolumeResult(run_id=run_id, output_path=str(path), vessel_fraction=float(np.mean(read_array(path))))
+    threshold = None
+    if args.risk_fnr is not None:
+        from minivess.pipelines.uncertainty import run_conformal
+
+        try:
+            threshold = run_conformal.threshold_for(run_id, ctx.settings, args.risk_fnr)
+        except (DataError, ValueError) as exc:
+            raise ToolInputError(f"predict_volume: {exc}") from exc
+    result = evaluation.predict_file(
+        run_id, source, out, ctx.settings, threshold=threshold, uncertainty_path=uncertainty
+    )
+    return PredictVolumeResult(
+        run_id=run_id,
+        output_path=str(result.mask_path),
+        vessel_fraction=result.vessel_fraction,
+        threshold=threshold,
+        uncertainty_path=str(uncertainty) if uncertainty else None,
+    )
 
 
 class PromoteModelArgs(BaseModel):

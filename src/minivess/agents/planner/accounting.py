@@ -29,6 +29,8 @@ _NAMES: Final = re.compile(
     re.I,
 )
 _MINUTE_FACTORS: Final = (1.0, 60.0, 1 / 60.0)  # a budget in minutes may have been written in hours or seconds
+_PERCENT_FACTORS: Final = (1.0, 100.0)  # a false-negative rate (a fraction) may have been written as a percentage
+_FACTORS: Final = {"max_minutes": _MINUTE_FACTORS, "alpha": _PERCENT_FACTORS, "risk_fnr": _PERCENT_FACTORS}
 
 
 def parse_token(raw: str) -> float | None:
@@ -60,7 +62,7 @@ def _used_numbers(steps: list[Step]) -> list[tuple[float, ...]]:
         for key, value in step.args.items():
             for leaf in _leaves(value):
                 if isinstance(leaf, int | float) and not isinstance(leaf, bool):
-                    factors = _MINUTE_FACTORS if key == "max_minutes" else (1.0,)
+                    factors = _FACTORS.get(key, (1.0,))
                     numbers.append(tuple(float(leaf) * f for f in factors))
     return numbers
 

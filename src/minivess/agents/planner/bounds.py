@@ -53,6 +53,11 @@ BOUNDS: Final[dict[str, Bound]] = {
               keyword=r"volumes?|images?|samples?|stacks?|cases?|scans?|cubes?"),
         Bound("leaderboard", "limit", "the number of rows", 1, 100, example="10", keyword=r"top|first|best|rows?"),
         Bound("query_runs", "max_rows", "the row cap", 1, 1000, example="100", keyword=r"max_rows|row\s+cap"),
+        Bound("conformal_calibrate", "alpha", "the tolerated false-negative rate (alpha)", 0, 1, True, True,
+              "0.05", r"alpha"),
+        Bound("predict_volume", "risk_fnr", "the tolerated false-negative rate (risk_fnr)", 0, 1, True, True,
+              "0.05", r"risk_fnr"),
+        Bound("build_ensemble", "top_k", "the number of runs to ensemble", 2, 10, example="3", keyword=r"top_k"),
     )
 }  # fmt: skip
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from minivess.agents.planner import slots, unknown
+from minivess.agents.planner import risk, slots, unknown
 from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.intents import Intent
 from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric, metrics_in, param_in
@@ -15,7 +15,7 @@ from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
-from minivess.agents.planner.texts import FAMILY_QUESTION, run_question
+from minivess.agents.planner.texts import FAMILY_QUESTION, UNCERTAINTY_QUESTION, run_question
 
 Built = list[Step] | Clarify
 Builder = Callable[[str, list[RunRef], RefResolver], Built]
@@ -161,13 +161,13 @@ def _splits(clause: str) -> list[str]:
     return found or ["test"]
 
 
-def _ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
+def ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
     """Which run? The answer goes right after an unresolved "that run"/"it", so it takes that place."""
     pronouns = [ref for ref in refs if ref.kind in ("pronoun", "plural")]
     return Clarify(run_question(action), at=pronouns[0].end if pronouns else None)
 
 
-def _targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
+def targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
     values: list[Any] = list(res.resolve(refs, single=single))
     if not values and not any(ref.kind == "previous" for ref in refs):  # an unknown "previous run" is asked about
         implicit = res.implicit()
@@ -179,25 +179,50 @@ def build_evaluate(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """evaluate_run for each named run and split (test by default)."""
     if problem := unknown.unknown_split(clause):
         return problem
-    runs = _targets(refs, res, single=False, clause=clause)
+    runs = targets(refs, res, single=False, clause=clause)
     if not runs:
-        return _ask_run("evaluate", refs, clause)
+        return ask_run("evaluate", refs, clause)
     return [Step("evaluate_run", {"run_id": run, "split": split}) for run in runs for split in _splits(clause)]
 
 
+def _predict_extras(clause: str) -> tuple[str, dict[str, Any]] | Clarify:
+    """The clause without its uncertainty-map path, and risk_fnr / uncertainty_path when asked for."""
+    extras: dict[str, Any] = {}
+    fnr = risk.fnr_value(clause, "The tolerated share of missed vessel voxels (risk_fnr)")
+    if isinstance(fnr, Clarify):
+        return fnr
+    if fnr is not None:
+        extras["risk_fnr"] = fnr
+    output = risk.uncertainty_output(clause)
+    if output is not None and output.path is None:
+        return Clarify(UNCERTAINTY_QUESTION, template="to {}", at=output.end)
+    if output is not None and output.path is not None:
+        extras["uncertainty_path"] = output.path
+        clause = risk.without_span(clause, output.start, output.end)
+    return clause, extras
+
+
 def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """predict_volume per NIfTI input named ("segment a.nii.gz and b.nii.gz"; "… to out.nii.gz" is the output)."""
-    sources, target = slots.nii_inputs_and_output(clause)
+    """predict_volume per NIfTI input named ("segment a.nii.gz and b.nii.gz"; "… to out.nii.gz" is the output);
+    "missing at most 5 % of vessels" asks for the conformal mask (risk_fnr), "… uncertainty map to u.nii.gz" for
+    an uncertainty map (uncertainty_path)."""
+    found = _predict_extras(clause)
+    if isinstance(found, Clarify):
+        return found
+    text, extras = found
+    sources, target = slots.nii_inputs_and_output(text)
     if not sources:
         return Clarify(
             "Which volume should I segment? Give the path of a .nii or .nii.gz file, e.g. data/raw/vol.nii.gz."
         )
-    runs = _targets(refs, res, single=True, clause=clause)
+    runs = targets(refs, res, single=True, clause=clause)
     if not runs:
-        return _ask_run(f"use to segment {sources[0]}", refs, clause)
+        return ask_run(f"use to segment {sources[0]}", refs, clause)
     if target and len(sources) > 1:
         return Clarify(f"Where should the masks of {len(sources)} volumes go? One output path fits one volume.")
-    steps = [Step("predict_volume", {"run_id": runs[0], "input_path": source}) for source in sources]
+    if "uncertainty_path" in extras and len(sources) > 1:
+        return Clarify(f"Where should the uncertainty maps of {len(sources)} volumes go? One path fits one volume.")
+    steps = [Step("predict_volume", {"run_id": runs[0], "input_path": source, **extras}) for source in sources]
     if target:
         steps[0].args["output_path"] = target
     return steps
@@ -208,9 +233,9 @@ def build_promote(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     if problem := unknown.unknown_alias(clause):
         return problem
     refs = [ref for ref in refs if ref.kind != "alias"]  # "promote X to champion": the alias is the target
-    runs = _targets(refs, res, single=True)
+    runs = targets(refs, res, single=True)
     if not runs:
-        return _ask_run("promote", refs)
+        return ask_run("promote", refs)
     args: dict[str, Any] = {"run_id": runs[0], "alias": slots.alias(clause)}
     name = slots.model_name(clause)
     if name:
@@ -239,9 +264,9 @@ def build_compare(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """learning_curves of the named runs (default: the latest run); metrics only when named."""
-    runs = _targets(refs, res, single=False) if refs or not res.group else list(res.group)
+    runs = targets(refs, res, single=False) if refs or not res.group else list(res.group)
     if not runs and any(ref.kind in ("pronoun", "plural") for ref in refs):
-        return _ask_run("plot", refs, clause)  # "how did it train?" with no run in the conversation
+        return ask_run("plot", refs, clause)  # "how did it train?" with no run in the conversation
     args: dict[str, Any] = {"run_ids": runs or ["last"]}
     metrics = metrics_in(clause, include_loss=True)
     if metrics:
@@ -283,9 +308,9 @@ def build_leaderboard(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
 
 def build_get_run(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """get_run for the one run named."""
-    runs = _targets(refs, res, single=True, clause=clause)
+    runs = targets(refs, res, single=True, clause=clause)
     if not runs:
-        return _ask_run("show", refs, clause)
+        return ask_run("show", refs, clause)
     return [Step("get_run", {"run_id": runs[0]})]
 
 

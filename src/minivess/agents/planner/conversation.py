@@ -21,7 +21,7 @@ _DROP: Final = re.compile(
 _ANSWER_NUMBER: Final = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)(?![\w.])", re.I)
 _ANSWER_VERB: Final = re.compile(
     r"\b(?:train|retrain|evaluate|compare|show|plot|promote|segment|predict|generate|synthesi[sz]e|list|describe"
-    r"|help|leaderboard|rank)\b",
+    r"|help|leaderboard|rank|calibrate|ensemble|soup)\b",
     re.I,
 )
 

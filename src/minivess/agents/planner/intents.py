@@ -7,12 +7,23 @@ from typing import Final, Literal
 
 from minivess.agents.planner.lexicon import FAMILY_ALT, families_in, param_in
 from minivess.agents.planner.refs import RunRef
+from minivess.agents.planner.slots import nii_paths
 from minivess.agents.planner.sqlmap import canned_sql
 
 Intent = Literal[
     "describe_warehouse", "synthesize", "dataset_info", "train", "predict", "registry", "promote", "curves",
     "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
+    "quality_gate", "soup", "conformal", "calibrate", "ensemble",
 ]  # fmt: skip
+# The uncertainty tools' intents: checked first (their words are specific), except that a request naming a NIfTI
+# volume is a prediction ("segment v.nii.gz …, missing at most 5 % of vessels" → predict_volume with risk_fnr).
+_UNCERTAINTY: Final = frozenset({"quality_gate", "soup", "conformal", "calibrate", "ensemble"})
+# "compare the ensemble with …", "promote the soup", "evaluate the calibrated run": a result named, not a request.
+_RESULT_NOUN: Final = re.compile(
+    r"\b(?:the|that|this|its|our|my|new|same)\s+(?:new\s+|greedy\s+|weighted\s+|mean\s+|model\s+)?"
+    r"(?:ensemble|soup|(?:re-?)?calibrated)\b(?!\s+(?:of|from)\b)",
+    re.I,
+)
 
 _I: Final = re.I
 _HELP: Final = re.compile(
@@ -66,6 +77,7 @@ def _compile(pairs: tuple[tuple[Intent, str], ...]) -> tuple[tuple[Intent, re.Pa
     return tuple((intent, re.compile(pattern, _I)) for intent, pattern in pairs)
 
 
+_NUM_WORDS: Final = "two|three|four|five|six|seven|eight|nine|ten"
 _INTENTS: Final = _compile(
     (
         ("describe_warehouse",
@@ -76,6 +88,31 @@ _INTENTS: Final = _compile(
          r"|\bwhat\s+does\s+(?:the\s+|our\s+)?(?:runs?\s+)?(?:database|db|warehouse)\s+look\s+like\b"
          r"|\b(?:database|db|warehouse)\s+(?:schema|structure|layout)\b|\bwhich\s+tables\b"
          r"|^\s*(?:the\s+)?schema\b"),
+        ("quality_gate",
+         r"\bweight[\s_-]?watcher\b|\bquality[\s_-]+gate\b|\bweights?\s+(?:quality|health|check|diagnostics?|analysis)\b"
+         r"|\b(?:check|inspect|analy[sz]e|audit|examine|test)\s+(?:the\s+)?(?:\w+\s+)?weights\b"
+         r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
+         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b"),
+        ("soup",
+         r"\bsoup(?:s|ed|ing)?\b|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
+         r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
+        ("conformal",
+         r"\bconformal\w*|\bfalse[\s-]+negative(?:s|\s+rate)?\b|\bfnr\b|\bmiss[\s-]+rate\b|\brisk[\s-]+control\w*"
+         r"|\bmiss(?:es|ing|ed)?\s+(?:at\s+most|no\s+more\s+than|(?:less|fewer)\s+than|under|below|only|up\s+to)\b"
+         r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"),
+        ("calibrate",
+         r"\b(?:re-?|mis-?)?calibrat\w*\b(?!\s+(?:split|set|partition|fold|data|volumes))"
+         r"|\b(?:over|under)[\s-]?confiden\w*|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
+         r"|\bexpected\s+calibration\s+error\b|\bece\b"
+         r"|\b(?:reliable|trustworthy|trust)\b.{0,40}\b(?:probabilit\w*|confidences?)\b"
+         r"|\b(?:probabilit\w*|confidences?)\b.{0,40}\b(?:reliable|trustworthy)\b"),
+        ("ensemble",
+         r"\bensembl\w*|\bmajority[\s-]+vot\w*|\b(?:soft|hard)[\s-]+vot\w*"
+         r"|\bvote\b.{0,40}\b(?:runs|models|masks)\b|\b(?:runs|models)\b.{0,40}\bvote\b"
+         r"|\bvot(?:e|ing)\s+(?:between|among|across|over|of)\b"
+         r"|\baverag\w*\s+(?:the\s+)?(?:predictions|probabilities|outputs|masks)\s+of\b"
+         rf"|\b(?:average|combine)\s+(?:(?:the|our|my|all)\s+)?(?:(?:\d+|{_NUM_WORDS}|top|best|last|latest)\s+){{1,3}}"
+         rf"(?:runs|models|(?:{FAMILY_ALT})s)\b"),
         ("synthesize",
          r"\b(?:generate|synthesi[sz]e)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
          r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
@@ -205,7 +242,8 @@ def cannot_reason(text: str) -> str | None:
 
 _TOOL_VERB: Final = re.compile(
     r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
-    r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse)\b",
+    r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse"
+    r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate)\b",
     _I,
 )
 INTENT_OF_TOOL: Final[dict[str, Intent]] = {
@@ -213,6 +251,8 @@ INTENT_OF_TOOL: Final[dict[str, Intent]] = {
     "synthesize_data": "synthesize", "dataset_info": "dataset_info", "leaderboard": "leaderboard",
     "compare_runs": "compare", "get_run": "get_run", "learning_curves": "curves", "failure_summary": "failures",
     "param_effect": "param_effect", "query_runs": "sql", "describe_warehouse": "describe_warehouse",
+    "calibrate_run": "calibrate", "conformal_calibrate": "conformal", "build_ensemble": "ensemble",
+    "greedy_soup": "soup", "quality_gate": "quality_gate",
 }  # fmt: skip
 TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
     "registry": "query_runs"
@@ -220,15 +260,29 @@ TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INT
 _RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias"})
 
 
+def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
+    """True when every match of an uncertainty intent's pattern is a result named ("the ensemble")."""
+    nouns = [match.span() for match in _RESULT_NOUN.finditer(clause)]
+    return bool(nouns) and all(
+        any(start <= match.start() and match.end() <= end for start, end in nouns) for match in pattern.finditer(clause)
+    )
+
+
 def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     """The clause's intent, by priority; canned SQL questions rank just above failures."""
     if named := _TOOL_VERB.match(clause):  # "param_effect param=loss.name": the tool's own name
         return INTENT_OF_TOOL[named.group("tool").lower()]
     kinds = {ref.kind for ref in refs}
+    deferred: Intent | None = None  # an uncertainty word that only names a result: used if nothing else fits
     for intent, pattern in _INTENTS:
         if intent == "failures" and canned_sql(clause):
             return "sql"
         if not pattern.search(clause):
+            continue
+        if intent in _UNCERTAINTY and nii_paths(clause)[0]:
+            continue
+        if intent in _UNCERTAINTY and _names_a_result(pattern, clause):
+            deferred = deferred or intent
             continue
         if intent == "train" and _QUESTION_TRAIN.search(clause) and not _IMPERATIVE_TRAIN.search(clause):
             continue
@@ -258,6 +312,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
         return intent
     if canned_sql(clause):
         return "sql"
+    if deferred is not None:
+        return deferred
     if families_in(clause) and _TRAIN_OPTION.search(clause):
         return "train"  # "a swinunetr with clDice, 2 epochs": a family plus training options
     return None

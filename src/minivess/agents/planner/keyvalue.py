@@ -18,7 +18,7 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     for tool, names, required in (
         ("train_model", "model epochs lr loss batch_size patch_size max_minutes dataset seed register_as", "model"),
         ("evaluate_run", "run_id split", "run_id"),
-        ("predict_volume", "run_id input_path output_path", "run_id input_path"),
+        ("predict_volume", "run_id input_path output_path risk_fnr uncertainty_path", "run_id input_path"),
         ("promote_model", "run_id alias model_name", "run_id"),
         ("synthesize_data", "n shape seed preset name label_noise", ""),
         ("dataset_info", "path", ""),
@@ -30,12 +30,18 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ("param_effect", "param metric", "param"),
         ("query_runs", "sql max_rows", "sql"),
         ("describe_warehouse", "", ""),
+        ("calibrate_run", "run_id", "run_id"),
+        ("conformal_calibrate", "run_id alpha", "run_id"),
+        ("build_ensemble", "run_ids top_k family strategy", ""),
+        ("greedy_soup", "run_id", "run_id"),
+        ("quality_gate", "run_id", "run_id"),
     )
 }
 _PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")
 _LISTS: Final = frozenset({"run_ids", "metrics", "patch_size", "shape"})
 _TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "path", "name", "model_name", "param",
-                          "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split"})  # fmt: skip
+                          "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split", "family",
+                          "strategy", "uncertainty_path"})  # fmt: skip
 
 
 def pairs(clause: str) -> dict[str, str]:

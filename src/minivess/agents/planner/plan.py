@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from minivess.agents.planner import keyvalue
+from minivess.agents.planner import keyvalue, risk
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.bounds import bound_for
 from minivess.agents.planner.builders import AGAIN, BUILDERS
@@ -18,9 +18,14 @@ from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.slots import model_name, nii_paths
 from minivess.agents.planner.sqlmap import literal_sql
 from minivess.agents.planner.texts import EXAMPLES, HELP_TEXT, cannot_text, describe_step, unknown_text
+from minivess.agents.planner.uncertainty import UNCERTAINTY_BUILDERS
 
 # Intents a clause without its own verb may continue ("train segresnet, then swinunetr").
-_INHERITABLE: Final = frozenset({"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard"})
+_INHERITABLE: Final = frozenset(
+    {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
+     "ensemble", "soup", "quality_gate"}
+)  # fmt: skip
+_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS}
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
@@ -96,6 +101,17 @@ def _merge_register(body: str, steps: list[Step]) -> bool:
     return True
 
 
+def _merge_uncertainty(body: str, steps: list[Step]) -> bool:
+    """ "segment v.nii.gz with it and save an uncertainty map to u.nii.gz": the map belongs to that prediction."""
+    output = risk.uncertainty_output(body)
+    if output is None or output.path is None or not steps or steps[-1].tool != "predict_volume":
+        return False
+    if "uncertainty_path" in steps[-1].args or nii_paths(risk.without_span(body, output.start, output.end))[0]:
+        return False
+    steps[-1].args["uncertainty_path"] = output.path
+    return True
+
+
 def _text_plan(text: str) -> Plan | None:
     """Help, typed SQL or a refusal decided on the whole message; None when clauses must be read."""
     core = strip_polite(text)
@@ -146,7 +162,9 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
         if intent == "promote" and _merge_register(body, steps):
             continue
-        built = _with_key_values(body, intent, BUILDERS[intent](body, refs, resolver))
+        if intent == "predict" and _merge_uncertainty(body, steps):
+            continue
+        built = _with_key_values(body, intent, _BUILDERS[intent](body, refs, resolver))
         if not isinstance(built, Clarify):
             built = check_values(body, built, refs) or built
         if isinstance(built, Clarify):

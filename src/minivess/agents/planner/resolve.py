@@ -9,7 +9,10 @@ from minivess.agents.planner.refs import RunRef
 
 RunValue = str | StepOutput
 # Tools whose result names one run (what "it" / "that run" points at afterwards).
-PRODUCERS: Final = frozenset({"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run"})
+PRODUCERS: Final = frozenset(
+    {"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run", "calibrate_run",
+     "conformal_calibrate", "build_ensemble", "greedy_soup", "quality_gate"}
+)  # fmt: skip
 _SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best")
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
 _PRIORITY: Final = ("id", "alias", "last", "previous", "best", "pronoun", "plural", "lastn", "family")

@@ -55,7 +55,9 @@ def _evaluate(d: Data, short: bool) -> str:
 def _predict(d: Data, short: bool) -> str:
     fraction = d.get("vessel_fraction")
     share = f" (vessel fraction {fraction:.2%})" if isinstance(fraction, int | float) else ""
-    return f"Segmented with run {_rid(d.get('run_id'), short)} → {d.get('output_path')}{share}."
+    extra = f"; conformal threshold {num(d['threshold'])}" if isinstance(d.get("threshold"), int | float) else ""
+    extra += f"; uncertainty map {d['uncertainty_path']}" if d.get("uncertainty_path") else ""
+    return f"Segmented with run {_rid(d.get('run_id'), short)} → {d.get('output_path')}{share}{extra}."
 
 
 def _promote(d: Data, short: bool) -> str:
@@ -196,11 +198,58 @@ def _warehouse(d: Data, short: bool) -> str:
     )
 
 
+def _calibration(d: Data, short: bool) -> str:
+    before, after = _dict(_dict(d.get("before")).get("foreground")), _dict(_dict(d.get("after")).get("foreground"))
+    ece = f"; vessel-region ECE {num(before.get('ece'))} → {num(after.get('ece'))}" if before and after else ""
+    return (
+        f"Calibrated run {_rid(d.get('run_id'), short)}: temperature {num(d.get('temperature'))} "
+        f"(>1: it was over-confident){ece}; reliability diagram {d.get('reliability_diagram')}."
+    )
+
+
+def _conformal(d: Data, short: bool) -> str:
+    test = d.get("test_fnr_mean")
+    checked = f"; test FNR {num(test)}" if isinstance(test, int | float) else ""
+    return (
+        f"Conformal threshold for run {_rid(d.get('run_id'), short)} at alpha {num(d.get('alpha'))}: "
+        f"p >= {num(d.get('threshold'))} (calibration FNR {num(d.get('calibration_fnr'))} on "
+        f"{d.get('n_calibration')} volume(s){checked}). {d.get('guarantee') or ''}".rstrip()
+    )
+
+
+def _ensemble(d: Data, short: bool) -> str:
+    members = [m for m in d.get("members") or [] if isinstance(m, dict)]
+    names = ", ".join(f"{_rid(m.get('run_id'), True)} ({m.get('family')})" for m in members)
+    test, best = _dict(d.get("test")), _dict(d.get("best_member_test"))
+    versus = f"; test dice {num(test.get('dice'))} vs best member {num(best.get('dice'))}" if "dice" in test else ""
+    return f"Built a {d.get('strategy')} ensemble — run {_rid(d.get('run_id'), short)} — of {names}{versus}."
+
+
+def _soup(d: Data, short: bool) -> str:
+    kept = ", ".join(str(e) for e in d.get("kept") or [])
+    return (
+        f"Greedy soup of run {_rid(d.get('source_run'), short)} — run {_rid(d.get('run_id'), short)}: kept epochs "
+        f"{kept or '?'}; val dice {num(d.get('val_dice_soup'))} vs best ingredient "
+        f"{num(d.get('val_dice_best_ingredient'))}."
+    )
+
+
+def _gate(d: Data, short: bool) -> str:
+    verdict = "passed" if d.get("passed") else "failed"
+    reasons = "; ".join(str(r) for r in d.get("reasons") or [])
+    return (
+        f"Weight quality gate {verdict} for run {_rid(d.get('run_id'), short)} (weighted alpha "
+        f"{num(d.get('alpha_weighted'))}, {d.get('layers_analysed')}/{d.get('layers_total')} layers analysed)"
+        + (f": {reasons}." if reasons else ".")
+    )
+
+
 _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
     "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
     "get_run": _comparison, "learning_curves": _curves, "failure_summary": _failures, "param_effect": _effect,
-    "query_runs": _sql, "describe_warehouse": _warehouse,
+    "query_runs": _sql, "describe_warehouse": _warehouse, "calibrate_run": _calibration,
+    "conformal_calibrate": _conformal, "build_ensemble": _ensemble, "greedy_soup": _soup, "quality_gate": _gate,
 }  # fmt: skip
 
 

@@ -24,12 +24,20 @@ HELP_TEXT: Final = (
     '- explain results: "why did the last run fail?", "which runs failed?", "does the learning rate matter for '
     'clDice?", "how many runs are there?", or any SQL SELECT over the run warehouse ("what tables can I query?")\n'
     '- make data: "generate 8 synthetic volumes with label noise", "describe the dataset at data/synthetic"\n'
+    '- trust and combine runs: "is the best segresnet over-confident?", "a mask for the champion that misses at most '
+    '5 % of vessels", "average our three best runs", "make a greedy soup of the last run", "run the weight quality '
+    'gate on the champion"\n'
     'Several steps work too: "train segresnet for 2 epochs, then compare it with the best swinunetr".'
 )
 FAMILY_QUESTION: Final = (
     "Which model family should I train: segresnet (fast), swinunetr (transformer, slow on CPU) or dynunet "
     "(nnU-Net style)?"
 )
+
+UNCERTAINTY_QUESTION: Final = (
+    "Where should I write the uncertainty map? Give a .nii.gz path, e.g. out/uncertainty.nii.gz."
+)
+_STRATEGY_WORDS: Final = {"mean": "mean", "vote": "majority-vote", "weighted": "weighted"}
 
 
 def cannot_text(reason: str) -> str:
@@ -112,6 +120,30 @@ def _leaderboard(args: dict[str, Any]) -> str:
     return text + (f", top {args['limit']})" if "limit" in args else ")")
 
 
+def _predict(args: dict[str, Any], ref: str) -> str:
+    text = f"segment {args.get('input_path')} with {ref}"
+    if args.get("output_path"):
+        text += f" and save it to {args['output_path']}"
+    if args.get("risk_fnr") is not None:
+        text += f", missing at most {args['risk_fnr']:g} of vessel voxels"
+    if args.get("uncertainty_path"):
+        text += f", and write the uncertainty map to {args['uncertainty_path']}"
+    return text
+
+
+def _ensemble(args: dict[str, Any], refs: str) -> str:
+    kind = _STRATEGY_WORDS.get(str(args.get("strategy", "mean")), "mean")
+    if args.get("top_k") is not None:
+        family = f" {args['family']}" if args.get("family") else ""
+        return f"build a {kind} ensemble of the {args['top_k']} best{family} runs"
+    return f"build a {kind} ensemble of {refs}"
+
+
+def _conformal(args: dict[str, Any], ref: str) -> str:
+    alpha = f" at alpha {args['alpha']:g}" if args.get("alpha") is not None else ""
+    return f"choose the conformal mask threshold of {ref}{alpha}"
+
+
 def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
     """A one-line, human-readable description of a step that `build_plan` maps back to the same step."""
     args = step.args
@@ -125,10 +157,7 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
     texts: dict[str, Any] = {
         "train_model": lambda: _train(args),
         "evaluate_run": lambda: f"evaluate {ref('run_id')} on the {_split_word(args.get('split', 'test'))} set",
-        "predict_volume": lambda: (
-            f"segment {args.get('input_path')} with {ref('run_id')}"
-            + (f" and save it to {args['output_path']}" if args.get("output_path") else "")
-        ),
+        "predict_volume": lambda: _predict(args, ref("run_id")),
         "promote_model": lambda: (
             f"promote {ref('run_id')} to {args.get('alias', 'champion')}"
             + (f" under the name {args['model_name']}" if args.get("model_name") else "")
@@ -148,6 +177,11 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
         "param_effect": lambda: f"show the effect of {args.get('param')} on {args.get('metric', 'val_dice')}",
         "query_runs": lambda: f"run this SQL: {args.get('sql')}",
         "describe_warehouse": lambda: "describe the warehouse tables and columns",
+        "calibrate_run": lambda: f"calibrate {ref('run_id')}",
+        "conformal_calibrate": lambda: _conformal(args, ref("run_id")),
+        "build_ensemble": lambda: _ensemble(args, refs("run_ids")),
+        "greedy_soup": lambda: f"make a greedy soup of {ref('run_id')}",
+        "quality_gate": lambda: f"run the weight quality gate on {ref('run_id')}",
     }
     make = texts.get(step.tool)
     return str(make()) if make else f"call {step.tool}"

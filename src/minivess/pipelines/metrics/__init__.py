@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from minivess.pipelines.metrics.cldice import ClDiceScore, cldice_score, skeleton_with_fallback
+from minivess.pipelines.metrics.cldice import (
+    ClDiceScore,
+    ClDiceVariant,
+    cldice_score,
+    cldice_with_fallback_score,
+    reference_skeleton,
+    skeleton_with_fallback,
+)
 from minivess.pipelines.metrics.overlap import dice_score
 from minivess.pipelines.metrics.surface import (
     field_of_view_diagonal_um,
@@ -19,13 +26,16 @@ from minivess.pipelines.metrics.volume_metrics import (
 __all__ = [
     "METRIC_NAMES",
     "ClDiceScore",
+    "ClDiceVariant",
     "VolumeMetrics",
     "cldice_score",
+    "cldice_with_fallback_score",
     "compute_volume_metrics",
     "dice_score",
     "field_of_view_diagonal_um",
     "hausdorff_distance_95",
     "normalized_surface_dice",
+    "reference_skeleton",
     "skeleton_with_fallback",
     "summarise",
 ]

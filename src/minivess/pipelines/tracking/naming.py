@@ -28,8 +28,21 @@ METRIC_LR: Final = "lr"
 METRIC_EPOCH_SECONDS: Final = "epoch_seconds"
 VAL_METRICS: Final = (METRIC_VAL_DICE, METRIC_VAL_CLDICE, METRIC_VAL_NSD, METRIC_VAL_HD95)
 
+# Calibration (pipelines/uncertainty): the fitted softmax temperature (latest value wins; evaluate and predict
+# apply it) and per-split calibration metrics (<split>_ece etc., foreground region unless named _volume).
+METRIC_TEMPERATURE: Final = "calibration_temperature"
+CALIBRATION_METRICS: Final = ("ece", "mce", "brier", "nll", "ece_volume")
+_CALIBRATED_KEYS: Final = frozenset(
+    f"{split}_{name}{suffix}"
+    for split in ("train", "val", "test")
+    for name in CALIBRATION_METRICS
+    for suffix in ("", "_before")
+)
+
 # Metrics where lower is better; every other metric is maximised.
-LOWER_IS_BETTER: Final = frozenset({METRIC_TRAIN_LOSS, METRIC_VAL_HD95, "test_hd95", METRIC_EPOCH_SECONDS})
+LOWER_IS_BETTER: Final = frozenset(
+    {METRIC_TRAIN_LOSS, METRIC_VAL_HD95, "test_hd95", METRIC_EPOCH_SECONDS, *_CALIBRATED_KEYS}
+)
 
 # Params are the flattened experiment config with dotted keys, e.g. "model.name", "optim.lr",
 # "trainer.epochs", "loss.name", "data.patch_size".

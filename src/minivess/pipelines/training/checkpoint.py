@@ -16,6 +16,7 @@ from minivess.fileio import write_bytes_atomic, write_json_atomic
 logger = logging.getLogger(__name__)
 
 LAST, BEST = "last.pt", "best.pt"
+EPOCHS_DIR = "epochs"  # epoch_NNN.pt: model weights of every validated epoch (trainer.keep_epoch_weights)
 MODEL_WEIGHTS, MODEL_SPEC = "model.pt", "model.json"
 
 
@@ -78,3 +79,27 @@ def export_model(folder: Path, spec: ModelSpec, model_state: dict[str, torch.Ten
     write_bytes_atomic(folder / MODEL_WEIGHTS, buffer.getvalue())
     write_json_atomic(folder / MODEL_SPEC, spec)
     return folder
+
+
+def epoch_weights_path(run_dir: Path, epoch: int) -> Path:
+    return run_dir / EPOCHS_DIR / f"epoch_{epoch:03d}.pt"
+
+
+def save_epoch_weights(run_dir: Path, epoch: int, model_state: dict[str, torch.Tensor]) -> Path:
+    """One validated epoch's model weights (state_dict only), written atomically."""
+    buffer = io.BytesIO()
+    torch.save(model_state, buffer)
+    path = epoch_weights_path(run_dir, epoch)
+    write_bytes_atomic(path, buffer.getvalue())
+    return path
+
+
+def saved_epochs(folder: Path) -> list[int]:
+    """Epochs with saved weights under ``folder/epochs`` (a run dir or a downloaded run), ascending."""
+    found = []
+    for path in (folder / EPOCHS_DIR).glob("epoch_*.pt"):
+        try:
+            found.append(int(path.stem.removeprefix("epoch_")))
+        except ValueError:
+            continue
+    return sorted(found)

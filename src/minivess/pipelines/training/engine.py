@@ -21,7 +21,14 @@ from minivess.pipelines.data.manifest import DatasetManifest
 from minivess.pipelines.data.splits import Splits
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.mlflow_run import RunRecorder
-from minivess.pipelines.training.checkpoint import BEST, LAST, ModelSpec, TrainingProgress, save_checkpoint
+from minivess.pipelines.training.checkpoint import (
+    BEST,
+    LAST,
+    ModelSpec,
+    TrainingProgress,
+    save_checkpoint,
+    save_epoch_weights,
+)
 from minivess.pipelines.training.events import NullObserver, TrainingObserver
 from minivess.pipelines.training.inference import build_model
 from minivess.pipelines.training.loop import train_epoch, validate
@@ -142,6 +149,8 @@ class Trainer:
             self.progress.history.append(metrics)
             self.progress.elapsed_seconds = time.monotonic() - session_start
             self._checkpoint(best=self.progress.best_epoch == epoch)
+            if self.cfg.trainer.keep_epoch_weights and naming.METRIC_VAL_DICE in metrics:
+                save_epoch_weights(self.run_dir, epoch, self.model.state_dict())
             self.recorder.log_metrics(metrics, step=epoch)
             self.observer.epoch_finished(epoch, metrics)
             if stop.patience is not None and self.progress.epochs_without_gain >= stop.patience:

@@ -12,11 +12,14 @@ from monai.inferers import sliding_window_inference
 
 from minivess.configs.experiment import InferenceConfig
 from minivess.errors import TrainingError
+from minivess.pipelines.models.ensemble import ENSEMBLE_ADAPTER, EnsembleNet
 from minivess.pipelines.models.registry import get_adapter
 from minivess.pipelines.training.checkpoint import MODEL_SPEC, MODEL_WEIGHTS, ModelSpec
 from minivess.pipelines.training.runtime import autocast
 
 logger = logging.getLogger(__name__)
+
+MEMBERS_DIR = "members"
 
 
 def build_model(spec: ModelSpec, grad_checkpointing: bool = False) -> torch.nn.Module:
@@ -35,12 +38,25 @@ def build_model(spec: ModelSpec, grad_checkpointing: bool = False) -> torch.nn.M
 def load_exported_model(folder: Path, device: torch.device) -> tuple[torch.nn.Module, ModelSpec]:
     """Rebuild a model exported by `export_model` (a run's `model/` artifact or a registry version)."""
     spec_path, weights_path = folder / MODEL_SPEC, folder / MODEL_WEIGHTS
-    if not spec_path.is_file() or not weights_path.is_file():
+    spec = ModelSpec.model_validate_json(spec_path.read_text()) if spec_path.is_file() else None
+    if spec is not None and spec.adapter == ENSEMBLE_ADAPTER:
+        return _load_ensemble(folder, spec, device), spec
+    if spec is None or not weights_path.is_file():
         raise TrainingError(f"{folder} holds no exported model ({MODEL_SPEC} + {MODEL_WEIGHTS}); was the run finished?")
-    spec = ModelSpec.model_validate_json(spec_path.read_text())
     model = build_model(spec)
     model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
     return model.to(device).eval(), spec
+
+
+def member_folder(folder: Path, index: int) -> Path:
+    """Where an ensemble's exported model keeps member ``index`` (0-based): ``members/NN``."""
+    return folder / MEMBERS_DIR / f"{index:02d}"
+
+
+def _load_ensemble(folder: Path, spec: ModelSpec, device: torch.device) -> torch.nn.Module:
+    count = int(spec.options["n_members"])
+    members = [load_exported_model(member_folder(folder, i), device)[0] for i in range(count)]
+    return EnsembleNet(members, spec.options["strategy"], spec.options.get("weights")).to(device).eval()
 
 
 @torch.no_grad()

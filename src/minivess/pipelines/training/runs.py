@@ -19,7 +19,7 @@ from minivess.pipelines.tracking import naming, run_names
 from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for, get_or_create_experiment
 from minivess.pipelines.tracking.refs import resolve_run_id
 from minivess.pipelines.tracking.registry import MODEL_ARTIFACT, register_run_model
-from minivess.pipelines.training.checkpoint import BEST, LAST, export_model, load_checkpoint
+from minivess.pipelines.training.checkpoint import BEST, EPOCHS_DIR, LAST, export_model, load_checkpoint
 from minivess.pipelines.training.engine import Trainer, TrainResult, params_and_tags, wrap_failure
 from minivess.pipelines.training.events import NullObserver, TrainingObserver
 from minivess.pipelines.training.inference import logits_to_mask, predict_logits
@@ -156,6 +156,8 @@ def _run_and_finish(trainer: Trainer, settings: Settings) -> TrainResult:
     for name in (BEST, LAST):
         if (run_dir / name).is_file():
             recorder.log_artifact(run_dir / name, "checkpoints")
+    if (run_dir / EPOCHS_DIR).is_dir():
+        recorder.log_artifact(run_dir / EPOCHS_DIR, EPOCHS_DIR)
     recorder.log_artifact(run_dir / "figures", "figures")
     recorder.set_tags({naming.TAG_BEST_EPOCH: result.best_epoch or "", "minivess.stop_reason": result.stop_reason})
     recorder.finish("FINISHED")

@@ -1,9 +1,10 @@
 """Tests for clDice: hand-counted cases, an independent set-based implementation, properties, the Metric.
 
-What "independent" means here: the reference below recomputes clDice from the paper's definition with
-Python sets of coordinate tuples, fractions built by hand, and its own component labelling
-(``skimage.measure.label`` + Python loops) for the empty-skeleton fallback. It shares only the skeleton
-algorithm (``skimage.morphology.skeletonize``) with the code under test: there is a single 3D thinning
+The default (reference) definition is also checked against a transcription of the authors' code in
+``test_cldice_reference.py``. What "independent" means here: ``_reference_cldice`` recomputes the *fallback*
+variant from its definition with Python sets of coordinate tuples, fractions built by hand, and its own
+component labelling (``skimage.measure.label`` + Python loops) for the empty-skeleton fallback. It shares only
+the skeleton algorithm (``skimage.morphology.skeletonize``) with the code under test: there is a single 3D thinning
 implementation installed, so skeletons themselves are pinned separately by hand-counted cases (a line is its
 own skeleton; a 3×3 tube's skeleton is its centreline minus one voxel at each end). A second, fully
 independent check uses the identity as skeleton function, under which clDice must equal the plain Dice
@@ -27,7 +28,14 @@ from numpy.typing import NDArray
 from skimage.measure import label as _sk_label
 from skimage.morphology import skeletonize as _sk_skeletonize
 
-from minivess.pipelines.metrics import ClDiceScore, cldice_score, dice_score, skeleton_with_fallback
+from minivess.pipelines.metrics import (
+    ClDiceScore,
+    cldice_score,
+    cldice_with_fallback_score,
+    dice_score,
+    reference_skeleton,
+    skeleton_with_fallback,
+)
 from tests.unit.pipelines.metrics.synthetic import line, perturb, tubes
 
 SHAPE = (7, 7, 14)
@@ -114,13 +122,15 @@ def test_skimage_still_drops_even_width_tubes() -> None:
     assert not skeletonize(tube).any()
 
 
-def test_fallback_uses_a_vanished_component_as_its_own_skeleton() -> None:
+def test_a_wholly_vanished_skeleton_is_replaced_by_the_mask_in_both_variants() -> None:
     target = np.zeros((8, 8, 12), dtype=np.bool_)
     target[2:6, 2:6, 1:11] = True  # 160 voxels, empty skimage skeleton
     pred = line((8, 8, 12), 3, 3, 1, 11)
     np.testing.assert_array_equal(skeleton_with_fallback(target), target)
+    np.testing.assert_array_equal(reference_skeleton(target), target)
     # Tprec = 10/10, Tsens = |tube ∩ line| / 160 = 1/16 -> 2 * (1/16) / (17/16) = 2/17.
     assert cldice_score(pred, target) == pytest.approx(2 / 17)
+    assert cldice_with_fallback_score(pred, target) == pytest.approx(2 / 17)
 
 
 def test_fallback_is_per_component_so_a_false_positive_blob_counts() -> None:
@@ -129,8 +139,11 @@ def test_fallback_is_per_component_so_a_false_positive_blob_counts() -> None:
     pred[1:3, 1:3, 1:3] = True  # a 2x2x2 blob: skimage deletes it entirely
     skel = skeleton_with_fallback(pred)
     assert int(skel.sum()) == 10 + 8
-    # Tprec = 10/18, Tsens = 1 -> 2 * (10/18) / (28/18) = 5/7 (it would be 1.0 if the blob were ignored).
-    assert cldice_score(pred, target) == pytest.approx(5 / 7)
+    # Tprec = 10/18, Tsens = 1 -> 2 * (10/18) / (28/18) = 5/7.
+    assert cldice_with_fallback_score(pred, target) == pytest.approx(5 / 7)
+    # The reference ignores the blob (the line keeps a skeleton): Tprec = Tsens = 1.
+    assert int(reference_skeleton(pred).sum()) == 10
+    assert cldice_score(pred, target) == 1.0
 
 
 def test_tiny_blob_against_one_voxel() -> None:
@@ -138,8 +151,9 @@ def test_tiny_blob_against_one_voxel() -> None:
     pred[1:3, 1:3, 1:3] = True
     target = np.zeros_like(pred)
     target[1, 1, 1] = True
-    # S(P) = P (8 voxels, fallback), S(L) = L: Tprec = 1/8, Tsens = 1 -> 2/9.
+    # S(P) = P (8 voxels, the whole skeleton vanished), S(L) = L: Tprec = 1/8, Tsens = 1 -> 2/9.
     assert cldice_score(pred, target) == pytest.approx(2 / 9)
+    assert cldice_with_fallback_score(pred, target) == pytest.approx(2 / 9)
 
 
 @pytest.mark.parametrize(
@@ -205,18 +219,19 @@ def test_skeleton_outside_the_mask_is_rejected() -> None:
 
 # --------------------------------------------------------------------------- independent implementation
 @pytest.mark.parametrize("seed", range(6))
-def test_matches_set_based_reference_on_vessel_volumes(seed: int) -> None:
+def test_fallback_matches_set_based_reference_on_vessel_volumes(seed: int) -> None:
     target = tubes((32, 32, 16), seed=seed)
     pred = perturb(target, seed=seed + 100)
-    assert cldice_score(pred, target) == pytest.approx(_reference_cldice(pred, target), abs=1e-12)
+    assert cldice_with_fallback_score(pred, target) == pytest.approx(_reference_cldice(pred, target), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_matches_reference_when_the_fallback_fires(seed: int) -> None:
+def test_fallback_matches_set_based_reference_when_it_fires(seed: int) -> None:
     rng = np.random.default_rng(seed)
     pred = rng.random((16, 16, 8)) < 0.3  # many tiny components, several with empty skimage skeletons
     target = rng.random((16, 16, 8)) < 0.3
-    assert cldice_score(pred, target) == pytest.approx(_reference_cldice(pred, target), abs=1e-12)
+    got = cldice_with_fallback_score(pred, target)
+    assert got == pytest.approx(_reference_cldice(pred, target), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -231,18 +246,27 @@ def test_identity_skeleton_reduces_to_dice(seed: int) -> None:
 _volumes = arrays(dtype=np.bool_, shape=(6, 6, 4), elements=st.booleans())
 
 
-@settings(max_examples=40, deadline=None)
+_BOTH = pytest.mark.parametrize("score", [cldice_score, cldice_with_fallback_score], ids=["reference", "fallback"])
+
+
+@_BOTH
+@settings(max_examples=25, deadline=None)
 @given(pred=_volumes, target=_volumes)
-def test_symmetric_and_bounded(pred: NDArray[np.bool_], target: NDArray[np.bool_]) -> None:
-    forward = cldice_score(pred, target)
+def test_symmetric_and_bounded(
+    score: Callable[[NDArray[np.bool_], NDArray[np.bool_]], float], pred: NDArray[np.bool_], target: NDArray[np.bool_]
+) -> None:
+    forward = score(pred, target)
     assert 0.0 <= forward <= 1.0
-    assert forward == cldice_score(target, pred)
+    assert forward == score(target, pred)
 
 
-@settings(max_examples=40, deadline=None)
+@_BOTH
+@settings(max_examples=25, deadline=None)
 @given(vol=_volumes)
-def test_identity_is_one(vol: NDArray[np.bool_]) -> None:
-    assert cldice_score(vol, vol) == 1.0
+def test_identity_is_one(
+    score: Callable[[NDArray[np.bool_], NDArray[np.bool_]], float], vol: NDArray[np.bool_]
+) -> None:
+    assert score(vol, vol) == 1.0
 
 
 @settings(max_examples=40, deadline=None)

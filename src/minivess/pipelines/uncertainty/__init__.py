@@ -1,0 +1,1 @@
+"""Uncertainty of vessel predictions: calibration metrics, reliability diagrams, temperature scaling and more."""
