@@ -7,7 +7,7 @@ Trains three SegResNet runs (segresnet_tiny preset, seeds 0-2) on the default sy
 2. conformal FNR control on a held-out pool of synthetic volumes (another seed, never trained on): mean
    empirical test FNR over many random calibration/test splits, for alpha 0.05 and 0.1, with the per-volume
    spread, and a figure of it;
-3. an ensemble of the three runs vs its best member on the same test split;
+3. ensembles of the three runs (mean, weighted, vote) vs their best member on the same test split;
 4. a greedy soup of the first run and the weight-quality gate.
 
 Usage: .venv/bin/python scripts/uncertainty_report.py [--home DIR] [--epochs N] [--pool N] [--splits N]
@@ -98,7 +98,13 @@ def main() -> None:
     run_ids = [
         runs.train(
             load_experiment(
-                "segresnet_tiny", [f"data.dir={bench}", f"trainer.epochs={args.epochs}", f"trainer.seed={seed}"]
+                "segresnet_tiny",
+                [
+                    f"data.dir={bench}",
+                    f"trainer.epochs={args.epochs}",
+                    f"trainer.seed={seed}",
+                    f"trainer.keep_epoch_weights={args.epochs}",
+                ],
             ),
             settings,
         ).run_id
@@ -135,14 +141,17 @@ def main() -> None:
         for alpha, r in experiments.items()
     }
 
-    ensemble = run_ensemble.build_ensemble(run_ids, settings, "mean")
-    out["ensemble"] = {
-        "run_id": ensemble.run_id,
-        "test": ensemble.test,
-        "best_member": ensemble.best_member,
-        "best_member_test": ensemble.best_member_test,
-        "member_test": ensemble.member_test,
-    }
+    out["ensembles"] = {}
+    for strategy in ("mean", "weighted", "vote"):
+        ensemble = run_ensemble.build_ensemble(run_ids, settings, strategy)
+        out["ensembles"][strategy] = {  # type: ignore[index]
+            "run_id": ensemble.run_id,
+            "test": ensemble.test,
+            "best_member": ensemble.best_member,
+            "best_member_test": ensemble.best_member_test,
+            "member_test": ensemble.member_test,
+            "weights": {m.run_id: m.weight for m in ensemble.members},
+        }
     soup = run_soup.greedy_soup(run_ids[0], settings)
     out["soup"] = soup.model_dump()
     gate = run_gate.quality_gate(run_ids[0], settings)

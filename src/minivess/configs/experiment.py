@@ -59,8 +59,10 @@ class TrainerConfig(BaseModel):
     device: str = Field("auto", description="auto (cuda → mps → cpu), cpu, cuda, cuda:N, mps.")
     amp: Literal["auto", "off", "bf16", "fp16"] = Field("auto", description="Mixed precision; auto = bf16 on CUDA.")
     deterministic: bool = Field(True, description="Deterministic algorithms where torch allows (slower on GPU).")
-    keep_epoch_weights: bool = Field(
-        True, description="Keep the model weights of every validated epoch (the ingredients of a greedy soup)."
+    keep_epoch_weights: int = Field(
+        5,
+        ge=0,
+        description="Keep the weights of the last N validated epochs (the ingredients of a greedy soup); 0 = none.",
     )
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 

@@ -83,6 +83,14 @@ TASKS: Final[tuple[ScriptedTask, ...]] = (
         tools=("train_model", "leaderboard"),
     ),
     ScriptedTask(
+        id="train-then-calibrate",
+        turns=("train segresnet for 2 epochs with patch size 48x48x16 and batch size 1", "is it over-confident?"),
+        params={"model.name": "segresnet", "trainer.epochs": "2"},
+        metrics=("calibration_temperature", "test_ece_before", "test_ece"),
+        max_llm_calls=8,
+        tools=("train_model", "calibrate_run"),
+    ),
+    ScriptedTask(
         id="approve-then-train",
         turns=("train segresnet for 1 epoch with patch size 48x48x16 and batch size 1",),
         params={"model.name": "segresnet", "trainer.epochs": "1"},

@@ -201,9 +201,18 @@ def _warehouse(d: Data, short: bool) -> str:
 def _calibration(d: Data, short: bool) -> str:
     before, after = _dict(_dict(d.get("before")).get("foreground")), _dict(_dict(d.get("after")).get("foreground"))
     ece = f"; vessel-region ECE {num(before.get('ece'))} → {num(after.get('ece'))}" if before and after else ""
+    temperature = d.get("temperature")
+    meaning = ""
+    if isinstance(temperature, int | float):
+        if temperature > 1.0:
+            meaning = " (> 1: it was over-confident; probabilities softened)"
+        elif temperature < 1.0:
+            meaning = " (< 1: its probabilities were too soft; sharpened)"
+        else:
+            meaning = " (1: left as it was)"
     return (
-        f"Calibrated run {_rid(d.get('run_id'), short)}: temperature {num(d.get('temperature'))} "
-        f"(>1: it was over-confident){ece}; reliability diagram {d.get('reliability_diagram')}."
+        f"Calibrated run {_rid(d.get('run_id'), short)}: temperature {num(temperature)}{meaning}{ece}; "
+        f"reliability diagram {d.get('reliability_diagram')}."
     )
 
 

@@ -16,7 +16,7 @@ from minivess.fileio import write_bytes_atomic, write_json_atomic
 logger = logging.getLogger(__name__)
 
 LAST, BEST = "last.pt", "best.pt"
-EPOCHS_DIR = "epochs"  # epoch_NNN.pt: model weights of every validated epoch (trainer.keep_epoch_weights)
+EPOCHS_DIR = "epochs"  # epoch_NNN.pt: weights of the last trainer.keep_epoch_weights validated epochs
 MODEL_WEIGHTS, MODEL_SPEC = "model.pt", "model.json"
 
 
@@ -85,12 +85,14 @@ def epoch_weights_path(run_dir: Path, epoch: int) -> Path:
     return run_dir / EPOCHS_DIR / f"epoch_{epoch:03d}.pt"
 
 
-def save_epoch_weights(run_dir: Path, epoch: int, model_state: dict[str, torch.Tensor]) -> Path:
-    """One validated epoch's model weights (state_dict only), written atomically."""
+def save_epoch_weights(run_dir: Path, epoch: int, model_state: dict[str, torch.Tensor], keep: int) -> Path:
+    """One validated epoch's model weights (state_dict only), written atomically; only the last ``keep`` stay."""
     buffer = io.BytesIO()
     torch.save(model_state, buffer)
     path = epoch_weights_path(run_dir, epoch)
     write_bytes_atomic(path, buffer.getvalue())
+    for old in saved_epochs(run_dir)[:-keep]:
+        epoch_weights_path(run_dir, old).unlink(missing_ok=True)
     return path
 
 

@@ -150,7 +150,7 @@ class Trainer:
             self.progress.elapsed_seconds = time.monotonic() - session_start
             self._checkpoint(best=self.progress.best_epoch == epoch)
             if self.cfg.trainer.keep_epoch_weights and naming.METRIC_VAL_DICE in metrics:
-                save_epoch_weights(self.run_dir, epoch, self.model.state_dict())
+                save_epoch_weights(self.run_dir, epoch, self.model.state_dict(), self.cfg.trainer.keep_epoch_weights)
             self.recorder.log_metrics(metrics, step=epoch)
             self.observer.epoch_finished(epoch, metrics)
             if stop.patience is not None and self.progress.epochs_without_gain >= stop.patience:

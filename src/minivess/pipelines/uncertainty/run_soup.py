@@ -111,7 +111,7 @@ def greedy_soup(
     if len(epochs) < 2:
         raise ConfigError(
             f"run {run.run_id} kept the weights of {len(epochs)} validated epoch(s); a soup needs at least 2. "
-            "Train with trainer.keep_epoch_weights=true (the default) for 2 or more epochs."
+            "Train for 2 or more epochs with trainer.keep_epoch_weights >= 2 (default 5)."
         )
     logged = {m.step: m.value for m in run.client.get_metric_history(run.run_id, naming.METRIC_VAL_DICE)}
     order = sorted(epochs, key=lambda e: -logged.get(e, float("-inf")))

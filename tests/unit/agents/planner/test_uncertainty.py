@@ -167,6 +167,9 @@ def test_summaries_keep_the_numbers_that_matter() -> None:
         before={"foreground": numbers}, after={"foreground": better}, reliability_diagram="/h/rel.png",
     )  # fmt: skip
     assert all(part in _line("calibrate_run", calibrated) for part in ("1.7000", "0.1200 → 0.0300", "/h/rel.png"))
+    assert "over-confident" in _line("calibrate_run", calibrated)
+    sharpened = calibrated.model_copy(update={"temperature": 0.4})
+    assert "too soft" in _line("calibrate_run", sharpened) and "over-confident" not in _line("calibrate_run", sharpened)
     conformal = ConformalCalibrateResult(
         run_id=RUN_A, alpha=0.05, threshold=0.31, calibration_split="val", n_calibration=20, calibration_fnr=0.04,
         test_fnr_mean=0.045, test_fnr_per_volume={}, guarantee="On average at most 5 % of vessel voxels are missed.",
