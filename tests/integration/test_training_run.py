@@ -72,13 +72,16 @@ def test_two_epochs_are_fully_recorded(tiny_synthetic: Path) -> None:
     # evaluate: per-volume metrics on the test split, summary logged back to the same run
     report = evaluation.evaluate_run(result.run_id, settings, split="test")
     assert [vid for vid, _ in report.per_volume] == runs_splits(result.run_dir).test
-    assert set(report.summary) == {"test_dice", "test_cldice", "test_nsd", "test_hd95"}
+    assert set(report.summary) == {
+        *(f"test_{m}" for m in ("dice", "cldice", "nsd", "hd95")),
+        *(f"test_{m}" for m in naming.CALIBRATION_METRICS),  # the probabilities' calibration (docs/uncertainty.md)
+    }
     logged = client.get_run(result.run_id).data.metrics
     assert logged["test_dice"] == pytest.approx(report.summary["test_dice"])
 
     # predict: same grid, affine and spacing as the input; a binary mask
     source = tiny_synthetic / "raw" / "synth_000.nii.gz"
-    out = evaluation.predict_file(result.run_id, source, settings.home_dir / "pred.nii.gz", settings)
+    out = evaluation.predict_file(result.run_id, source, settings.home_dir / "pred.nii.gz", settings).mask_path
     pred, image = nib.load(out), nib.load(source)
     assert pred.shape == image.shape
     assert np.allclose(pred.affine, image.affine)
