@@ -8,27 +8,16 @@ ToolInputError so it can ask the user or fix the call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from minivess import catalog
 from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError, TrainingError
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import RUN_REF_HELP, resolve_run_ref
+from minivess.tools.training import ModelName
 
 T = TypeVar("T")
-
-
-def _known_family(name: str) -> str:
-    if name not in catalog.MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(catalog.MODEL_NAMES)}")
-    return name
-
-
-FamilyName = Annotated[
-    str, AfterValidator(_known_family), WithJsonSchema({"type": "string", "enum": list(catalog.MODEL_NAMES)})
-]
 
 
 def _pipeline_call(tool_name: str, call: Callable[[], T]) -> T:
@@ -137,7 +126,7 @@ class BuildEnsembleArgs(BaseModel):
     top_k: int | None = Field(
         None, ge=2, le=10, description="Instead of run_ids: the k best finished runs by validation Dice."
     )
-    family: FamilyName | None = Field(None, description="With top_k: only runs of this model family.")
+    family: ModelName | None = Field(None, description="With top_k: only runs of this model family.")
     strategy: Literal["mean", "vote", "weighted"] = Field(
         "mean",
         description="mean: average probabilities; vote: majority of masks; weighted: probabilities weighted "

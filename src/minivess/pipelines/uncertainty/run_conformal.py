@@ -77,7 +77,10 @@ def conformal_calibrate(run_ref: str, settings: Settings, alpha: float) -> Confo
         DataError: The validation split is empty or has fewer volumes than ``min_calibration_volumes(alpha)``.
     """
     check_alpha(alpha)
-    run = open_run(run_ref, settings)
+    return _calibrate(open_run(run_ref, settings), alpha)
+
+
+def _calibrate(run: OpenedRun, alpha: float) -> ConformalReport:
     needed = min_calibration_volumes(alpha)
     have = len(run.splits.get(CALIBRATION_SPLIT))
     if have == 0:
@@ -137,4 +140,4 @@ def threshold_for(run_ref: str, settings: Settings, alpha: float) -> float:
     found = stored_threshold(run, alpha)
     if found is not None:
         return found
-    return conformal_calibrate(run.run_id, settings, alpha).threshold
+    return _calibrate(run, alpha).threshold

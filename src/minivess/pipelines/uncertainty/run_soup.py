@@ -24,7 +24,7 @@ from minivess.pipelines.models.ensemble import ENSEMBLE_ADAPTER
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.registry import MODEL_ARTIFACT
 from minivess.pipelines.training.checkpoint import EPOCHS_DIR, epoch_weights_path, export_model, saved_epochs
-from minivess.pipelines.training.evaluation import OpenedRun, open_run, split_ids
+from minivess.pipelines.training.evaluation import OpenedRun, open_run
 from minivess.pipelines.training.inference import build_model
 from minivess.pipelines.uncertainty.derived_runs import create_derived_run
 from minivess.pipelines.uncertainty.scoring import score_net, strip_prefix
@@ -101,11 +101,10 @@ def greedy_soup(
     refs = [run_ref] if isinstance(run_ref, str) else list(run_ref)
     refuse_unrelated(refs)
     run = open_run(refs[0], settings)
-    if run.spec.adapter in (ENSEMBLE_ADAPTER, SOUP_FAMILY):
+    if run.spec.adapter == ENSEMBLE_ADAPTER:
         raise ConfigError(f"run {run.run_id} is an ensemble; a soup averages the epochs of one training run.")
     if not run.splits.val:
         raise DataError(f"run {run.run_id} has no validation split; a greedy soup chooses ingredients on it.")
-    split_ids(run, "val")
     folder = epoch_folder(run)
     epochs = saved_epochs(folder)
     if len(epochs) < 2:
