@@ -31,6 +31,10 @@ def data_dir(tiny_synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return root
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_epochs(process: subprocess.Popen[str], epochs: int, timeout_s: float) -> None:
     """Block until the run has logged `epochs` epochs (read from MLflow, not from the progress bar)."""
     deadline = time.monotonic() + timeout_s
@@ -53,6 +57,9 @@ def test_ctrl_c_during_an_agent_training_kills_the_run_and_says_so(data_dir: Pat
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        # An ignored SIGINT is inherited across exec (e.g. when the suite itself runs as a background job);
+        # the child must see Ctrl-C as a user's terminal would deliver it.
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for_epochs(process, 1, timeout_s=240)
