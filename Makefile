@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The Label Studio server lives in its own venv: it pins openai<2, litellm needs openai>=2 (see docs/annotation.md).
+LABEL_STUDIO_VERSION := 1.23.2
+LS_VENV := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION)
 
-.PHONY: help venv test lint format demo clean-demo bench
+.PHONY: help venv labelstudio test lint format demo clean-demo bench
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +24,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create or update .venv (idempotent)
 
-test: $(STAMP)  ## run the full test suite
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q label-studio==$(LABEL_STUDIO_VERSION)
+	rm -f $(LS_VENV)/.installed-*
+	touch $(LS_STAMP)
+
+labelstudio: $(LS_STAMP)  ## create .venv-labelstudio with the Label Studio server (idempotent, ~2 min)
+
+test: $(STAMP) $(LS_STAMP)  ## run the full test suite (starts a Label Studio server for tests/labelstudio)
 	$(BIN)/pytest $(PYTEST_ARGS)
 	MINIVESS_TRACING=off $(BIN)/minivess evals run planner planner_holdout planner_holdout2 planner_holdout3 --gate --offline
 

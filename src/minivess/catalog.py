@@ -81,6 +81,10 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
         "build_ensemble",
         "greedy_soup",
         "quality_gate",
+        "find_label_issues",
+        "queue_for_review",
+        "review_status",
+        "import_reviews",
     ),
     "analyst": (
         "leaderboard",
@@ -96,8 +100,8 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
 WORKERS: Final[tuple[Worker, ...]] = tuple(WORKER_TOOLS)
 WORKER_DUTIES: Final[dict[Worker, str]] = {
     "experimenter": (
-        "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups "
-        "and weight checks"
+        "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups, "
+        "weight checks and the label-review loop"
     ),
     "analyst": "run analytics",
 }

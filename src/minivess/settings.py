@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_tool_calls: int = Field(8, ge=1, description="Tool calls per request before the agent stops.")
     max_compute_minutes: float = Field(120.0, gt=0, description="Estimated compute minutes per request.")
     tracing: bool = Field(True, description="Trace agent steps to HOME/traces.db (+ Langfuse when keys are set).")
+    review_approval_tasks: int = Field(
+        25, ge=0, description="Ask before queueing more than this many slices for human review at once."
+    )
     gate_alpha_min: float = Field(2.0, gt=0, description="Weight gate: lowest WeightWatcher alpha of a sound layer.")
     gate_alpha_max: float = Field(6.0, gt=0, description="Weight gate: highest alpha of a sound layer.")
     gate_max_fraction_outside: float = Field(
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
     )
     label_studio_token: SecretStr | None = Field(
         None, validation_alias=_env("LABEL_STUDIO_TOKEN", "LABEL_STUDIO_API_KEY")
+    )
+    label_studio_venv: Path | None = Field(
+        None, description="Virtualenv of the local Label Studio server (bin/label-studio); default .venv-labelstudio."
     )
 
     _home_blank: bool = PrivateAttr(False)

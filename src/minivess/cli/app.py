@@ -9,7 +9,8 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import agent, config, data, evals, models, render, runs, traces, train, uncertainty
+from minivess.cli import agent, config, data, evals, labels, models, render, runs, traces, train, uncertainty
+from minivess.cli import labelstudio as labelstudio_cli
 from minivess.errors import MinivessError
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app = typer.Typer(
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(evals.app, name="evals")
+app.add_typer(labels.app, name="labels")
+app.add_typer(labelstudio_cli.app, name="labelstudio")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(traces.app, name="traces")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 
 class AugmentConfig(BaseModel):
@@ -40,6 +40,21 @@ class DataConfig(BaseModel):
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of volumes for validation.")
     test_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of volumes held out for testing.")
     split_seed: int = Field(0, description="Seed of the train/val/test split (independent of the training seed).")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="K-fold mode: deal the volumes into this many folds; fold `data.fold` is the test split, val "
+        "is data.val_fraction of the other folds, test_fraction is ignored. None = one train/val/test split.",
+    )
+    fold: int = Field(0, ge=0, description="The held-out (test) fold in k-fold mode, 0 ≤ fold < data.folds.")
     cache_rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of volumes whose loading is cached in RAM.")
     num_workers: int = Field(0, ge=0, description="DataLoader workers (0 = main process; best on 2 CPU cores).")
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> DataConfig:
+        if self.folds is None and self.fold != 0:
+            raise ValueError(f"data.fold={self.fold} needs data.folds (the number of folds), e.g. data.folds=5.")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.fold={self.fold} must be below data.folds={self.folds} (folds count from 0).")
+        return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from numpy.typing import NDArray
 
 from minivess.fileio import write_bytes_atomic
 
@@ -25,12 +27,12 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def mip(volume: np.ndarray, axis: int = 2) -> np.ndarray:
+def mip(volume: NDArray[Any], axis: int = 2) -> NDArray[Any]:
     """Maximum-intensity projection along an axis (Z by default)."""
     return np.asarray(np.asarray(volume).max(axis=axis))
 
 
-def mip_png(path: Path, image: np.ndarray, mask: np.ndarray | None = None, title: str = "") -> Path:
+def mip_png(path: Path, image: NDArray[Any], mask: NDArray[Any] | None = None, title: str = "") -> Path:
     """Image MIP, and beside it the mask MIP when a mask is given."""
     panels = 2 if mask is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 4), squeeze=False)
@@ -45,7 +47,7 @@ def mip_png(path: Path, image: np.ndarray, mask: np.ndarray | None = None, title
     return _save(fig, path)
 
 
-def prediction_png(path: Path, image: np.ndarray, target: np.ndarray, pred: np.ndarray, title: str = "") -> Path:
+def prediction_png(path: Path, image: NDArray[Any], target: NDArray[Any], pred: NDArray[Any], title: str = "") -> Path:
     """Image MIP, mask MIP, prediction MIP and an overlay (green = agree, red = false +, blue = missed)."""
     target_mip, pred_mip = mip(target).astype(bool), mip(pred).astype(bool)
     overlay = np.zeros((*target_mip.shape, 3), dtype=np.float32)

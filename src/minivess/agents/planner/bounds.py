@@ -58,6 +58,13 @@ BOUNDS: Final[dict[str, Bound]] = {
         Bound("predict_volume", "risk_fnr", "the tolerated false-negative rate (risk_fnr)", 0, 1, True, True,
               "0.05", r"risk_fnr"),
         Bound("build_ensemble", "top_k", "the number of runs to ensemble", 2, 10, example="3", keyword=r"top_k"),
+        Bound("find_label_issues", "folds", "the number of cross-validation folds", 2, 10, example="3",
+              keyword=r"folds?"),
+        Bound("find_label_issues", "epochs", "the number of epochs per fold", 1, 200, example="2",
+              keyword=r"epochs?\s+(?:per|each|a)\s+fold"),
+        Bound("find_label_issues", "top", "the number of slices to list", 1, 200, example="20", keyword=r"slices?"),
+        Bound("queue_for_review", "top_k", "the number of slices to queue", 1, 500, example="20",
+              keyword=r"top_k"),
     )
 }  # fmt: skip
 

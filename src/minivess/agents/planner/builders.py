@@ -15,7 +15,7 @@ from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
-from minivess.agents.planner.texts import FAMILY_QUESTION, UNCERTAINTY_QUESTION, run_question
+from minivess.agents.planner.texts import FAMILY_QUESTION, REVIEWED_QUESTION, UNCERTAINTY_QUESTION, run_question
 
 Built = list[Step] | Clarify
 Builder = Callable[[str, list[RunRef], RefResolver], Built]
@@ -141,6 +141,11 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         earlier = {k: v for k, v in (repeat or {}).items() if k != "model"}
         if res.dataset and "dataset" not in options and _ON_IT.search(text):
             options["dataset"] = res.dataset  # "check data/x, then train dynunet on it"
+        reviewed = None if "dataset" in options else slots.reviewed_dataset(text)
+        if reviewed is not None:  # "train segresnet on the reviewed dataset": the version import_reviews made
+            if res.reviewed is None:
+                return Clarify(REVIEWED_QUESTION, at=reviewed.start(), span=reviewed.span())
+            options["dataset"] = res.reviewed
         steps.append(Step("train_model", {"model": family, **earlier, **options}))
         if alias in ("champion", "challenger"):
             steps[-1].args.pop("register_as")

@@ -10,7 +10,8 @@ from typing import Final
 _ACTIONS: Final = (
     r"(?:train|retrain|evaluate|eval|test|compare|show|plot|draw|chart|graph|promote|make|segment|predict|generate"
     r"|synthesi[sz]e|create|describe|list|tell|give|report|summari[sz]e|rank|check|find|get|display|print|inspect"
-    r"|run\s+inference|infer|what|which|how|why|fetch|look|visuali[sz]e|calibrate|ensemble|soup)\b"
+    r"|run\s+inference|infer|what|which|how|why|fetch|look|visuali[sz]e|calibrate|ensemble|soup|queue|import"
+    r"|send)\b"
 )
 # "then", "after that", ";" and sentence ends always separate; "and" / "," only before an action word.
 _STRONG: Final = re.compile(
@@ -65,7 +66,7 @@ _VOCABULARY: Final = (
     "evaluate", "leaderboard", "compare", "synthesize", "synthesise", "generate", "promote", "predict", "segment",
     "champion", "challenger", "validation", "training", "segresnet", "swinunetr", "dynunet", "learning", "epochs",
     "warehouse", "schema", "failures", "curves", "dataset", "volumes", "register", "inference", "production",
-    "calibrate", "calibration", "conformal", "ensemble", "weightwatcher",
+    "calibrate", "calibration", "conformal", "ensemble", "weightwatcher", "suspicious", "mislabelled",
 )  # fmt: skip
 _TYPO_WORD: Final = re.compile(r"(?<![\w/.\\-])[a-z]{5,}(?![\w/.\\-])")
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 from minivess.agents.planner.clauses import normalize
 from minivess.agents.planner.models import History, Plan, ToolOutcome
 from minivess.agents.planner.plan import build_plan
-from minivess.agents.planner.resolve import run_id_of
+from minivess.agents.planner.resolve import REVIEW_TOOLS, run_id_of
 
 TRANSFER_PREFIX: Final = "transfer_"  # hand-offs both ways (transfer_to_x, transfer_back_to_supervisor)
 HANDOFF_PREFIX: Final = "transfer_to_"  # a supervisor handing work down
@@ -88,6 +88,7 @@ class Conversation:
     transfers: list[int] = field(default_factory=list)
     texts: list[int] = field(default_factory=list)
     trainings: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool message index → train arguments
+    reviews: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)  # → (folder, new version)
 
     @classmethod
     def parse(cls, raw: list[dict[str, Any]] | None) -> Conversation:
@@ -122,6 +123,10 @@ class Conversation:
                         view.trainings[index] = _train_arguments(
                             arguments_of.get(str(message.get("tool_call_id"))), outcome
                         )
+                    if name in REVIEW_TOOLS and outcome.status == "ok":
+                        view.reviews[index] = _review_folders(
+                            name, arguments_of.get(str(message.get("tool_call_id"))), outcome
+                        )
         return view
 
     @property
@@ -147,7 +152,12 @@ class Conversation:
         """What earlier turns tell a new request: run ids (oldest first) and the latest training's arguments."""
         trainings = [args for position, args in sorted(self.trainings.items()) if position < index]
         tools = [outcome.name for position, outcome in sorted(self.outcomes.items()) if position < index]
-        return History(self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None)
+        reviews = [folders for position, folders in sorted(self.reviews.items()) if position < index]
+        made = [version for _, version in reviews if version]
+        return History(
+            self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None,
+            review_dataset=reviews[-1][0] if reviews else None, reviewed_dataset=made[-1] if made else None,
+        )  # fmt: skip
 
     def worker_note(self, start: int) -> str | None:
         """The text a worker handed back after the latest transfer since `start` (its question, if it asked)."""
@@ -202,6 +212,21 @@ def _train_arguments(raw: str | None, outcome: ToolOutcome) -> dict[str, Any]:
         args["model"] = model
     args.pop("register_as", None)
     return args
+
+
+def _review_folders(name: str, raw: str | None, outcome: ToolOutcome) -> tuple[str | None, str | None]:
+    """(the folder a review-loop call worked on, the new version import_reviews made): from its result, else its
+    arguments (None: the tool's default dataset)."""
+    try:
+        parsed = json.loads(raw or "{}")
+    except (json.JSONDecodeError, ValueError):
+        parsed = {}
+    data = outcome.data if isinstance(outcome.data, dict) else {}
+    given = parsed.get("dataset") if isinstance(parsed, dict) else None
+    folder = data.get("parent_dir") if name == "import_reviews" else data.get("dataset_dir")
+    folder = folder if isinstance(folder, str) and folder else given if isinstance(given, str) and given else None
+    version = data.get("dataset_dir") if name == "import_reviews" else None
+    return folder, version if isinstance(version, str) and version else None
 
 
 def _task_of(arguments: str) -> str:

@@ -13,8 +13,8 @@ from minivess.agents.planner.conversation import Conversation, as_dict
 from minivess.agents.planner.fit import fit_arguments
 from minivess.agents.planner.models import Plan, PlannedCall, PlannerReply, Step, ToolOutcome
 from minivess.agents.planner.plan import build_plan
-from minivess.agents.planner.replies import final_text, handback_text, stalled_text, worker_failure_text
-from minivess.agents.planner.resolve import resolve_args, run_id_of
+from minivess.agents.planner.replies import blocked_text, final_text, handback_text, stalled_text, worker_failure_text
+from minivess.agents.planner.resolve import missing_output, resolve_args, run_id_of
 from minivess.agents.planner.texts import HELP_TEXT, describe_step
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,8 @@ def _supervise(
     if plan.is_text or progress.next_index is None:
         return PlannerReply(content=final_text(plan, progress.done))
     step = plan.steps[progress.next_index]
+    if gap := missing_output(step, progress.done):
+        return PlannerReply(content=blocked_text(plan, progress.done, step, gap))
     if _stalled(conversation, start):
         return PlannerReply(content=stalled_text(plan, progress.done, step, conversation.worker_note(start)))
     transfer = offered.transfer_for(step.tool)
@@ -149,6 +151,8 @@ def _work(plan: Plan, progress: Progress, conversation: Conversation, offered: O
     if index is None:
         handed_down = since > start  # under a supervisor: a short note; on its own: the final answer
         return PlannerReply(content=handback_text(mine, None) if handed_down else final_text(plan, progress.done))
+    if gap := missing_output(plan.steps[index], progress.done):
+        return PlannerReply(content=blocked_text(plan, progress.done, plan.steps[index], gap))
     step = Step(plan.steps[index].tool, resolve_args(plan.steps[index], progress.done))
     if step.tool not in offered.schemas:
         return PlannerReply(content=handback_text(mine, step))

@@ -14,6 +14,7 @@ Intent = Literal[
     "describe_warehouse", "synthesize", "dataset_info", "train", "predict", "registry", "promote", "curves",
     "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
     "quality_gate", "soup", "conformal", "calibrate", "ensemble",
+    "import_reviews", "review_status", "queue_review", "label_issues",
 ]  # fmt: skip
 # The uncertainty tools' intents: checked first (their words are specific), except that a request naming a NIfTI
 # volume is a prediction ("segment v.nii.gz …, missing at most 5 % of vessels" → predict_volume with risk_fnr).
@@ -59,7 +60,7 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
          r"|server|machine|it)\b|\bshut\s*down\b|\breboot\b"),
         ("open apps or user interfaces (I answer here in the chat; run `mlflow ui` yourself to browse runs)",
          r"\b(?:open|launch|start)\s+(?:the\s+)?(?:mlflow|ui|browser"
-         r"|dashboard|notebook|jupyter|tensorboard|web\s*page)\b"),
+         r"|dashboard|notebook|jupyter|tensorboard|web\s*page|label[\s-]?studio)\b"),
         ("change code, install packages or administer the machine",
          r"\b(?:pip\s+install|install|upgrade|uninstall"
          r"|write\s+(?:me\s+)?(?:an?\s+)?(?:\w+\s+)?(?:code|script|function|program)"
@@ -67,10 +68,19 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
         ("train language models or do unrelated tasks (I handle 3D vessel segmentation experiments)",
          r"\b(?:gpt|llm|language\s+model|chatbot|bert|llama|stable\s+diffusion|weather|recipe|poem|joke"
          r"|translate|buy)\b"),
-        ("label or annotate volumes here (no annotation tool in this chat)",
-         r"\b(?:annotate|label\s+studio|hand[\s-]label|relabel|draw\s+(?:the\s+)?masks?)\b"),
+        ("label or annotate volumes myself (a person corrects masks in Label Studio: I can find suspicious slices, "
+         "queue them for review and import the corrections)",
+         r"\b(?:annotate|hand[\s-]label|relabel|draw\s+(?:the\s+)?masks?)\b"),
     )
 )  # fmt: skip
+# Refusals that do not apply to the review loop: "send the 50 worst slices to Label Studio" sends no message and
+# "push the suspicious slices of /data/x to the review queue" reaches no internet.
+_REVIEW_LOOP: Final = re.compile(
+    r"\blabel[\s-]?studio\b|\bfor\s+(?:human\s+|manual\s+|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b"
+    r"|\breviewers?\b|\bqueue\w*\b.{0,60}\b(?:slices?|reviews?|annotat\w*)\b",
+    _I,
+)
+_WAIVED_FOR_REVIEW: Final = ("send messages", "reach the internet", "label or annotate")
 
 
 def _compile(pairs: tuple[tuple[Intent, str], ...]) -> tuple[tuple[Intent, re.Pattern[str]], ...]:
@@ -120,6 +130,45 @@ _INTENTS: Final = _compile(
          r"|\bsynthetic\s+(?:data|dataset|volumes?)\s+(?:with|of|please)\b"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
+        # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
+        # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
+        # alone a run's details.
+        ("import_reviews",
+         r"\bimport\w*\b.{0,50}\b(?:reviews?|reviewed|corrections?|corrected|fix(?:es|ed)?|annotations?|masks?"
+         r"|labels?|label[\s-]?studio)\b"
+         r"|\b(?:bring|get|load|apply|merge|take|pull|fetch)\b.{0,40}\b(?:corrected|fixed|reviewed|relabell?ed)\s+"
+         r"(?:masks?|labels?|slices?|annotations?|segmentations?)\b"
+         r"|\b(?:bring|get)\b.{0,30}\b(?:reviews?|corrections?|label\s+fixes)\s+back\b"
+         r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
+        ("review_status",
+         r"\b(?:review|annotation|labell?ing|label[\s-]?studio|correction)\s+(?:status|progress)\b"
+         r"|\bstatus\s+of\s+(?:the\s+)?(?:reviews?|annotations?|label[\s-]?studio|review\s+queue|labell?ing)\b"
+         r"|\bhow\s+(?:is|are|'s)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing|reviewers?|corrections?"
+         r"|review\s+queue)\s+(?:going|doing|coming(?:\s+along)?|progressing|getting\s+on)\b"
+         r"|\bhow\s+(?:many|much|far)\b.{0,50}\b(?:reviewed|left\s+to\s+review|pending\s+review|still\s+pending"
+         r"|(?:been\s+)?(?:corrected|annotated))\b"
+         r"|\b(?:are|is|have)\s+(?:the\s+)?(?:reviews?|reviewers?)\b.{0,20}\b(?:done|finished|complete|ready)\b"
+         r"|\bhow\s+far\s+(?:along\s+)?(?:is|are)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing"
+         r"|reviewers?|corrections?)\b"),
+        ("queue_review",
+         r"\bqueue\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
+         r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\bfor\s+(?:human\s+|manual\s+"
+         r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
+         r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
+         r"|\bqueue\b.{0,40}\btop[_\s-]?k\b"),
+        ("label_issues",
+         r"\bmis-?label(?:l?ed|l?ing|s)?\b|\bcleanlab\b|\blabel[\s-]+quality\b"
+         r"|\blabels?\s+(?:check|audit|cleaning|clean[\s-]?up|scan)\b"
+         r"|\b(?:label|labell?ing|annotation|mask|ground[\s-]truth)s?\s+(?:issues?|errors?|mistakes?|problems?"
+         r"|faults?|inconsistenc(?:y|ies))\b"
+         r"|\b(?:suspicious|suspect|dubious|questionable|doubtful)\s+(?:labels?|masks?|slices?|annotations?)\b"
+         r"|\b(?:find|detect|spot|flag|look\s+for|search\s+for|identify|which|any|show|list|are\s+there)\b.{0,40}"
+         r"\b(?:wrong|bad|incorrect|faulty|erroneous|noisy|broken)\s+(?:labels?|masks?|annotations?)\b"
+         r"|\b(?:check|verify|audit|inspect|validate|review|vet)\s+(?:the\s+)?(?:labels?|masks?|annotations?"
+         r"|ground[\s-]truth)\b(?!\s+(?:loss|noise))"
+         r"|\blabels?\b.{0,40}\b(?:wrong|incorrect|errors?|mistakes?)\b"
+         r"|\b(?:are|is)\s+(?:the\s+|our\s+|my\s+)?(?:labels?|masks?|annotations?|ground[\s-]truth)\b.{0,40}"
+         r"\b(?:noisy|wrong|correct|right|accurate|reliable|trustworthy|clean)\b"),
         ("dataset_info",
          r"\b(?:describe|inspect|validate|check|summari[sz]e|show|info|details?|stats|statistics|look\s+at|list"
          r"|what(?:'s|\s+is)\s+in|tell\s+me\s+about)\b.{0,40}\b(?:dataset|data\s+(?:folder|dir\w*|set)|volumes"
@@ -234,8 +283,9 @@ def is_help(text: str) -> bool:
 
 def cannot_reason(text: str) -> str | None:
     """Why the request is out of scope (a short phrase), or None when it is in scope."""
+    review_loop = bool(_REVIEW_LOOP.search(text))
     for reason, pattern in _CANNOT:
-        if pattern.search(text):
+        if pattern.search(text) and not (review_loop and reason.startswith(_WAIVED_FOR_REVIEW)):
             return reason
     return None
 
@@ -243,7 +293,8 @@ def cannot_reason(text: str) -> str | None:
 _TOOL_VERB: Final = re.compile(
     r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
     r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse"
-    r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate)\b",
+    r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate|find_label_issues|queue_for_review"
+    r"|review_status|import_reviews)\b",
     _I,
 )
 INTENT_OF_TOOL: Final[dict[str, Intent]] = {
@@ -252,7 +303,8 @@ INTENT_OF_TOOL: Final[dict[str, Intent]] = {
     "compare_runs": "compare", "get_run": "get_run", "learning_curves": "curves", "failure_summary": "failures",
     "param_effect": "param_effect", "query_runs": "sql", "describe_warehouse": "describe_warehouse",
     "calibrate_run": "calibrate", "conformal_calibrate": "conformal", "build_ensemble": "ensemble",
-    "greedy_soup": "soup", "quality_gate": "quality_gate",
+    "greedy_soup": "soup", "quality_gate": "quality_gate", "find_label_issues": "label_issues",
+    "queue_for_review": "queue_review", "review_status": "review_status", "import_reviews": "import_reviews",
 }  # fmt: skip
 TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
     "registry": "query_runs"

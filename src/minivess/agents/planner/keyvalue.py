@@ -35,6 +35,10 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ("build_ensemble", "run_ids top_k family strategy", ""),
         ("greedy_soup", "run_id", "run_id"),
         ("quality_gate", "run_id", "run_id"),
+        ("find_label_issues", "dataset folds epochs top", ""),
+        ("queue_for_review", "dataset top_k run_id", ""),
+        ("review_status", "dataset", ""),
+        ("import_reviews", "dataset", ""),
     )
 }
 _PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")

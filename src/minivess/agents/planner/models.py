@@ -27,9 +27,11 @@ class PlannerReply(BaseModel):
 
 @dataclass(frozen=True)
 class StepOutput:
-    """A placeholder argument: the run id produced by an earlier step of the same plan."""
+    """A placeholder argument: a value produced by an earlier step of the same plan (its run id, or the result
+    field ``key`` names, e.g. the dataset_dir of the version import_reviews made)."""
 
     step: int
+    key: str = "run_id"
 
 
 @dataclass
@@ -91,3 +93,5 @@ class History:
     run_ids: list[str] = field(default_factory=list)  # run ids named by earlier tool results, oldest first
     last_train: dict[str, Any] | None = None  # the latest successful train_model's arguments ("train it again")
     last_tool: str | None = None  # the latest tool that answered ("now on the training split" continues it)
+    review_dataset: str | None = None  # the dataset the review loop last worked on ("queue them for review")
+    reviewed_dataset: str | None = None  # the version the latest import_reviews made ("train on the reviewed data")

@@ -7,6 +7,7 @@ from typing import Final
 
 from minivess.agents.planner import keyvalue, risk
 from minivess.agents.planner.accounting import check_values
+from minivess.agents.planner.annotation import ANNOTATION_BUILDERS
 from minivess.agents.planner.bounds import bound_for
 from minivess.agents.planner.builders import AGAIN, BUILDERS
 from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
@@ -25,7 +26,7 @@ _INHERITABLE: Final = frozenset(
     {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
      "ensemble", "soup", "quality_gate"}
 )  # fmt: skip
-_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS}
+_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS, **ANNOTATION_BUILDERS}
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
@@ -83,7 +84,7 @@ def _repeat(body: str, resolver: RefResolver) -> Intent | None:
 def _absolute(step: Step, index: int) -> Step:
     """Turn relative placeholders (StepOutput(-1) = the step before) into absolute step indices."""
     args = {
-        key: StepOutput(index + value.step) if isinstance(value, StepOutput) and value.step < 0 else value
+        key: StepOutput(index + value.step, value.key) if isinstance(value, StepOutput) and value.step < 0 else value
         for key, value in step.args.items()
     }
     return Step(step.tool, args)
@@ -144,7 +145,12 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
     steps: list[Step] = []
     understood: list[str] = []
     context = history if isinstance(history, History) else History(list(history))
-    resolver = RefResolver(context.run_ids, context.last_train)
+    resolver = RefResolver(
+        context.run_ids,
+        context.last_train,
+        review_dataset=context.review_dataset,
+        reviewed_dataset=context.reviewed_dataset,
+    )
     previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
     for clause in split_clauses(text):
         body = strip_polite(clause.text)

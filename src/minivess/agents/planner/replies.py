@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from minivess.agents.planner.models import Plan, Step, ToolOutcome
+from minivess.agents.planner.models import Plan, Step, StepOutput, ToolOutcome
 from minivess.agents.planner.summary import summarize
 from minivess.agents.planner.texts import describe_step
 
@@ -76,3 +76,20 @@ def worker_failure_text(outcome: ToolOutcome) -> str:
     if outcome.status == "rejected":
         return f"{outcome.name} was not approved" + (f" ({outcome.text})." if outcome.text else ".")
     return f"{outcome.name} failed: {outcome.text}"
+
+
+def blocked_text(plan: Plan, done: list[ToolOutcome], step: Step, gap: tuple[str, StepOutput]) -> str:
+    """The answer when a step needs a value an earlier step did not give (it is not run with a default instead)."""
+    key, value = gap
+    source = plan.steps[value.step].tool
+    lines = [summarize(outcome) for outcome in done if not outcome.failed]
+    what = describe_step(Step(step.tool, {k: v for k, v in step.args.items() if k != key}))
+    if source == "import_reviews" and value.key == "dataset_dir":
+        lines.append(
+            f"I did not {what} on the reviewed dataset: import_reviews made no new dataset version (no finished "
+            "reviews yet), and I will not fall back to the unreviewed data. Finish reviews in Label Studio "
+            "('how is the review going?') and import them again."
+        )
+    else:
+        lines.append(f"I did not {what}: step {value.step + 1} ({source}) gave no {value.key} to use as {key}.")
+    return "\n".join(lines)

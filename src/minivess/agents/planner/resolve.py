@@ -13,6 +13,8 @@ PRODUCERS: Final = frozenset(
     {"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run", "calibrate_run",
      "conformal_calibrate", "build_ensemble", "greedy_soup", "quality_gate"}
 )  # fmt: skip
+# The review loop's tools: each works on one dataset folder (their `dataset` argument).
+REVIEW_TOOLS: Final = frozenset({"find_label_issues", "queue_for_review", "review_status", "import_reviews"})
 _SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best")
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
 _PRIORITY: Final = ("id", "alias", "last", "previous", "best", "pronoun", "plural", "lastn", "family")
@@ -41,10 +43,21 @@ def run_id_of(data: Any) -> str | None:
 class RefResolver:
     """Resolves references while a plan is built: earlier steps of the plan first, then the conversation."""
 
-    def __init__(self, history_ids: list[str], last_train: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        history_ids: list[str],
+        last_train: dict[str, Any] | None = None,
+        *,
+        review_dataset: str | None = None,
+        reviewed_dataset: str | None = None,
+    ) -> None:
         self.history = history_ids
         self.last_train = last_train
-        self.dataset: str | None = None  # a folder an earlier step of this plan looked at ("train on it")
+        self.dataset: str | StepOutput | None = None  # a folder an earlier step of this plan looked at ("on it")
+        self.review_dataset: str | StepOutput | None = review_dataset  # the folder the review loop works on
+        self.review_planned = False  # a review-loop step of this plan chose the folder (the history's no longer counts)
+        self.reviewed: str | StepOutput | None = reviewed_dataset  # the version import_reviews made
+        self.made: int | None = None  # the step that synthesised data ("…, then find label issues in it")
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
         self.trained: list[int] = []
@@ -67,6 +80,13 @@ class RefResolver:
         if step.tool in ("dataset_info", "synthesize_data"):
             path = step.args.get("path") or step.args.get("name")
             self.dataset = path if isinstance(path, str) and "/" in path else self.dataset
+        if step.tool == "synthesize_data":
+            self.made = index
+        if step.tool in REVIEW_TOOLS:
+            self.review_dataset = step.args.get("dataset")  # none named: the tool's default, for what follows too
+            self.review_planned = True
+        if step.tool == "import_reviews":
+            self.reviewed = self.dataset = StepOutput(index, "dataset_dir")  # "…, then train segresnet on it"
 
     def implicit(self) -> RunValue | None:
         """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
@@ -134,8 +154,18 @@ class RefResolver:
         return values
 
 
+def _output(value: StepOutput, outcomes: list[ToolOutcome]) -> str | None:
+    """The result field a non-run placeholder names, once its step answered (None when it gave none)."""
+    outcome = outcomes[value.step] if value.step < len(outcomes) else None
+    found = outcome.data.get(value.key) if outcome is not None and isinstance(outcome.data, dict) else None
+    return found if isinstance(found, str) and found else None
+
+
 def resolve_value(value: Any, outcomes: list[ToolOutcome]) -> Any:
-    """Replace placeholders with the run id from the earlier step's result ('last' if it named none)."""
+    """Replace placeholders with the run id from the earlier step's result ('last' if it named none), or with the
+    result field they name (None if it gave none: `missing_output` stops the plan before such a step)."""
+    if isinstance(value, StepOutput) and value.key != "run_id":
+        return _output(value, outcomes)
     if isinstance(value, StepOutput):
         outcome = outcomes[value.step] if value.step < len(outcomes) else None
         run_id = run_id_of(outcome.data) if outcome is not None else None
@@ -149,3 +179,14 @@ def resolve_value(value: Any, outcomes: list[ToolOutcome]) -> Any:
 def resolve_args(step: Step, outcomes: list[ToolOutcome]) -> dict[str, Any]:
     """The step's arguments with every placeholder resolved."""
     return {key: resolve_value(value, outcomes) for key, value in step.args.items()}
+
+
+def missing_output(step: Step, outcomes: list[ToolOutcome]) -> tuple[str, StepOutput] | None:
+    """(argument, placeholder) of a step whose earlier step answered without the value it needs, e.g. training on
+    "the reviewed dataset" after an import_reviews that found nothing reviewed. The step must not run then: without
+    the value it would fall back to the default dataset, silently."""
+    for key, value in step.args.items():
+        outstanding = isinstance(value, StepOutput) and value.key != "run_id" and value.step < len(outcomes)
+        if outstanding and _output(value, outcomes) is None:
+            return key, value
+    return None

@@ -249,3 +249,17 @@ def dataset_name(text: str) -> str | None:
     """Dataset folder name for synthesis ("called shifted-v2", "name it noisy")."""
     match = _last(_DATASET_NAME, text)
     return match.group(1).rstrip(".,;") if match else None
+
+
+# "the reviewed dataset", "the corrected data", "the new dataset version": the version import_reviews made.
+REVIEWED_DATASET: Final = re.compile(
+    r"\b(?:the\s+|our\s+|that\s+|this\s+)?(?:(?:newly\s+)?(?:reviewed|corrected|fixed|cleaned|clean|relabell?ed"
+    r"|imported)\s+(?:dataset|data(?:\s*set)?|version|labels|masks|volumes)(?:\s+version)?"
+    r"|new\s+dataset\s+version|new\s+version\s+of\s+the\s+(?:dataset|data))\b",
+    _FLAGS,
+)
+
+
+def reviewed_dataset(text: str) -> re.Match[str] | None:
+    """Where ``text`` names the dataset version made from imported reviews, if it does."""
+    return REVIEWED_DATASET.search(text)

@@ -253,12 +253,61 @@ def _gate(d: Data, short: bool) -> str:
     )
 
 
+def _label_issues(d: Data, short: bool) -> str:
+    rows = [r for r in d.get("top") or [] if isinstance(r, dict)]
+    shown = "; ".join(
+        f"{r.get('rank')}. {r.get('volume_id')} axis {r.get('axis')} slice {r.get('slice_index')} "
+        f"(score {num(r.get('score'))})"
+        for r in rows[:_MAX_ROWS]
+    )
+    folds = len(d.get("fold_runs") or [])
+    head = (
+        f"Scored {d.get('slices_scored')} slice(s) of {d.get('dataset_dir')} (version {d.get('dataset_version')}) "
+        f"with {folds} fold model(s)"
+    )
+    worst = f"; most suspicious (lower = more likely mislabelled): {shown}" if shown else ""
+    more = f" (+{len(rows) - _MAX_ROWS} more listed)" if len(rows) > _MAX_ROWS else ""
+    return f"{head}{worst}{more}. Table: {d.get('table')}."
+
+
+def _queued(d: Data, short: bool) -> str:
+    return (
+        f"Queued {d.get('queued')} slice(s) for review ({d.get('already_queued')} already queued) in Label Studio "
+        f"project '{d.get('project_title')}', {d.get('total_tasks')} task(s) in all: {d.get('url')}."
+    )
+
+
+def _review_status(d: Data, short: bool) -> str:
+    imported = ", ".join(str(v) for v in d.get("imported_versions") or [])
+    return (
+        f"Review of '{d.get('project_title')}' (version {d.get('dataset_version')}): {d.get('reviewed')} reviewed, "
+        f"{d.get('skipped')} skipped, {d.get('pending')} pending of {d.get('tasks')} task(s)"
+        + (f"; imported as {imported}." if imported else ".")
+    )
+
+
+def _imported(d: Data, short: bool) -> str:
+    if not d.get("dataset_dir"):
+        return (
+            f"No finished reviews to import yet for {d.get('parent_dir')} (version {d.get('parent_version')}): "
+            "nothing changed."
+        )
+    again = " (already imported before)" if d.get("already_imported") else ""
+    return (
+        f"Imported {d.get('reviews_applied')} of {d.get('reviews_fetched')} review(s) ({d.get('voxels_changed')} "
+        f"voxel(s) changed) as dataset version {d.get('dataset_version')} at {d.get('dataset_dir')}{again}, from "
+        f"{d.get('parent_dir')} (version {d.get('parent_version')})."
+    )
+
+
 _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
     "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
     "get_run": _comparison, "learning_curves": _curves, "failure_summary": _failures, "param_effect": _effect,
     "query_runs": _sql, "describe_warehouse": _warehouse, "calibrate_run": _calibration,
     "conformal_calibrate": _conformal, "build_ensemble": _ensemble, "greedy_soup": _soup, "quality_gate": _gate,
+    "find_label_issues": _label_issues, "queue_for_review": _queued, "review_status": _review_status,
+    "import_reviews": _imported,
 }  # fmt: skip
 
 

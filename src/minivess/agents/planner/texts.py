@@ -27,6 +27,8 @@ HELP_TEXT: Final = (
     '- trust and combine runs: "is the best segresnet over-confident?", "a mask for the champion that misses at most '
     '5 % of vessels", "average our three best runs", "make a greedy soup of the last run", "run the weight quality '
     'gate on the champion"\n'
+    '- fix labels with a reviewer: "find suspicious labels", "queue the top 20 suspicious slices for review", '
+    '"how is the review going?", "import the reviews"\n'
     'Several steps work too: "train segresnet for 2 epochs, then compare it with the best swinunetr".'
 )
 FAMILY_QUESTION: Final = (
@@ -36,6 +38,14 @@ FAMILY_QUESTION: Final = (
 
 UNCERTAINTY_QUESTION: Final = (
     "Where should I write the uncertainty map? Give a .nii.gz path, e.g. out/uncertainty.nii.gz."
+)
+DATASET_QUESTION: Final = (
+    "Which dataset folder do you mean? Give its path (a folder with raw/ and seg/, e.g. data/minivess); without one "
+    "I would use the default synthetic dataset."
+)
+REVIEWED_QUESTION: Final = (
+    "Which dataset folder should I use? No reviews have been imported in this conversation, so there is no "
+    "reviewed version yet: give its path, or say 'import the reviews' first."
 )
 _STRATEGY_WORDS: Final = {"mean": "mean", "vote": "majority-vote", "weighted": "weighted"}
 
@@ -78,6 +88,13 @@ def render_ref(value: Any, done_ids: dict[int, str] | None = None) -> str:
     return f"run {text}"
 
 
+def render_dataset(value: Any) -> str:
+    """A dataset argument as text: its folder, or the version an earlier step of the plan makes."""
+    if isinstance(value, StepOutput):
+        return f"the dataset version from step {value.step + 1}"
+    return str(value)
+
+
 def _train(args: dict[str, Any]) -> str:
     parts = [f"train {args.get('model', 'a model')}"]
     if args.get("epochs"):
@@ -93,7 +110,7 @@ def _train(args: dict[str, Any]) -> str:
     if args.get("max_minutes"):
         parts.append(f"within {args['max_minutes']:g} minutes")
     if args.get("dataset"):
-        parts.append(f"on {args['dataset']}")
+        parts.append(f"on {render_dataset(args['dataset'])}")
     if args.get("seed") is not None:
         parts.append(f"seed {args['seed']}")
     if args.get("register_as"):
@@ -144,6 +161,26 @@ def _conformal(args: dict[str, Any], ref: str) -> str:
     return f"choose the conformal mask threshold of {ref}{alpha}"
 
 
+def _of(args: dict[str, Any]) -> str:
+    return f" of {render_dataset(args['dataset'])}" if args.get("dataset") else ""
+
+
+def _label_issues(args: dict[str, Any]) -> str:
+    text = f"find label issues{_of(args)}"
+    extra = [f"with {args['folds']} folds"] if args.get("folds") is not None else []
+    if args.get("epochs") is not None:
+        extra.append(f"{args['epochs']} epoch{'' if args['epochs'] == 1 else 's'} per fold")
+    if args.get("top") is not None:
+        extra.append(f"listing the {args['top']} most suspicious slices")
+    return ", ".join([text, *extra])
+
+
+def _queue(args: dict[str, Any], ref: str) -> str:
+    count = f"the top {args['top_k']}" if args.get("top_k") is not None else "the most"
+    text = f"queue {count} suspicious slices{_of(args)} for review"
+    return text + (f", showing the predictions of {ref}" if args.get("run_id") else "")
+
+
 def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
     """A one-line, human-readable description of a step that `build_plan` maps back to the same step."""
     args = step.args
@@ -182,6 +219,10 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
         "build_ensemble": lambda: _ensemble(args, refs("run_ids")),
         "greedy_soup": lambda: f"make a greedy soup of {ref('run_id')}",
         "quality_gate": lambda: f"run the weight quality gate on {ref('run_id')}",
+        "find_label_issues": lambda: _label_issues(args),
+        "queue_for_review": lambda: _queue(args, ref("run_id")),
+        "review_status": lambda: f"show the review status{_of(args)}",
+        "import_reviews": lambda: f"import the finished reviews{_of(args)} as a new dataset version",
     }
     make = texts.get(step.tool)
     return str(make()) if make else f"call {step.tool}"

@@ -12,6 +12,7 @@ SCHEMA_VERSION: Final = 1
 STATE_TABLE: Final = "_minivess_sync_state"
 FINGERPRINT_TABLE: Final = "_minivess_run_fingerprints"
 PARAMS_WIDE_VIEW: Final = "params_wide"
+LABEL_ISSUES_TABLE: Final = "label_issues"
 COMPACT_MAX_COLUMNS: Final = 40  # per table in a refusal; params_wide has one column per param key
 
 
@@ -152,6 +153,24 @@ TABLES: Final[tuple[Table, ...]] = (
             Column("name", "VARCHAR", "registered model name"),
             Column("alias", "VARCHAR", "alias, e.g. 'champion'"),
             Column("version", "BIGINT", "version the alias points at (join model_versions)"),
+        ),
+    ),
+    Table(
+        LABEL_ISSUES_TABLE,
+        "cleanlab label-quality score of every 2-D slice (from `minivess labels find`), one row per "
+        "(dataset_version, volume_id, axis, slice_index); not an MLflow table",
+        (
+            Column("dataset_version", "VARCHAR", "dataset manifest version the slices were scored on"),
+            Column("rank", "BIGINT", "1 = most likely mislabelled within that dataset version"),
+            Column("volume_id", "VARCHAR", "volume id (file name without .nii.gz)"),
+            Column("axis", "BIGINT", "array axis the slice is cut along (2 = Z)"),
+            Column("slice_index", "BIGINT", "slice index along that axis in the file's array"),
+            Column("score", "DOUBLE", "cleanlab softmin label quality in [0, 1]; lower = more likely wrong"),
+            Column("suspicious_fraction", "DOUBLE", "share of the slice's pixels cleanlab flags as mislabelled"),
+            Column("suspicious_pixels", "BIGINT", "pixels cleanlab flags (after any downsampling)"),
+            Column("pixels", "BIGINT", "pixels scored (after any downsampling)"),
+            Column("downsample", "BIGINT", "in-plane shrink factor applied before scoring (1 = none)"),
+            Column("label_fraction", "DOUBLE", "share of the slice labelled vessel"),
         ),
     ),
 )

@@ -11,7 +11,7 @@ import duckdb
 from pydantic import BaseModel, Field
 
 from minivess.errors import AnalyticsError
-from minivess.pipelines.analytics import loader
+from minivess.pipelines.analytics import label_issues, loader
 from minivess.pipelines.analytics.connection import connect_reader, connect_writer
 from minivess.pipelines.analytics.schema import SCHEMA_VERSION, STATE_TABLE
 from minivess.pipelines.analytics.sources import MetricRow, RunBatch, Source, SourceKind, StoreReader
@@ -84,7 +84,7 @@ def sync_warehouse(source: Source, path: Path, home: Path, *, full: bool = False
     with connect_writer(path, home) as con:
         try:
             con.execute("BEGIN TRANSACTION")
-            report = _sync_in_transaction(con, source, signature, path, full=full)
+            report = _sync_in_transaction(con, source, signature, path, home, full=full)
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
@@ -102,7 +102,7 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _sync_in_transaction(
-    con: duckdb.DuckDBPyConnection, source: Source, signature: str | None, path: Path, *, full: bool
+    con: duckdb.DuckDBPyConnection, source: Source, signature: str | None, path: Path, home: Path, *, full: bool
 ) -> SyncReport:
     try:
         recreated = loader.ensure_schema(con)
@@ -112,7 +112,9 @@ def _sync_in_transaction(
     full = full or recreated or state.get("source_id") != source.source_id
     old = loader.read_fingerprints(con)
     base = {"source": source.kind, "source_id": source.source_id, "warehouse": str(path), "seconds": 0.0}
-    if not full and signature is not None and state.get("signature") == signature:
+    issues_signature = label_issues.issues_signature(home)  # label-issue tables live beside the store
+    unchanged_issues = state.get(label_issues.STATE_KEY, "") == issues_signature
+    if not full and signature is not None and state.get("signature") == signature and unchanged_issues:
         n = len(old)
         return SyncReport(**base, skipped=True, full=False, runs_total=n, runs_added=0, runs_updated=0,
                           runs_removed=0, runs_unchanged=n, metric_rows=0)  # fmt: skip
@@ -130,6 +132,7 @@ def _sync_in_transaction(
         loader.write_summaries(con)
         loader.write_fingerprints(con, changed | removed, new)
         loader.rebuild_params_wide(con)
+    label_issues.write_label_issues(con, home)
     loader.write_state(
         con,
         {
@@ -137,6 +140,7 @@ def _sync_in_transaction(
             "source_id": source.source_id,
             "signature": signature or "",
             "synced_at_ms": str(int(time.time() * 1000)),
+            label_issues.STATE_KEY: issues_signature,
         },
     )
     return SyncReport(**base, skipped=False, full=full, runs_total=len(new), runs_added=len(added),

@@ -12,6 +12,7 @@ from typing import Literal
 import duckdb
 
 from minivess.errors import AnalyticsError
+from minivess.pipelines.analytics import label_issues
 from minivess.pipelines.analytics.connection import connect_reader
 from minivess.pipelines.analytics.schema import (
     PARAMS_WIDE_MEANING,
@@ -94,6 +95,8 @@ class Warehouse:
         if not state or state.get("source_id") != self.source.source_id:
             return True
         if state.get("schema_version") != str(SCHEMA_VERSION):  # written by another version of this code
+            return True
+        if state.get(label_issues.STATE_KEY, "") != label_issues.issues_signature(self.home):
             return True
         signature = self.source.signature()
         if signature is None:

@@ -6,9 +6,11 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
+from numpy.typing import NDArray
 
 from minivess.errors import DataError
 
@@ -45,7 +47,7 @@ def load_nifti(path: Path) -> nib.Nifti1Image:
     return img
 
 
-def read_array(path: Path, dtype: type[np.generic] | None = None) -> np.ndarray:
+def read_array(path: Path, dtype: type[np.generic] | None = None) -> NDArray[Any]:
     """Read the voxel array of a 3D NIfTI file (a trailing singleton 4th dim is dropped)."""
     img = load_nifti(path)
     try:
@@ -65,7 +67,7 @@ def spacing_of(img: nib.Nifti1Image) -> tuple[float, float, float]:
 
 
 def write_nifti_atomic(
-    path: Path, array: np.ndarray, affine: np.ndarray, header: nib.Nifti1Header | None = None
+    path: Path, array: NDArray[Any], affine: NDArray[Any], header: nib.Nifti1Header | None = None
 ) -> None:
     """Write a NIfTI file under a temporary name in the same folder, then rename (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,10 @@ TAG_BEST_EPOCH: Final = "minivess.best_epoch"
 TAG_GIT_COMMIT: Final = "mlflow.source.git.commit"
 TAG_TRACE_ID: Final = "minivess.trace_id"  # the trace (local store / Langfuse) that started the run
 TAG_RUN_NUMBER: Final = "minivess.run_number"  # per-experiment counter in generated run names (run_names.py)
+# Trained on a reviewed dataset version (pipelines/annotation/reviews.py writes its lineage.json):
+LINEAGE_FILE: Final = "lineage.json"
+TAG_PARENT_DATA_VERSION: Final = "minivess.parent_data_version"
+TAG_REVIEW_IDS: Final = "minivess.review_ids"  # Label Studio annotation ids the dataset version applied
 
 # Per-epoch metrics (step = epoch, 1-based). Validation metrics are means over validation volumes.
 METRIC_TRAIN_LOSS: Final = "train_loss"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -232,7 +233,23 @@ def params_and_tags(
         naming.TAG_DATA_VERSION: manifest.version,
         naming.TAG_RUN_KIND: "train",
     }
+    tags.update(lineage_tags(manifest.root))
     return params, tags
+
+
+def lineage_tags(data_dir: Path) -> dict[str, str]:
+    """Where a reviewed dataset version came from (its ``lineage.json``): parent version and review ids."""
+    path = data_dir / naming.LINEAGE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        lineage = json.loads(path.read_text())
+        return {
+            naming.TAG_PARENT_DATA_VERSION: str(lineage["parent_version"]),
+            naming.TAG_REVIEW_IDS: ",".join(str(i) for i in lineage["review_ids"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainingError(f"{path} is not a readable dataset lineage ({exc}); restore it or remove it.") from exc
 
 
 def wrap_failure(recorder: RunRecorder, exc: BaseException) -> BaseException:

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from numpy.typing import NDArray
 
 from minivess.configs.experiment import ExperimentConfig, InferenceConfig
 from minivess.errors import DataError, TrainingError
@@ -95,7 +97,7 @@ class VolumeLogits:
 
     id: str
     logits: torch.Tensor
-    label: np.ndarray
+    label: NDArray[Any]
     spacing: tuple[float, float, float]
 
 
@@ -226,7 +228,7 @@ def predict_file(
     return Prediction(out_path, float(mask.mean()), uncertainty_path, threshold)
 
 
-def binary_entropy(probability: np.ndarray) -> np.ndarray:
+def binary_entropy(probability: NDArray[Any]) -> NDArray[Any]:
     """Predictive entropy (nats) of a two-class distribution given the vessel probability."""
     p = np.clip(probability.astype(np.float64), 1e-12, 1 - 1e-12)
     return np.asarray(-(p * np.log(p) + (1 - p) * np.log1p(-p)))
@@ -239,7 +241,7 @@ def segment_probability(
     inference: InferenceConfig,
     device: torch.device,
     temperature: float = 1.0,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Vessel probability (float32) on the file's own voxel grid: preprocess as in training (RAS,
     intensity), softmax of logits / temperature, then undo RAS."""
     transform = deterministic_transforms(with_label=False)
@@ -259,6 +261,6 @@ def segment_probability(
 
 def segment_file(
     model: torch.nn.Module, spec: ModelSpec, image_path: Path, inference: InferenceConfig, device: torch.device
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Binary (argmax) mask on the file's own voxel grid."""
     return (segment_probability(model, spec, image_path, inference, device) > 0.5).astype(np.uint8)

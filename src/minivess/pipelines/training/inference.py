@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
+from numpy.typing import NDArray
 
 from minivess.configs.experiment import InferenceConfig
 from minivess.errors import TrainingError
@@ -82,6 +82,6 @@ def predict_logits(
     return cast(torch.Tensor, logits).float().cpu()
 
 
-def logits_to_mask(logits: torch.Tensor) -> np.ndarray:
+def logits_to_mask(logits: torch.Tensor) -> NDArray[Any]:
     """(1, C, X, Y, Z) logits → uint8 (X, Y, Z) mask of the vessel class."""
     return logits.argmax(dim=1)[0].to(torch.uint8).numpy()

@@ -152,6 +152,9 @@ def _run_and_finish(trainer: Trainer, settings: Settings) -> TrainResult:
     _figures(trainer, result)
     for name in (CONFIG_FILE, SPLITS_FILE, MANIFEST_FILE):
         recorder.log_artifact(run_dir / name, "run")
+    lineage = trainer.manifest.root / naming.LINEAGE_FILE
+    if lineage.is_file():
+        recorder.log_artifact(lineage, "run")
     recorder.log_artifact(run_dir / MODEL_ARTIFACT, MODEL_ARTIFACT)
     for name in (BEST, LAST):
         if (run_dir / name).is_file():

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from minivess.configs.experiment import ExperimentConfig
 from minivess.errors import ConfigError, DataError
 from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset, verify_voxels
-from minivess.pipelines.data.splits import Splits, make_splits
+from minivess.pipelines.data.splits import Splits, make_kfold, make_splits
 from minivess.pipelines.models.base import ModelAdapter
 from minivess.pipelines.models.registry import get_adapter
 from minivess.pipelines.tracking.naming import VAL_METRICS
@@ -101,10 +101,33 @@ def load_data(cfg: ExperimentConfig, settings: Settings) -> tuple[DatasetManifes
         ensure_default_dataset(folder, settings)
     manifest = scan_dataset(folder)
     verify_voxels(manifest)
-    splits = make_splits(
-        manifest.ids(), manifest.version, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
-    )
+    if cfg.data.folds is not None:
+        splits = fold_splits(manifest.ids(), manifest.version, cfg)
+    else:
+        splits = make_splits(
+            manifest.ids(), manifest.version, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
+        )
     return manifest, splits
+
+
+def fold_splits(ids: list[str], dataset_version: str, cfg: ExperimentConfig) -> Splits:
+    """The k-fold split of ``data.fold``: test = that fold, val/train = ``make_splits`` of the other folds.
+
+    The held-out fold is the test split (not val) so that nothing of it steers training: val still picks the best
+    checkpoint and fits a temperature, and every volume is predicted out of fold exactly once over the k runs.
+    Folds and the inner val split use the same seeded order as ``make_splits`` (``data.split_seed``).
+
+    Raises:
+        ConfigError: more folds than volumes.
+        DataError: the other folds are too few to fill val and leave one volume for training.
+    """
+    folds, fold = cfg.data.folds, cfg.data.fold
+    if folds is None:
+        raise ConfigError("fold_splits needs data.folds; set data.folds=K (K ≥ 2) and data.fold in [0, K).")
+    seed = cfg.data.split_seed
+    rest, held_out = make_kfold(ids, dataset_version, k=folds, seed=seed).folds[fold]
+    inner = make_splits(rest, dataset_version, val_fraction=cfg.data.val_fraction, test_fraction=0.0, seed=seed)
+    return Splits(train=inner.train, val=inner.val, test=held_out, seed=seed, dataset_version=dataset_version)
 
 
 def model_spec(exp: ValidatedExperiment, manifest: DatasetManifest) -> ModelSpec:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from minivess.errors import ConfigError
@@ -54,7 +55,7 @@ class ConformalReport(BaseModel):
     guarantee: str = GUARANTEE
 
 
-def _probabilities(run: OpenedRun, split: SplitName) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+def _probabilities(run: OpenedRun, split: SplitName) -> tuple[list[str], list[NDArray[Any]], list[NDArray[Any]]]:
     ids, probs, labels = [], [], []
     for volume in split_logits(run, split):
         ids.append(volume.id)

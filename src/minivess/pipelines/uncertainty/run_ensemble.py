@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from minivess.errors import ConfigError
@@ -129,7 +130,7 @@ def build_ensemble(
     tolerance = source.cfg.inference.nsd_tolerance_um
     ensemble_scores = SplitScorer(tolerance)
     member_scores = [SplitScorer(tolerance) for _ in runs]
-    maps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    maps: dict[str, tuple[NDArray[Any], NDArray[Any], NDArray[Any]]] = {}
     for batch in eval_loader(eval_dataset(source.manifest, test_ids)):
         vid = str(batch["id"][0])
         label = batch["label"][0, 0].numpy().astype(bool)

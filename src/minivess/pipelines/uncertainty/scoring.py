@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from mlflow.tracking import MlflowClient
+from numpy.typing import NDArray
 
 from minivess.pipelines.data.datasets import eval_dataset, eval_loader
 from minivess.pipelines.data.splits import SplitName
@@ -26,7 +28,7 @@ class SplitScorer:
     per_volume: list[tuple[str, VolumeMetrics]] = field(default_factory=list)
     calibration: CalibrationAccumulator = field(default_factory=CalibrationAccumulator)
 
-    def add(self, volume_id: str, probability: np.ndarray, label: np.ndarray, spacing: tuple[float, ...]) -> None:
+    def add(self, volume_id: str, probability: NDArray[Any], label: NDArray[Any], spacing: tuple[float, ...]) -> None:
         mask = (probability > 0.5).astype(np.uint8)
         metrics = compute_volume_metrics(mask, label.astype(np.uint8), spacing, nsd_tolerance_um=self.nsd_tolerance_um)
         self.per_volume.append((volume_id, metrics))

@@ -36,6 +36,18 @@ def assistant_text(text: str) -> dict[str, Any]:
     return {"role": "assistant", "content": text}
 
 
+def follow_up(*turns: str) -> list[dict[str, Any]]:
+    """A conversation of user turns, each but the last answered by the planner's current plan text."""
+    from minivess.agents.planner import current_plan
+
+    messages: list[dict[str, Any]] = [SYSTEM]
+    for number, turn in enumerate(turns):
+        messages.append(user(turn))
+        if number < len(turns) - 1:
+            messages.append(assistant_text(current_plan(messages).text or ""))
+    return messages
+
+
 def record_call(messages: list[dict[str, Any]], reply: PlannerReply, result: Any, *, named: bool = True) -> None:
     """Append the reply's single tool call and the tool's answer (a dict → JSON, a str as is)."""
     assert len(reply.tool_calls) == 1, reply

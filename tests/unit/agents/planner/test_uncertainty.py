@@ -25,7 +25,15 @@ from minivess.tools.uncertainty import (
     GreedySoupResult,
     QualityGateResult,
 )
-from tests.unit.agents.planner.support import ALL_TOOLS, RUN_A, RUN_B, SYSTEM, assistant_text, record_call, user
+from tests.unit.agents.planner.support import (
+    ALL_TOOLS,
+    RUN_A,
+    RUN_B,
+    SYSTEM,
+    follow_up,
+    record_call,
+    user,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,15 +84,6 @@ def test_bad_or_missing_values_get_a_question_never_a_clamp(request_text: str, n
         assert part in plan.text
 
 
-def _conversation(*turns: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = [SYSTEM]
-    for number, turn in enumerate(turns):
-        messages.append(user(turn))
-        if number < len(turns) - 1:
-            messages.append(assistant_text(current_plan(messages).text or ""))
-    return messages
-
-
 @pytest.mark.parametrize(
     ("turns", "expected"),
     [(("conformal threshold for the last run, at most 150 %", "5 %"),
@@ -99,7 +98,7 @@ def _conversation(*turns: str) -> list[dict[str, Any]]:
       ("predict_volume", {"run_id": "champion", "input_path": "v.nii.gz", "uncertainty_path": "out/u.nii.gz"}))],
 )  # fmt: skip
 def test_the_answer_fills_the_value_asked_about(turns: tuple[str, ...], expected: tuple[str, dict[str, Any]]) -> None:
-    plan = current_plan(_conversation(*turns))
+    plan = current_plan(follow_up(*turns))
     assert [(step.tool, step.args) for step in plan.steps] == [expected]
 
 

@@ -95,7 +95,8 @@ def form_image(
     haze_vox = tuple(params["haze_sigma_um"] / s for s in spacing)
     haze = ndi.gaussian_filter(vessel, haze_vox, mode="nearest") * np.float32(params["haze"])
     field = np.exp(
-        np.float32(params["inhomogeneity"]) * smooth_field(shape, spacing, params["inhomogeneity_scale_um"], rng)
+        np.float32(params["inhomogeneity"])
+        * smooth_field((shape[0], shape[1], shape[2]), spacing, params["inhomogeneity_scale_um"], rng)
     )
     depth_um = params["depth_offset_um"] + np.arange(shape[2], dtype=np.float64) * spacing[2]
     attenuation = np.exp(-depth_um / params["attenuation_length_um"]).astype(np.float32)

@@ -135,7 +135,7 @@ def _aim_secondary(
         point = 0.5 * (builder.starts[k] + builder.ends[k])
         trunk_dir = builder.unit(builder.ends[k] - builder.starts[k])
         approach = _approach_direction(trunk_dir, rng)
-        normal = builder.unit(np.cross(trunk_dir, approach), np.array([0.0, 0.0, 1.0]))
+        normal = builder.unit(np.cross(trunk_dir, approach).astype(np.float64), np.array([0.0, 0.0, 1.0]))
         separation = 0.5 * (builder.r0[k] + builder.r1[k]) + radius + gap
         candidates = [point + sign * separation * normal for sign in (1.0, -1.0)]
         # Keep the whole passing vessel inside: a target on a face would let it slip out.
@@ -189,14 +189,15 @@ def _connect(builder: TreeBuilder, tree: int, crossing: CrossingPlan | None) -> 
         return
     own_pts = np.array(own_list)
     other_pts = np.array([builder.ends[k] for k in others])
-    own_idx, other_idx = np.arange(len(own)), np.arange(len(others))
+    own_idx: NDArray[np.intp] = np.arange(len(own))
+    other_idx: NDArray[np.intp] = np.arange(len(others))
     if crossing is not None:
         cross = np.asarray(crossing.point_um)
         keep_out = 15.0 + 3.0 * (crossing.gap_um + builder.cfg.root_radius_um[1])
         own_ok = np.linalg.norm(own_pts - cross, axis=1) > keep_out
         other_ok = np.linalg.norm(other_pts - cross, axis=1) > keep_out
         if own_ok.any() and other_ok.any():
-            own_idx, other_idx = np.flatnonzero(own_ok), np.flatnonzero(other_ok)
+            own_idx, other_idx = np.flatnonzero(own_ok).astype(np.intp), np.flatnonzero(other_ok).astype(np.intp)
     dist, nearest = cKDTree(other_pts[other_idx]).query(own_pts[own_idx])
     best = int(np.argmin(dist))
     k_own = own[int(own_idx[best])]

@@ -1,0 +1,1 @@
+"""The annotation loop: a local Label Studio server, review queues and label import."""
