@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # the training stack (torch, MLflow) loads only when issues a
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SLICES: Final = 32
+DEFAULT_BATCH_SLICES: Final = 8
 DEFAULT_MAX_SIDE: Final = 512
 SOFTMIN_TEMPERATURE: Final = 0.1
 _CUTOFF_BINS: Final = 1 << 16
@@ -227,7 +227,8 @@ def slice_label_issues(
             a batch at a time, so memory-mapped arrays or a lazy mapping keep memory bounded.
         labels_by_volume: Volume id → binary label of the same shape.
         axis: Axis the slices are cut along. Defaults to 2 (Z).
-        batch_slices: Slices scored at once (memory ≈ batch_slices × H × W × ~40 bytes). Defaults to 32.
+        batch_slices: Slices scored at once (peak ≈ batch_slices × H × W × ~160 bytes, measured by
+            benchmarks/label_issues_memory.py). Defaults to 8.
         max_side: Slices with a longer side are shrunk by an integer factor first. Defaults to 512.
         softmin_temperature: cleanlab's softmin temperature. Defaults to 0.1 (cleanlab's default).
 
