@@ -29,7 +29,7 @@ TINY = [
 def test_two_folds_score_every_slice_of_every_volume(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_dataset(data, n=4, config=get_preset("noisy_labels").model_copy(update={"shape": (48, 48, 16)}), seed=0)
-    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    before = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
     settings = Settings(home=tmp_path / "home")
     seen: list[tuple[int, str]] = []
 
@@ -56,4 +56,5 @@ def test_two_folds_score_every_slice_of_every_volume(tmp_path: Path) -> None:
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED" and run.data.tags[TAG_OOF_FOLD] == f"{fold}/2"
         assert run.data.params["data.folds"] == "2" and run.data.params["data.fold"] == str(fold)
-    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written into the dataset
+    after = {p.relative_to(data): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
+    assert after == before  # nothing written into (or changed in) the dataset

@@ -193,3 +193,31 @@ def test_nothing_queued_is_a_clear_error(loop_settings: Settings, dataset: Path)
         workflow.import_all(dataset, loop_settings)
     client, _ = connect(loop_settings)
     assert find_project(client, project_title(scan_dataset(dataset))) is None
+
+
+def test_server_lost_between_pages_keeps_what_was_fetched(
+    queued: tuple[Settings, Path, list[tuple[str, int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    settings, data, _ = queued
+    report = workflow.queue_top(data, settings, 3)
+    client, _ = connect(settings)
+    for task in project_tasks(client, report.project_id):
+        _answer(settings, task, np.ones((48, 48), bool))
+    real_iter = reviews.iter_tasks
+
+    def dies_after_one(*args: object, **kwargs: object) -> Iterator[object]:
+        tasks = real_iter(*args, **kwargs)  # type: ignore[arg-type]
+        yield next(tasks)
+        raise httpx.ConnectError("connection refused (simulated: the server went down between pages)")
+
+    monkeypatch.setattr(reviews, "iter_tasks", dies_after_one)
+    with pytest.raises(LabelStudioError, match="did not answer while importing reviews"):
+        workflow.import_all(data, settings)
+    assert len(reviews.cached_reviews(settings, scan_dataset(data).version)) == 1  # the first page's review kept
+    assert not (settings.home_dir / "datasets").exists()
+    monkeypatch.setattr(reviews, "iter_tasks", real_iter)
+    done = workflow.import_all(data, settings)
+    assert done.reviews_applied == 3 and done.reviews_fetched == 3
+    assert len(reviews.cached_reviews(settings, scan_dataset(data).version)) == 3  # nothing cached twice

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess import catalog
-from minivess.errors import ConfigError, DataError, LabelStudioError, ToolInputError, TrainingError
+from minivess.errors import ConfigError, DataError, LabelStudioError, PipelineError, ToolInputError, TrainingError
 from minivess.pipelines.annotation.reports import ImportReport, QueueReport, StatusReport
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import RUN_REF_HELP, resolve_run_ref
@@ -34,7 +34,7 @@ def _dataset(path: str | None, ctx: ToolContext) -> Path:
 def _call(tool_name: str, call: Any) -> Any:
     try:
         return call()
-    except (ConfigError, DataError, TrainingError, LabelStudioError, ValueError) as exc:
+    except (ConfigError, DataError, TrainingError, LabelStudioError, PipelineError, ValueError) as exc:
         raise ToolInputError(f"{tool_name}: {exc}") from exc
 
 

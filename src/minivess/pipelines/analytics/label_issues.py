@@ -11,11 +11,9 @@ import logging
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from minivess.pipelines.analytics.schema import LABEL_ISSUES_TABLE
-from minivess.pipelines.annotation.label_issues import ANNOTATION_DIR, ISSUE_COLUMNS, ISSUE_TABLE_FILE
+from minivess.pipelines.annotation.layout import ANNOTATION_DIR, ISSUE_COLUMNS, ISSUE_TABLE_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +43,9 @@ def write_label_issues(con: duckdb.DuckDBPyConnection, home: Path) -> int:
     Returns:
         Rows written.
     """
+    import pyarrow as pa  # only when a sync writes the table, not when the warehouse is opened
+    import pyarrow.parquet as pq
+
     con.execute(f"DELETE FROM {LABEL_ISSUES_TABLE}")
     written = 0
     for path in issue_tables(home):

@@ -56,5 +56,6 @@ def server_errors(url: str, doing: str) -> Iterator[None]:
     except httpx.HTTPError as exc:
         raise LabelStudioError(
             f"Label Studio at {url} did not answer while {doing} ({type(exc).__name__}: {str(exc)[:200]}); "
-            "nothing half-done was kept: start it (`minivess labelstudio up`) and run the command again."
+            "what was done is kept and nothing is done twice: start it (`minivess labelstudio up`) and run the "
+            "command again."
         ) from exc

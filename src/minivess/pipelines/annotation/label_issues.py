@@ -33,7 +33,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import DataError
-from minivess.fileio import write_bytes_atomic
+from minivess.fileio import exclusive, write_bytes_atomic
+from minivess.pipelines.annotation.layout import ANNOTATION_DIR, ISSUE_COLUMN_TYPES, ISSUE_COLUMNS, ISSUE_TABLE_FILE
 from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
 from minivess.pipelines.data.nifti import read_array
 from minivess.settings import Settings
@@ -48,8 +49,6 @@ DEFAULT_BATCH_SLICES: Final = 8
 DEFAULT_MAX_SIDE: Final = 512
 SOFTMIN_TEMPERATURE: Final = 0.1
 _CUTOFF_BINS: Final = 1 << 16
-ISSUE_TABLE_FILE: Final = "label_issues.parquet"
-ANNOTATION_DIR: Final = "annotation"
 DEFAULT_PRESET: Final = "segresnet_tiny"
 
 
@@ -73,15 +72,6 @@ class SliceIssue(BaseModel):
     pixels: int = Field(ge=1, description="Pixels scored (after any downsampling).")
     downsample: int = Field(ge=1, description="In-plane shrink factor applied before scoring (1 = none).")
     label_fraction: float = Field(ge=0.0, le=1.0, description="Share of the slice labelled vessel.")
-
-
-#: Parquet column types of the table (DuckDB reads them as BIGINT, VARCHAR, DOUBLE).
-_COLUMN_TYPES: Final = {
-    "rank": "int64", "volume_id": "string", "axis": "int64", "slice_index": "int64", "score": "float64",
-    "suspicious_fraction": "float64", "suspicious_pixels": "int64", "pixels": "int64", "downsample": "int64",
-    "label_fraction": "float64",
-}  # fmt: skip
-ISSUE_COLUMNS: Final = tuple(_COLUMN_TYPES)
 
 
 @dataclass
@@ -296,7 +286,7 @@ def save_issue_table(path: Path, rows: Sequence[SliceIssue], metadata: Mapping[s
     import pyarrow.parquet as pq
 
     columns = {name: [getattr(r, name) for r in rows] for name in ISSUE_COLUMNS}
-    table = pa.table({name: pa.array(columns[name], type=typ) for name, typ in _COLUMN_TYPES.items()})
+    table = pa.table({name: pa.array(columns[name], type=typ) for name, typ in ISSUE_COLUMN_TYPES.items()})
     if metadata:
         table = table.replace_schema_metadata({f"minivess.{k}": v for k, v in metadata.items()})
     sink = pa.BufferOutputStream()
@@ -390,17 +380,20 @@ def find_label_issues_for_dataset(
     from minivess.pipelines.annotation.oof import OOF_INDEX, out_of_fold_probabilities
 
     extra = [*overrides, *([f"trainer.epochs={epochs}"] if epochs is not None else [])]
-    oof = out_of_fold_probabilities(
-        data_dir, settings, folds, preset, extra, calibrate=calibrate, on_fold=on_fold, observer=observer
-    )
-    manifest = scan_dataset(data_dir)
-    rows = slice_label_issues(oof.probabilities(), _MaskVolumes(manifest, oof.volume_ids), axis=axis)
-    fold_runs = [r.run_id for r in oof.runs]
-    path = save_issue_table(
-        issue_table_path(settings, oof.dataset_version),
-        rows,
-        {"dataset_version": oof.dataset_version, "fold_runs": ",".join(fold_runs), "calibrated": str(calibrate)},
-    )
+    version = scan_dataset(data_dir).version
+    # One find per dataset version at a time: a second one would overwrite the probabilities this one is scoring.
+    with exclusive(annotation_dir(settings, version) / "find"):
+        oof = out_of_fold_probabilities(
+            data_dir, settings, folds, preset, extra, calibrate=calibrate, on_fold=on_fold, observer=observer
+        )
+        manifest = scan_dataset(data_dir)
+        rows = slice_label_issues(oof.probabilities(), _MaskVolumes(manifest, oof.volume_ids), axis=axis)
+        fold_runs = [r.run_id for r in oof.runs]
+        path = save_issue_table(
+            issue_table_path(settings, oof.dataset_version),
+            rows,
+            {"dataset_version": oof.dataset_version, "fold_runs": ",".join(fold_runs), "calibrated": str(calibrate)},
+        )
     return LabelIssueResult(
         dataset_version=oof.dataset_version, table_path=path, fold_runs=fold_runs,
         oof_index=oof.folder / OOF_INDEX, rows=rows,

@@ -4,13 +4,15 @@ Each task shows the slice (PNG), metadata for the reviewer (volume, slice, score
 pre-annotations: the **current mask** (model version ``current-label``, the project's default, so the editor
 starts from it) and the **model's prediction** (``run-<id>``) to compare against. Tasks are imported in rank
 order (most suspicious first) and carry a key ``<version>:<volume>:<axis>:<slice>``: re-queueing skips keys the
-project already has, so nothing is duplicated; a per-home lock serialises two queueing processes.
+project already has, so nothing is duplicated; a lock per home and dataset version serialises two queueing
+processes. Tasks go to the server in chunks of ``IMPORT_CHUNK`` (most suspicious first), so a large queue never
+needs one huge request, and a retry after a failed chunk adds only what is missing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 CURRENT_LABEL: Final = "current-label"
 PAGE_SIZE: Final = 100
+IMPORT_CHUNK: Final = 50  # tasks per import request (each carries a PNG and RLE masks)
 LABEL_CONFIG: Final = f"""<View>
   <Header value="$title"/>
   <Text name="meta" value="$meta"/>
@@ -101,9 +104,14 @@ def ensure_project(client: LabelStudio, manifest: DatasetManifest) -> int:
     return int(created.id or 0)
 
 
+def iter_tasks(client: LabelStudio, project_id: int, fields: str = "task_only") -> Iterator[Any]:
+    """The tasks of a project, fetched a page at a time as they are consumed."""
+    yield from client.tasks.list(project=project_id, fields=fields, page_size=PAGE_SIZE)
+
+
 def project_tasks(client: LabelStudio, project_id: int, fields: str = "task_only") -> list[Any]:
     """Every task of a project (paged)."""
-    return list(client.tasks.list(project=project_id, fields=fields, page_size=PAGE_SIZE))
+    return list(iter_tasks(client, project_id, fields))
 
 
 def _volumes(manifest: DatasetManifest) -> dict[str, VolumeRecord]:
@@ -201,9 +209,9 @@ def queue_slices(
                 if item.volume_id == volume_id:
                     tasks.append((rank, build_task(manifest, record, item, rank, image, label, prediction, run_id)))
         tasks.sort(key=lambda pair: pair[0])  # imported most suspicious first: Label Studio shows them in id order
-        if tasks:
-            requests: list[Any] = [t for _, t in tasks]
-            client.projects.import_tasks(project_id, request=requests, return_task_ids=True)
+        requests: list[Any] = [t for _, t in tasks]
+        for start in range(0, len(requests), IMPORT_CHUNK):
+            client.projects.import_tasks(project_id, request=requests[start : start + IMPORT_CHUNK])
         total = len(existing) + len(tasks)
     already = len(items) - len(ranked)
     logger.info("queued %d slice(s) to project %d (%d already there)", len(tasks), project_id, already)

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from minivess.errors import DataError
 from minivess.fileio import exclusive, write_bytes_atomic, write_json_atomic
-from minivess.pipelines.annotation.queue import find_project, project_tasks, project_title
+from minivess.pipelines.annotation.queue import find_project, iter_tasks, project_tasks, project_title
 from minivess.pipelines.annotation.reports import ImportReport, StatusReport
 from minivess.pipelines.annotation.slices import mask_from_result, put_slice, take_slice
 from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
@@ -103,7 +103,7 @@ def fetch_reviews(client: LabelStudio, project_id: int, manifest: DatasetManifes
     folder = cache_dir(settings, manifest.version)
     cached = {r.revision for r in cached_reviews(settings, manifest.version)}
     seen: list[Review] = []
-    for task in project_tasks(client, project_id, fields="all"):
+    for task in iter_tasks(client, project_id, fields="all"):  # each page's reviews are cached before the next
         data, annotation = _field(task, "data") or {}, _latest_annotation(task)
         if annotation is None or data.get("volume_id") not in shapes:
             continue
@@ -127,11 +127,41 @@ def fetch_reviews(client: LabelStudio, project_id: int, manifest: DatasetManifes
             buffer = io.BytesIO()
             np.save(buffer, mask)
             write_bytes_atomic(folder / review.mask_file, buffer.getvalue())  # the mask first, then its index line
-            with (folder / CACHE_INDEX).open("a", encoding="utf-8") as index_file:
-                index_file.write(review.model_dump_json() + "\n")
+            append_line(folder / CACHE_INDEX, review.model_dump_json())
             cached.add(review.revision)
         seen.append(review)
     return seen
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line; a half-written last line left by a crash is ended first, so the new one stays readable."""
+    with path.open("a+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+        handle.write(line.encode("utf-8") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def remove_stale_builds(folder: Path) -> None:
+    """Delete half-built version folders (``.<name>.tmp-<pid>``) whose process is gone (killed mid-build)."""
+    for tmp in folder.glob(".*.tmp-*") if folder.is_dir() else []:
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def cached_reviews(settings: Settings, version: str) -> list[Review]:
@@ -176,6 +206,7 @@ def build_version(settings: Settings, manifest: DatasetManifest, reviews: list[R
     target = version_dir(settings, manifest, reviews)
     if (target / LINEAGE_FILE).is_file():
         return target
+    remove_stale_builds(target.parent)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     by_volume: dict[str, list[Review]] = {}

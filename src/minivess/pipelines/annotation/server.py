@@ -209,8 +209,9 @@ def server_env(directory: Path, credentials: Credentials, home: Path, base: Mapp
             "LABEL_STUDIO_USER_TOKEN": credentials.token,
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",  # else the preset token gets 401
             "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-            "LOCAL_FILES_SERVING_ENABLED": "true",  # tasks may point at files under the minivess home
-            "LOCAL_FILES_DOCUMENT_ROOT": str(home),
+            # Tasks embed their images as data URIs; local-files serving stays off, so no Label Studio user
+            # can read files of the machine (the home holds credentials.json).
+            "LOCAL_FILES_SERVING_ENABLED": "false",
             "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "",
             "COLLECT_ANALYTICS": "false",

@@ -21,6 +21,7 @@ TAG_RUN_NUMBER: Final = "minivess.run_number"  # per-experiment counter in gener
 LINEAGE_FILE: Final = "lineage.json"
 TAG_PARENT_DATA_VERSION: Final = "minivess.parent_data_version"
 TAG_REVIEW_IDS: Final = "minivess.review_ids"  # Label Studio annotation ids the dataset version applied
+MAX_REVIEW_IDS_TAG: Final = 4000  # characters; longer lists are summarised (MLflow limits tag values to 8000)
 
 # Per-epoch metrics (step = epoch, 1-based). Validation metrics are means over validation volumes.
 METRIC_TRAIN_LOSS: Final = "train_loss"

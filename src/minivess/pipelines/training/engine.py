@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -244,10 +245,11 @@ def lineage_tags(data_dir: Path) -> dict[str, str]:
         return {}
     try:
         lineage = json.loads(path.read_text())
-        return {
-            naming.TAG_PARENT_DATA_VERSION: str(lineage["parent_version"]),
-            naming.TAG_REVIEW_IDS: ",".join(str(i) for i in lineage["review_ids"]),
-        }
+        ids = ",".join(str(i) for i in lineage["review_ids"])
+        if len(ids) > naming.MAX_REVIEW_IDS_TAG:  # MLflow caps tag values; the full list is in lineage.json
+            digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
+            ids = f"{len(lineage['review_ids'])} reviews, sha256 {digest}: see the lineage.json artifact"
+        return {naming.TAG_PARENT_DATA_VERSION: str(lineage["parent_version"]), naming.TAG_REVIEW_IDS: ids}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TrainingError(f"{path} is not a readable dataset lineage ({exc}); restore it or remove it.") from exc
 

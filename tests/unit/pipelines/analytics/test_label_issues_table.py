@@ -6,7 +6,8 @@ from pathlib import Path
 
 from minivess.pipelines.analytics import Warehouse, run_sql
 from minivess.pipelines.analytics.schema import LABEL_ISSUES_TABLE, TABLES
-from minivess.pipelines.annotation.label_issues import ISSUE_COLUMNS, SliceIssue, issue_table_path, save_issue_table
+from minivess.pipelines.annotation.label_issues import SliceIssue, issue_table_path, save_issue_table
+from minivess.pipelines.annotation.layout import ISSUE_COLUMNS
 from minivess.settings import Settings
 from tests.unit.pipelines.analytics.mlflow_store import StoreInfo
 

@@ -107,7 +107,7 @@ def test_server_env_is_offline_and_leaks_nothing(tmp_path: Path) -> None:
     assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == env["LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK"] == "true"
     assert env["LABEL_STUDIO_USER_TOKEN"] == credentials.token
     assert env["LABEL_STUDIO_BASE_DATA_DIR"] == str(tmp_path / "ls")
-    assert env["LOCAL_FILES_DOCUMENT_ROOT"] == str(tmp_path)
+    assert env["LOCAL_FILES_SERVING_ENABLED"] == "false" and "LOCAL_FILES_DOCUMENT_ROOT" not in env
 
 
 def test_pids_of_other_programs_are_not_servers() -> None:

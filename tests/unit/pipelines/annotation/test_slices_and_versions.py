@@ -139,3 +139,26 @@ def test_project_titles_fit_label_studio_and_keep_the_version(tmp_path: Path, fo
     title = project_title(manifest)
     assert len(title) <= 50 and title.startswith("minivess ") and title.endswith(f" {manifest.version}")
     assert ("…" in title) == (len(folder) > 50 - len("minivess  ") - len(manifest.version))
+
+
+def test_a_line_appended_after_a_half_written_one_is_kept(tmp_path: Path) -> None:
+    index = tmp_path / "reviews.jsonl"
+    index.write_text('{"task_id": 1, "annotation_id": 2, "annot')  # a crash mid-line
+    reviews.append_line(index, '{"ok": 1}')
+    reviews.append_line(index, '{"ok": 2}')
+    lines = index.read_text().splitlines()
+    assert lines[1:] == ['{"ok": 1}', '{"ok": 2}'] and json.loads(lines[2]) == {"ok": 2}
+
+
+def test_stale_half_built_versions_are_removed_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f".d-reviewed-abc.tmp-{gone.stdout.strip()}"
+    live = tmp_path / f".d-reviewed-def.tmp-{os.getpid()}"
+    for folder in (dead, live):
+        (folder / "seg").mkdir(parents=True)
+    reviews.remove_stale_builds(tmp_path)
+    assert not dead.exists() and live.exists()
