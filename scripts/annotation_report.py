@@ -36,9 +36,10 @@ from sklearn.metrics import roc_auc_score
 from minivess.configs.loading import load_experiment
 from minivess.pipelines.annotation import label_issues, workflow
 from minivess.pipelines.annotation.client import connect
+from minivess.pipelines.annotation.credentials import client_credentials
 from minivess.pipelines.annotation.oof import load_oof
 from minivess.pipelines.annotation.queue import project_tasks
-from minivess.pipelines.annotation.server import LabelStudioServer, client_credentials
+from minivess.pipelines.annotation.server import LabelStudioServer
 from minivess.pipelines.annotation.slices import brush_result, take_slice
 from minivess.pipelines.data.manifest import scan_dataset
 from minivess.pipelines.data.nifti import read_array

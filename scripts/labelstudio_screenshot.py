@@ -57,8 +57,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/img/labelstudio_task.png"))
     parser.add_argument("--size", default="1600,1000", help="window WIDTH,HEIGHT in pixels")
     parser.add_argument(
-        "--click", action="append", default=[], help="click the element showing this text first (repeatable), "
-        "e.g. --click 'Compare All' to show the current mask and the prediction side by side"
+        "--click",
+        action="append",
+        default=[],
+        help="click the element showing this text first (repeatable), "
+        "e.g. --click 'Compare All' to show the current mask and the prediction side by side",
     )
     parser.add_argument("--settle", type=float, default=3.0, help="seconds to wait after the page is ready")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each page")

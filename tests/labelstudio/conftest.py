@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from minivess.errors import MinivessError
+from minivess.pipelines.annotation import credentials as creds
 from minivess.pipelines.annotation import server as ls
 from minivess.settings import Settings
 
@@ -68,12 +69,12 @@ def local_settings(home: Path, port: int) -> Settings:
 
 def clone_home(source: Path, target: Path) -> None:
     """Copy a stopped-or-running server's data (SQLite via the backup API, its secret key, our credentials)."""
-    src, dst = source / ls.DIRNAME, target / ls.DIRNAME
+    src, dst = source / creds.DIRNAME, target / creds.DIRNAME
     dst.mkdir(parents=True, mode=0o700)
-    for name in (ls.CREDENTIALS_FILE, ".env"):
+    for name in (creds.CREDENTIALS_FILE, ".env"):
         (dst / name).write_bytes((src / name).read_bytes())
         (dst / name).chmod(0o600)
-    with sqlite3.connect(src / ls.DATABASE_FILE) as origin, sqlite3.connect(dst / ls.DATABASE_FILE) as copy:
+    with sqlite3.connect(src / creds.DATABASE_FILE) as origin, sqlite3.connect(dst / creds.DATABASE_FILE) as copy:
         origin.backup(copy)
 
 
@@ -92,7 +93,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     if failure is not None:  # outside the except block: the reason alone, without a chained traceback
         pytest.fail(f"the Label Studio test server could not start: {failure}", pytrace=False)
     boot_s = time.monotonic() - started
-    _, token = ls.client_credentials(settings)
+    _, token = creds.client_credentials(settings)
     try:
         yield RunningServer(server.url, token, home, settings, server, boot_s)
     finally:

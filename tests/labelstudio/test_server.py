@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from minivess.pipelines.annotation import credentials as creds
 from minivess.pipelines.annotation import server as ls
 from tests.labelstudio.conftest import RunningServer, clone_home, free_port
 
@@ -50,10 +51,10 @@ def _run(home: Path, url: str, *args: str) -> str:
 
 
 def test_up_creates_an_admin_whose_token_opens_the_api(label_studio: RunningServer) -> None:
-    credentials_path = label_studio.home / ls.DIRNAME / ls.CREDENTIALS_FILE
+    credentials_path = label_studio.home / creds.DIRNAME / creds.CREDENTIALS_FILE
     assert credentials_path.stat().st_mode & 0o777 == 0o600
-    credentials = ls.Credentials.model_validate_json(credentials_path.read_text())
-    assert credentials.email == ls.ADMIN_EMAIL and len(credentials.token) == 40
+    credentials = creds.Credentials.model_validate_json(credentials_path.read_text())
+    assert credentials.email == creds.ADMIN_EMAIL and len(credentials.token) == 40
     assert credentials.token == label_studio.token
     assert ls.api_status(label_studio.url, label_studio.token) == 200
     assert ls.api_status(label_studio.url, "0" * 40) == 401
@@ -62,7 +63,7 @@ def test_up_creates_an_admin_whose_token_opens_the_api(label_studio: RunningServ
 def test_the_sdk_client_works_with_client_credentials(label_studio: RunningServer) -> None:
     from label_studio_sdk import LabelStudio
 
-    url, token = ls.client_credentials(label_studio.settings)
+    url, token = creds.client_credentials(label_studio.settings)
     assert (url, token) == (label_studio.url, label_studio.token)
     client = LabelStudio(base_url=url, api_key=token)
     project = client.projects.create(title="minivess fixture check", label_config="<View></View>")
@@ -81,15 +82,15 @@ def test_server_runs_offline_in_its_own_process_group(label_studio: RunningServe
     for name, value in {"SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false"}.items():
         assert environ[name] == value
     assert environ["LATEST_VERSION_CHECK"] == "false"
-    assert environ["LABEL_STUDIO_BASE_DATA_DIR"] == str(label_studio.home / ls.DIRNAME)
-    assert (label_studio.home / ls.DIRNAME / ls.DATABASE_FILE).exists()  # SQLite under the minivess home
+    assert environ["LABEL_STUDIO_BASE_DATA_DIR"] == str(label_studio.home / creds.DIRNAME)
+    assert (label_studio.home / creds.DIRNAME / creds.DATABASE_FILE).exists()  # SQLite under the minivess home
 
 
 def test_status_reports_the_running_server(label_studio: RunningServer) -> None:
     status = label_studio.server.status()
     assert status.running and status.api_ok and status.local
     assert status.pid == label_studio.server.read_pid()
-    assert status.url == label_studio.url and status.email == ls.ADMIN_EMAIL
+    assert status.url == label_studio.url and status.email == creds.ADMIN_EMAIL
 
 
 def test_a_second_up_is_a_noop(label_studio: RunningServer) -> None:
@@ -106,7 +107,7 @@ def test_lifecycle_through_the_cli(label_studio: RunningServer, tmp_path: Path) 
     clone_home(label_studio.home, home)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    (home / ls.DIRNAME / ls.PID_FILE).write_text(f"{gone.pid}\n")  # a crashed server's leftover
+    (home / creds.DIRNAME / ls.PID_FILE).write_text(f"{gone.pid}\n")  # a crashed server's leftover
 
     stale = json.loads(_run(home, url, "status", "--json"))
     assert not stale["running"] and stale["stale_pid"] == gone.pid
@@ -118,13 +119,13 @@ def test_lifecycle_through_the_cli(label_studio: RunningServer, tmp_path: Path) 
     pids = {json.loads(out)["pid"] for _, out, _ in results}
     assert len(pids) == 1, f"two servers started: {pids}"
     pid = pids.pop()
-    assert pid != gone.pid and (home / ls.DIRNAME / ls.PID_FILE).read_text().strip() == str(pid)
+    assert pid != gone.pid and (home / creds.DIRNAME / ls.PID_FILE).read_text().strip() == str(pid)
     assert ls.api_status(url, label_studio.token) == 200  # the cloned admin and token
     assert _live_group_members(pid)
 
     _run(home, url, "down")
     assert _live_group_members(pid) == []
-    assert not (home / ls.DIRNAME / ls.PID_FILE).exists()
+    assert not (home / creds.DIRNAME / ls.PID_FILE).exists()
     assert ls.api_status(url, label_studio.token) is None
     after = json.loads(_run(home, url, "status", "--json"))
     assert not after["running"] and after["pid"] is None and after["stale_pid"] is None

@@ -51,7 +51,7 @@ def find(
         found = label_issues.find_label_issues_for_dataset(
             folder, get_settings(), folds=folds, epochs=epochs, on_fold=on_fold
         )
-    rows = sorted(found.rows, key=lambda r: r.rank)[:top]
+    rows = found.rows[:top]  # in rank order
     render.console.print(
         render.records_table(
             f"most suspicious slices of {folder.name} ({found.dataset_version})",

@@ -103,7 +103,7 @@ def find_label_issues(args: FindLabelIssuesArgs, ctx: ToolContext) -> FindLabelI
             on_fold=lambda fold, run_id: ctx.progress({"event": "fold", "fold": fold, "run_id": run_id}),
         ),
     )
-    rows = sorted(found.rows, key=lambda r: r.rank)
+    rows = found.rows  # in rank order
     return FindLabelIssuesResult(
         dataset_dir=str(folder),
         dataset_version=found.dataset_version,

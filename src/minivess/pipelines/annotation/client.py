@@ -23,7 +23,7 @@ def connect(settings: Settings) -> tuple[LabelStudio, str]:
     """
     from label_studio_sdk import LabelStudio
 
-    from minivess.pipelines.annotation.server import client_credentials
+    from minivess.pipelines.annotation.credentials import client_credentials
 
     url, token = client_credentials(settings)
     client = LabelStudio(base_url=url, api_key=token, timeout=TIMEOUT_S)  # type: ignore[no-untyped-call]

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from minivess.errors import DataError
 from minivess.fileio import exclusive, write_bytes_atomic, write_json_atomic
+from minivess.pipelines.annotation.processes import pid_alive
 from minivess.pipelines.annotation.queue import find_project, iter_tasks, project_tasks, project_title
 from minivess.pipelines.annotation.reports import ImportReport, StatusReport
 from minivess.pipelines.annotation.slices import mask_from_result, put_slice, take_slice
@@ -150,18 +151,8 @@ def remove_stale_builds(folder: Path) -> None:
     """Delete half-built version folders (``.<name>.tmp-<pid>``) whose process is gone (killed mid-build)."""
     for tmp in folder.glob(".*.tmp-*") if folder.is_dir() else []:
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def cached_reviews(settings: Settings, version: str) -> list[Review]:

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -23,18 +22,22 @@ from pydantic import BaseModel, ConfigDict
 
 from minivess.errors import ConfigError, LabelStudioError
 from minivess.fileio import exclusive, write_text_atomic
+from minivess.pipelines.annotation.credentials import (
+    CREDENTIALS_FILE,
+    Credentials,
+    client_credentials,
+    data_dir,
+    load_or_create_credentials,
+)
+from minivess.pipelines.annotation.processes import group_alive, is_live_process
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 LABEL_STUDIO_VERSION = "1.23.2"  # the Makefile's `make labelstudio` installs this one
 VENV_DIRNAME = ".venv-labelstudio"
-DIRNAME = "labelstudio"  # HOME/labelstudio: Label Studio's data dir (SQLite, media) and our files beside it
-CREDENTIALS_FILE = "credentials.json"
 PID_FILE = "server.pid"
 LOG_FILE = "server.log"
-DATABASE_FILE = "label_studio.sqlite3"
-ADMIN_EMAIL = "admin@minivess.local"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 START_TIMEOUT_S = 300.0  # first boot runs ~200 migrations: ~60 s on 2 cores
 STOP_GRACE_S = 10.0
@@ -43,16 +46,6 @@ LOG_TAIL_LINES = 25
 # Variables passed through to the server; nothing else leaks in (Label Studio also reads bare HOST, PORT, DEBUG …).
 PASSTHROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE")
 INSTALL_HINT = "run `make labelstudio` in the project folder (or set MINIVESS_LABEL_STUDIO_VENV to a virtualenv "
-
-
-class Credentials(BaseModel):
-    """The admin account of the local server (HOME/labelstudio/credentials.json, mode 0600)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    email: str
-    password: str
-    token: str  # a legacy API token: send it as `Authorization: Token <token>`
 
 
 class ServerStatus(BaseModel):
@@ -70,57 +63,6 @@ class ServerStatus(BaseModel):
     credentials: Path
     email: str | None
     stale_pid: int | None = None  # a pid file whose process is gone (removed by the next up or down)
-
-
-def data_dir(settings: Settings) -> Path:
-    """HOME/labelstudio: Label Studio's LABEL_STUDIO_BASE_DATA_DIR, with our credentials, pid and log files."""
-    return settings.home_dir / DIRNAME
-
-
-def load_or_create_credentials(directory: Path) -> Credentials:
-    """The admin credentials in ``directory``; created with a random password and token on first use.
-
-    Raises:
-        LabelStudioError: The file is unreadable, or the database exists without it (its user has other secrets).
-    """
-    path = directory / CREDENTIALS_FILE
-    if path.exists():
-        try:
-            return Credentials.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise LabelStudioError(
-                f"{path} is not valid credentials JSON ({exc}); restore it, or move {directory} aside to start afresh."
-            ) from exc
-    if (directory / DATABASE_FILE).exists():
-        raise LabelStudioError(
-            f"{directory / DATABASE_FILE} exists but {path} is missing, so its admin token is unknown; restore "
-            f"{CREDENTIALS_FILE}, or move {directory} aside to start with an empty server."
-        )
-    credentials = Credentials(email=ADMIN_EMAIL, password=secrets.token_urlsafe(18), token=secrets.token_hex(20))
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_text_atomic(path, credentials.model_dump_json(indent=2) + "\n")  # mkstemp: created 0600
-    path.chmod(0o600)
-    return credentials
-
-
-def client_credentials(settings: Settings) -> tuple[str, str]:
-    """The URL and API token a ``label_studio_sdk`` client should use.
-
-    The token is ``settings.label_studio_token`` when set (a hosted server), else the local server's generated one.
-
-    Raises:
-        LabelStudioError: No token is configured and the local server was never started.
-    """
-    url = settings.label_studio_url.rstrip("/")
-    if settings.label_studio_token is not None and settings.label_studio_token.get_secret_value():
-        return url, settings.label_studio_token.get_secret_value()
-    path = data_dir(settings) / CREDENTIALS_FILE
-    if not path.exists():
-        raise LabelStudioError(
-            f"no Label Studio token: {path} does not exist. Start the local server with `minivess labelstudio up`, "
-            "or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (or MINIVESS_LABEL_STUDIO_TOKEN) for a hosted one."
-        )
-    return url, load_or_create_credentials(path.parent).token
 
 
 def project_roots() -> list[Path]:
@@ -245,48 +187,6 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _stat_fields(stat: Path) -> list[str] | None:
-    """A /proc/PID/stat line after the command name: state, ppid, pgrp, … (None if the process is gone)."""
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def pid_is_server(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) Label Studio process; a recycled pid of another program is not."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # gone, or someone else's: not a server we started
-        return False
-    proc = Path("/proc") / str(pid)
-    if not proc.is_dir():  # no procfs (macOS): the signal check is all we have
-        return True
-    fields = _stat_fields(proc / "stat")
-    try:
-        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return False
-    return fields is not None and fields[0] != "Z" and "label-studio" in cmdline
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a live process of the group is left (zombies do not count: an init that never reaps keeps them)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if not Path("/proc/self").is_dir():
-        return True
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        fields = _stat_fields(stat)
-        if fields is not None and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
-
-
 class LabelStudioServer:
     """The local Label Studio server of one minivess home: ``start``, ``stop``, ``status``.
 
@@ -325,7 +225,7 @@ class LabelStudioServer:
         if pid is None:
             return None
         self._reap(pid)
-        return pid if pid_is_server(pid) else None
+        return pid if is_live_process(pid) else None
 
     def status(self) -> ServerStatus:
         """Running or stopped, the pid, the URL, and whether the API there answers with the client's token."""
@@ -423,7 +323,7 @@ class LabelStudioServer:
                     f"database was made with other credentials: restore them, or move {self.directory} aside."
                 )
             self._reap(pid)
-            if not pid_is_server(pid):
+            if not is_live_process(pid):
                 raise LabelStudioError(
                     f"Label Studio exited during start-up; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                 )

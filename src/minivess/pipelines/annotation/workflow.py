@@ -39,7 +39,7 @@ def top_issues(data_dir: Path, settings: Settings, k: int) -> list[QueuedSlice]:
             f"no label-issue table for {data_dir} (version {manifest.version}); find issues first "
             "(`minivess labels find`)."
         )
-    rows = sorted(label_issues.load_issue_table(path), key=lambda r: r.rank)[:k]
+    rows = label_issues.load_issue_table(path)[:k]  # in rank order
     return [
         QueuedSlice(
             volume_id=r.volume_id, axis=r.axis, slice_index=r.slice_index, score=r.score,

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from minivess.cli.app import app
 from minivess.errors import ConfigError, LabelStudioError
+from minivess.pipelines.annotation import credentials as creds
+from minivess.pipelines.annotation import processes
 from minivess.pipelines.annotation import server as ls
 from minivess.settings import Settings
 
@@ -33,32 +35,32 @@ def _dead_pid() -> int:
 
 
 def test_credentials_are_random_private_and_stable(tmp_path: Path) -> None:
-    first = ls.load_or_create_credentials(tmp_path / "a")
-    assert (tmp_path / "a" / ls.CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
-    assert first.email == ls.ADMIN_EMAIL and re.fullmatch(r"[0-9a-f]{40}", first.token)
-    assert ls.load_or_create_credentials(tmp_path / "a") == first
-    other = ls.load_or_create_credentials(tmp_path / "b")
+    first = creds.load_or_create_credentials(tmp_path / "a")
+    assert (tmp_path / "a" / creds.CREDENTIALS_FILE).stat().st_mode & 0o777 == 0o600
+    assert first.email == creds.ADMIN_EMAIL and re.fullmatch(r"[0-9a-f]{40}", first.token)
+    assert creds.load_or_create_credentials(tmp_path / "a") == first
+    other = creds.load_or_create_credentials(tmp_path / "b")
     assert other.token != first.token and other.password != first.password
 
 
 def test_credentials_refuse_a_database_without_them_and_bad_json(tmp_path: Path) -> None:
-    (tmp_path / ls.DATABASE_FILE).write_bytes(b"")
+    (tmp_path / creds.DATABASE_FILE).write_bytes(b"")
     with pytest.raises(LabelStudioError, match="move .* aside"):
-        ls.load_or_create_credentials(tmp_path)
-    (tmp_path / ls.CREDENTIALS_FILE).write_text("{not json")
+        creds.load_or_create_credentials(tmp_path)
+    (tmp_path / creds.CREDENTIALS_FILE).write_text("{not json")
     with pytest.raises(LabelStudioError, match="not valid credentials JSON"):
-        ls.load_or_create_credentials(tmp_path)
+        creds.load_or_create_credentials(tmp_path)
 
 
 def test_client_credentials_prefer_a_configured_token(minivess_home: Path) -> None:
     hosted = _settings(label_studio_url="https://ls.example.org/", label_studio_token=SecretStr("abc"))
-    assert ls.client_credentials(hosted) == ("https://ls.example.org", "abc")
+    assert creds.client_credentials(hosted) == ("https://ls.example.org", "abc")
     local = _settings()
     with pytest.raises(LabelStudioError, match="minivess labelstudio up"):
-        ls.client_credentials(local)
-    created = ls.load_or_create_credentials(ls.data_dir(local))
-    assert ls.client_credentials(local) == ("http://127.0.0.1:8089", created.token)
-    assert ls.data_dir(local) == minivess_home.resolve() / "labelstudio"
+        creds.client_credentials(local)
+    created = creds.load_or_create_credentials(creds.data_dir(local))
+    assert creds.client_credentials(local) == ("http://127.0.0.1:8089", created.token)
+    assert creds.data_dir(local) == minivess_home.resolve() / "labelstudio"
 
 
 def test_the_executable_comes_from_the_setting_or_the_project_venv(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_port_in_use_sees_a_listener() -> None:
 
 
 def test_server_env_is_offline_and_leaks_nothing(tmp_path: Path) -> None:
-    credentials = ls.Credentials(email="a@b.c", password="pw", token="t" * 40)
+    credentials = creds.Credentials(email="a@b.c", password="pw", token="t" * 40)
     base = {"PATH": "/bin", "HOME": "/root", "HOST": "x", "DEBUG": "1", "LABEL_STUDIO_PORT": "1", "SENTRY_DSN": "y"}
     env = ls.server_env(tmp_path / "ls", credentials, tmp_path, base)
     assert env["PATH"] == "/bin" and not {"HOST", "DEBUG", "LABEL_STUDIO_PORT"} & env.keys()
@@ -111,9 +113,9 @@ def test_server_env_is_offline_and_leaks_nothing(tmp_path: Path) -> None:
 
 
 def test_pids_of_other_programs_are_not_servers() -> None:
-    assert not ls.pid_is_server(_dead_pid())
-    assert not ls.pid_is_server(os.getpid())  # a live python, not label-studio
-    assert not ls.group_alive(_dead_pid())
+    assert not processes.is_live_process(_dead_pid())
+    assert not processes.is_live_process(os.getpid())  # a live python, not label-studio
+    assert not processes.group_alive(_dead_pid())
 
 
 def test_status_down_and_a_stale_pid_file(minivess_home: Path) -> None:
