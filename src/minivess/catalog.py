@@ -85,6 +85,8 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
         "queue_for_review",
         "review_status",
         "import_reviews",
+        "start_search",
+        "search_status",
     ),
     "analyst": (
         "leaderboard",
@@ -101,7 +103,7 @@ WORKERS: Final[tuple[Worker, ...]] = tuple(WORKER_TOOLS)
 WORKER_DUTIES: Final[dict[Worker, str]] = {
     "experimenter": (
         "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups, "
-        "weight checks and the label-review loop"
+        "weight checks, the label-review loop and model searches"
     ),
     "analyst": "run analytics",
 }

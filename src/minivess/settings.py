@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     max_tool_calls: int = Field(8, ge=1, description="Tool calls per request before the agent stops.")
     max_compute_minutes: float = Field(120.0, gt=0, description="Estimated compute minutes per request.")
     tracing: bool = Field(True, description="Trace agent steps to HOME/traces.db (+ Langfuse when keys are set).")
+    ray_address: str | None = Field(
+        None, description="Run searches on this Ray cluster (e.g. 127.0.0.1:6379); default an in-process Ray."
+    )
+    optuna_storage: str | None = Field(
+        None, description="Optuna RDB URL for search studies (many machines); default a journal file per search."
+    )
     review_approval_tasks: int = Field(
         25, ge=0, description="Ask before queueing more than this many slices for human review at once."
     )

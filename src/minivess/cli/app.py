@@ -9,7 +9,7 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import agent, config, data, evals, labels, models, render, runs, traces, train, uncertainty
+from minivess.cli import agent, config, data, evals, labels, models, render, runs, search, traces, train, uncertainty
 from minivess.cli import labelstudio as labelstudio_cli
 from minivess.errors import MinivessError
 
@@ -26,6 +26,7 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(labelstudio_cli.app, name="labelstudio")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.add_typer(search.app, name="search")
 app.add_typer(traces.app, name="traces")
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
@@ -40,6 +41,7 @@ app.command("chat")(agent.chat)
 app.command("approve")(agent.approve)
 app.command("reject")(agent.reject)
 app.command("threads")(agent.threads)
+app.command("nightly")(search.nightly)
 
 
 def _version(value: bool) -> None:

@@ -74,6 +74,11 @@ def _check_key_path(model: type[BaseModel], parts: list[str], dotted: str) -> No
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides from a command line; values are parsed as YAML (``1e-3``, ``[64,64,16]``)."""
+    return apply_values(raw, parse_overrides(overrides))
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["a.b=1e-3"]`` → ``{"a.b": 0.001}`` (YAML values); keys are checked when the values are applied."""
     values: dict[str, Any] = {}
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -84,7 +89,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             values[key] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override '{item}': cannot parse value '{value}': {exc}") from exc
-    return apply_values(raw, values)
+    return values
 
 
 def apply_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,12 @@ _NAMES: Final = re.compile(
 )
 _MINUTE_FACTORS: Final = (1.0, 60.0, 1 / 60.0)  # a budget in minutes may have been written in hours or seconds
 _PERCENT_FACTORS: Final = (1.0, 100.0)  # a false-negative rate (a fraction) may have been written as a percentage
-_FACTORS: Final = {"max_minutes": _MINUTE_FACTORS, "alpha": _PERCENT_FACTORS, "risk_fnr": _PERCENT_FACTORS}
+_FACTORS: Final = {
+    "max_minutes": _MINUTE_FACTORS,
+    "budget_minutes": _MINUTE_FACTORS,
+    "alpha": _PERCENT_FACTORS,
+    "risk_fnr": _PERCENT_FACTORS,
+}
 
 
 def parse_token(raw: str) -> float | None:

@@ -65,6 +65,11 @@ BOUNDS: Final[dict[str, Bound]] = {
         Bound("find_label_issues", "top", "the number of slices to list", 1, 200, example="20", keyword=r"slices?"),
         Bound("queue_for_review", "top_k", "the number of slices to queue", 1, 500, example="20",
               keyword=r"top_k"),
+        Bound("start_search", "trials", "the number of search trials", 1, 200, example="12", keyword=r"trials?"),
+        Bound("start_search", "epochs", "the number of epochs per trial", 1, 200, example="6",
+              keyword=r"epochs?\s+(?:per|each|a)\s+trial"),
+        Bound("start_search", "budget_minutes", "the search budget in minutes", 0, 1440, True, example="30",
+              keyword=r"budget"),
     )
 }  # fmt: skip
 

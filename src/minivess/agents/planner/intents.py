@@ -14,7 +14,7 @@ Intent = Literal[
     "describe_warehouse", "synthesize", "dataset_info", "train", "predict", "registry", "promote", "curves",
     "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
     "quality_gate", "soup", "conformal", "calibrate", "ensemble",
-    "import_reviews", "review_status", "queue_review", "label_issues",
+    "import_reviews", "review_status", "queue_review", "label_issues", "search_status", "start_search",
 ]  # fmt: skip
 # The uncertainty tools' intents: checked first (their words are specific), except that a request naming a NIfTI
 # volume is a prediction ("segment v.nii.gz …, missing at most 5 % of vessels" → predict_volume with risk_fnr).
@@ -130,6 +130,22 @@ _INTENTS: Final = _compile(
          r"|\bsynthetic\s+(?:data|dataset|volumes?)\s+(?:with|of|please)\b"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
+        # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
+        ("search_status",
+         r"\b(?:model\s+|hyper-?parameter\s+|nightly\s+|hpo\s+)?(?:search|sweep|tuning)\s+(?:status|progress)\b"
+         r"|\bstatus\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
+         r"(?:search|sweep|tuning)\b"
+         r"|\bhow\s+(?:is|'s|did|was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
+         r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
+         r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+)?(?:search|sweep)\b.{0,20}\b(?:done|finished|over|running)\b"
+         r"|\bsearch_status\b"),
+        ("start_search",
+         r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
+         r"|hunt)\b|\bhpo\b|\bsweep\b"
+         r"|\b(?:search|look|hunt|shop)\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
+         r"hyper-?parameters?|settings|setup|segmenter)\b"
+         r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b"
+         r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:\w+\s+)?search\b"),
         # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
         # alone a run's details.
@@ -294,7 +310,7 @@ _TOOL_VERB: Final = re.compile(
     r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
     r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse"
     r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate|find_label_issues|queue_for_review"
-    r"|review_status|import_reviews)\b",
+    r"|review_status|import_reviews|start_search|search_status)\b",
     _I,
 )
 INTENT_OF_TOOL: Final[dict[str, Intent]] = {
@@ -305,6 +321,7 @@ INTENT_OF_TOOL: Final[dict[str, Intent]] = {
     "calibrate_run": "calibrate", "conformal_calibrate": "conformal", "build_ensemble": "ensemble",
     "greedy_soup": "soup", "quality_gate": "quality_gate", "find_label_issues": "label_issues",
     "queue_for_review": "queue_review", "review_status": "review_status", "import_reviews": "import_reviews",
+    "start_search": "start_search", "search_status": "search_status",
 }  # fmt: skip
 TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
     "registry": "query_runs"

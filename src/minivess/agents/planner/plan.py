@@ -16,6 +16,7 @@ from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
 from minivess.agents.planner.refs import run_refs
 from minivess.agents.planner.resolve import RefResolver
+from minivess.agents.planner.search import SEARCH_BUILDERS
 from minivess.agents.planner.slots import model_name, nii_paths
 from minivess.agents.planner.sqlmap import literal_sql
 from minivess.agents.planner.texts import EXAMPLES, HELP_TEXT, cannot_text, describe_step, unknown_text
@@ -26,7 +27,7 @@ _INHERITABLE: Final = frozenset(
     {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
      "ensemble", "soup", "quality_gate"}
 )  # fmt: skip
-_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS, **ANNOTATION_BUILDERS}
+_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS, **ANNOTATION_BUILDERS, **SEARCH_BUILDERS}
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)

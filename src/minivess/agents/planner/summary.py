@@ -300,6 +300,24 @@ def _imported(d: Data, short: bool) -> str:
     )
 
 
+def _search(d: Data, short: bool) -> str:
+    best = d.get("best_val_cldice")
+    config = d.get("best_config") or {}
+    shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in config.items())
+    head = (
+        f"Search {d.get('search_id')} {d.get('status')}: {d.get('trials_finished')} of {d.get('trials_planned')} "
+        f"trial(s) finished, {d.get('trials_failed')} failed, {d.get('minutes_spent')} of {d.get('budget_minutes')} "
+        "minute(s) spent"
+    )
+    if best is None:
+        return head + "; no scored trial yet."
+    promotion = d.get("promotion") or {}
+    decision = f" Decision: {promotion.get('outcome')} ({promotion.get('reason')})." if promotion else ""
+    return (
+        f"{head}; best run {d.get('best_run_id')} val clDice {best:.3f} ({shown}).{decision} Report: {d.get('report')}."
+    )
+
+
 _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
     "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
@@ -307,7 +325,7 @@ _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "query_runs": _sql, "describe_warehouse": _warehouse, "calibrate_run": _calibration,
     "conformal_calibrate": _conformal, "build_ensemble": _ensemble, "greedy_soup": _soup, "quality_gate": _gate,
     "find_label_issues": _label_issues, "queue_for_review": _queued, "review_status": _review_status,
-    "import_reviews": _imported,
+    "import_reviews": _imported, "start_search": _search, "search_status": _search,
 }  # fmt: skip
 
 

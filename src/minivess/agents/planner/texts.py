@@ -223,9 +223,28 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
         "queue_for_review": lambda: _queue(args, ref("run_id")),
         "review_status": lambda: f"show the review status{_of(args)}",
         "import_reviews": lambda: f"import the finished reviews{_of(args)} as a new dataset version",
+        "start_search": lambda: _search(args),
+        "search_status": lambda: f"show the status of search {args.get('search_id', 'last')}".replace(
+            "search last", "the last search"
+        ),
     }
     make = texts.get(step.tool)
     return str(make()) if make else f"call {step.tool}"
+
+
+def _search(args: dict[str, Any]) -> str:
+    parts = ["start a model search"]
+    if args.get("families"):
+        parts.append("over " + " and ".join(args["families"]))
+    if args.get("dataset"):
+        parts.append(f"on {args['dataset']}")
+    if args.get("budget_minutes") is not None:
+        parts.append(f"for {args['budget_minutes']:g} minutes")
+    if args.get("trials") is not None:
+        parts.append(f"with {args['trials']} trials")
+    if args.get("epochs") is not None:
+        parts.append(f"and {args['epochs']} epochs per trial")
+    return " ".join(parts)
 
 
 def _split_word(split: str) -> str:

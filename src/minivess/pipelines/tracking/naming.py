@@ -22,6 +22,10 @@ LINEAGE_FILE: Final = "lineage.json"
 TAG_PARENT_DATA_VERSION: Final = "minivess.parent_data_version"
 TAG_REVIEW_IDS: Final = "minivess.review_ids"  # Label Studio annotation ids the dataset version applied
 MAX_REVIEW_IDS_TAG: Final = 4000  # characters; longer lists are summarised (MLflow limits tag values to 8000)
+# Model search (pipelines/search): the parent "search" run and its trial runs.
+TAG_SEARCH_ID: Final = "minivess.search_id"
+TAG_SEARCH_TRIAL: Final = "minivess.search.trial"  # the Optuna trial number of a trial run
+TAG_PARENT_RUN: Final = "mlflow.parentRunId"  # MLflow's own nesting tag
 
 # Per-epoch metrics (step = epoch, 1-based). Validation metrics are means over validation volumes.
 METRIC_TRAIN_LOSS: Final = "train_loss"

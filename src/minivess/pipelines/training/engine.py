@@ -93,6 +93,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if exp.amp_dtype == torch.float16 else None
         self.loss_fn = build_loss(self.cfg.loss).to(self.device)
         self.progress = TrainingProgress(run_id=recorder.run_id)
+        self._session_start = time.monotonic()
         self.train_ds = train_dataset(manifest, splits.train, self.cfg.data)
         self.val_loader = eval_loader(eval_dataset(manifest, splits.val))
 
@@ -130,34 +131,53 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        """Train until max epochs, early stopping or the wall-clock budget; return the outcome."""
+        self.begin()
+        reason: str | None = None
+        while reason is None:
+            _, reason = self.next_epoch()
+        return self.result(reason)
+
+    def begin(self) -> None:
+        """Start (or continue after a restore) the epoch loop; `next_epoch` then runs one epoch per call."""
+        self.observer.run_started(self.recorder.run_id, self.progress.epoch + 1, self.cfg.trainer.epochs)
+        self._session_start = time.monotonic() - self.progress.elapsed_seconds
+
+    def next_epoch(self) -> tuple[dict[str, float], str | None]:
+        """Run, validate, checkpoint and log one epoch; return its metrics and why to stop now (None: go on).
+
+        A search scheduler (Ray Tune) calls this once per step, so early-stopped trials end cleanly.
+        """
         trainer, stop = self.cfg.trainer, self.cfg.trainer.early_stopping
-        start = self.progress.epoch + 1
-        self.observer.run_started(self.recorder.run_id, start, trainer.epochs)
-        reason = "max_epochs"
-        session_start = time.monotonic() - self.progress.elapsed_seconds
-        for epoch in range(start, trainer.epochs + 1):
-            if self._over_budget(session_start):
-                reason = "budget"
-                break
-            metrics = self._one_epoch(epoch)
-            value = metrics.get(stop.metric)
-            if value is not None:
-                if improved(stop.metric, value, self.progress.best_metric, stop.min_delta):
-                    self.progress.best_metric, self.progress.best_epoch = value, epoch
-                    self.progress.epochs_without_gain = 0
-                else:
-                    self.progress.epochs_without_gain += 1
-            self.progress.epoch = epoch
-            self.progress.history.append(metrics)
-            self.progress.elapsed_seconds = time.monotonic() - session_start
-            self._checkpoint(best=self.progress.best_epoch == epoch)
-            if self.cfg.trainer.keep_epoch_weights and naming.METRIC_VAL_DICE in metrics:
-                save_epoch_weights(self.run_dir, epoch, self.model.state_dict(), self.cfg.trainer.keep_epoch_weights)
-            self.recorder.log_metrics(metrics, step=epoch)
-            self.observer.epoch_finished(epoch, metrics)
-            if stop.patience is not None and self.progress.epochs_without_gain >= stop.patience:
-                reason = "early_stopping"
-                break
+        if self.progress.epoch >= trainer.epochs:
+            return {}, "max_epochs"
+        if self._over_budget(self._session_start):
+            return {}, "budget"
+        epoch = self.progress.epoch + 1
+        metrics = self._one_epoch(epoch)
+        value = metrics.get(stop.metric)
+        if value is not None:
+            if improved(stop.metric, value, self.progress.best_metric, stop.min_delta):
+                self.progress.best_metric, self.progress.best_epoch = value, epoch
+                self.progress.epochs_without_gain = 0
+            else:
+                self.progress.epochs_without_gain += 1
+        self.progress.epoch = epoch
+        self.progress.history.append(metrics)
+        self.progress.elapsed_seconds = time.monotonic() - self._session_start
+        self._checkpoint(best=self.progress.best_epoch == epoch)
+        if self.cfg.trainer.keep_epoch_weights and naming.METRIC_VAL_DICE in metrics:
+            save_epoch_weights(self.run_dir, epoch, self.model.state_dict(), self.cfg.trainer.keep_epoch_weights)
+        self.recorder.log_metrics(metrics, step=epoch)
+        self.observer.epoch_finished(epoch, metrics)
+        if stop.patience is not None and self.progress.epochs_without_gain >= stop.patience:
+            return metrics, "early_stopping"
+        if epoch >= trainer.epochs:
+            return metrics, "max_epochs"
+        return metrics, None
+
+    def result(self, reason: str) -> TrainResult:
+        """The run's outcome so far, ended for `reason`."""
         return TrainResult(
             run_id=self.recorder.run_id,
             status="FINISHED",
@@ -165,7 +185,7 @@ class Trainer:
             epochs_completed=self.progress.epoch,
             best_epoch=self.progress.best_epoch,
             best_metric=self.progress.best_metric,
-            metric_name=stop.metric,
+            metric_name=self.cfg.trainer.early_stopping.metric,
             run_dir=self.run_dir,
             history=list(self.progress.history),
         )

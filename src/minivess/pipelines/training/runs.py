@@ -55,6 +55,27 @@ def train(
         ConfigError, DataError: before anything is written to MLflow.
         TrainingError: the run failed; it is marked FAILED in MLflow with the error in a tag.
     """
+    trainer = start_training(cfg, settings, observer, tags)
+    try:
+        return _run_and_finish(trainer, settings)
+    except BaseException as exc:
+        raise wrap_failure(trainer.recorder, exc) from exc
+
+
+def start_training(
+    cfg: ExperimentConfig,
+    settings: Settings,
+    observer: TrainingObserver | None = None,
+    tags: dict[str, str] | None = None,
+) -> Trainer:
+    """Everything `train` does before the first epoch: a Trainer whose `next_epoch()` the caller drives.
+
+    Finish with `finish_training` (or `wrap_failure` on an error): a search scheduler steps epochs this way.
+
+    Raises:
+        ConfigError, DataError: before anything is written to MLflow.
+        TrainingError: setting the run up failed; it is marked FAILED.
+    """
     exp = validate_experiment(cfg)
     manifest, splits = load_data(cfg, settings)
     spec = model_spec(exp, manifest)
@@ -67,10 +88,14 @@ def train(
     try:
         recorder.log_params(params)
         _write_run_files(run_dir, cfg, manifest, splits)
-        trainer = Trainer(exp, manifest, splits, spec, recorder, run_dir, observer or NullObserver())
-        return _run_and_finish(trainer, settings)
+        return Trainer(exp, manifest, splits, spec, recorder, run_dir, observer or NullObserver())
     except BaseException as exc:
         raise wrap_failure(recorder, exc) from exc
+
+
+def finish_training(trainer: Trainer, reason: str, settings: Settings) -> TrainResult:
+    """Export the best model, log artifacts and figures, mark the run FINISHED (after `next_epoch` said stop)."""
+    return _finish(trainer, trainer.result(reason), settings)
 
 
 def create_run(client: MlflowClient, experiment_id: str, cfg: ExperimentConfig, tags: dict[str, str]) -> RunRecorder:
@@ -143,7 +168,10 @@ def _write_run_files(run_dir: Path, cfg: ExperimentConfig, manifest: DatasetMani
 
 
 def _run_and_finish(trainer: Trainer, settings: Settings) -> TrainResult:
-    result = trainer.run()
+    return _finish(trainer, trainer.run(), settings)
+
+
+def _finish(trainer: Trainer, result: TrainResult, settings: Settings) -> TrainResult:
     recorder, run_dir = trainer.recorder, trainer.run_dir
     best_path = run_dir / (BEST if (run_dir / BEST).is_file() else LAST)
     spec, _, states = load_checkpoint(best_path)

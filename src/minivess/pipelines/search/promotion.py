@@ -1,0 +1,80 @@
+"""Morning decision: the best trial against the champion on the test split; a clear win becomes `challenger`.
+
+Becoming `champion` is never automatic: the caller (the nightly graph) asks a human through the approval flow.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from minivess.pipelines.tracking import naming
+from minivess.settings import Settings
+
+TEST_METRIC = "test_cldice"
+
+
+class Promotion(BaseModel):
+    best_run_id: str
+    best_test: float
+    champion_run_id: str | None
+    champion_test: float | None
+    margin: float
+    outcome: str  # "challenger" | "kept_champion"
+    challenger_version: str | None = None
+    reason: str
+
+
+def decide(
+    best_run_id: str, settings: Settings, margin: float, model_name: str = naming.DEFAULT_REGISTERED_MODEL
+) -> Promotion:
+    """Evaluate the best trial (and the champion, if any) on the test split; point `challenger` at a winner."""
+    from minivess.errors import TrackingError
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.tracking.registry import register_run_model, resolve_version
+    from minivess.pipelines.training.evaluation import evaluate_run
+
+    client = client_for(settings.tracking_uri)
+    best = evaluate_run(best_run_id, settings, split="test").summary[TEST_METRIC]
+    try:
+        champion_run: str | None = resolve_version(client, model_name, "champion").run_id
+    except TrackingError:
+        champion_run = None
+    champion = None
+    if champion_run is not None:
+        champion = evaluate_run(champion_run, settings, split="test").summary[TEST_METRIC]
+    if champion_run == best_run_id:
+        return Promotion(
+            best_run_id=best_run_id,
+            best_test=best,
+            champion_run_id=champion_run,
+            champion_test=champion,
+            margin=margin,
+            outcome="kept_champion",
+            reason="the best trial is already the champion",
+        )
+    if champion is not None and best < champion + margin:
+        return Promotion(
+            best_run_id=best_run_id,
+            best_test=best,
+            champion_run_id=champion_run,
+            champion_test=champion,
+            margin=margin,
+            outcome="kept_champion",
+            reason=f"test clDice {best:.3f} does not beat the champion's {champion:.3f} by {margin:g}",
+        )
+    version = register_run_model(client, best_run_id, model_name, alias="challenger")
+    why = (
+        f"test clDice {best:.3f} beats the champion's {champion:.3f} by ≥ {margin:g}"
+        if champion is not None
+        else f"there is no champion yet; test clDice {best:.3f}"
+    )
+    return Promotion(
+        best_run_id=best_run_id,
+        best_test=best,
+        champion_run_id=champion_run,
+        champion_test=champion,
+        margin=margin,
+        outcome="challenger",
+        challenger_version=str(version.version),
+        reason=why,
+    )
