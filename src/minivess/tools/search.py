@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import ConfigError, DataError, ToolInputError
+from minivess.pipelines.search.record import SearchSummary
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.training import ModelName
 
@@ -23,21 +24,8 @@ class StartSearchArgs(BaseModel):
     dataset: str | None = Field(None, description="Dataset folder (raw/ + seg/); default: the synthetic dataset.")
 
 
-class SearchSummaryResult(BaseModel):
-    search_id: str
-    status: str
-    trials_finished: int
-    trials_failed: int
-    trials_running: int
-    trials_planned: int
-    minutes_spent: float
-    budget_minutes: float
-    best_run_id: str | None
-    best_val_cldice: float | None
-    best_config: dict[str, Any]
-    promotion: dict[str, Any]
-    report: str
-    reasoning: list[str]
+# The tools return the pipeline's own summary model (one definition of what a search status is).
+SearchSummaryResult = SearchSummary
 
 
 def _search_approval(args: StartSearchArgs, ctx: ToolContext) -> str | None:
@@ -76,7 +64,7 @@ def start_search(args: StartSearchArgs, ctx: ToolContext) -> SearchSummaryResult
         record = workflow.start(spec, ctx.settings, traced_observer(ctx))
     except (ConfigError, DataError) as exc:
         raise ToolInputError(f"start_search: {exc}") from exc
-    return SearchSummaryResult(**workflow.summary(record, ctx.settings).model_dump())
+    return workflow.summary(record, ctx.settings)
 
 
 class SearchStatusArgs(BaseModel):
@@ -95,7 +83,7 @@ def search_status(args: SearchStatusArgs, ctx: ToolContext) -> SearchSummaryResu
         record = records.load(ctx.settings, args.search_id)
     except ConfigError as exc:
         raise ToolInputError(f"search_status: {exc}") from exc
-    return SearchSummaryResult(**workflow.summary(record, ctx.settings).model_dump())
+    return workflow.summary(record, ctx.settings)
 
 
 class _ToolObserver:

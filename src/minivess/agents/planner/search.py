@@ -10,7 +10,7 @@ import re
 from typing import Any, Final
 
 from minivess.agents.planner import slots
-from minivess.agents.planner.annotation import _blank, _count, _folder, _no_run
+from minivess.agents.planner.annotation import _EPOCHS, _blank, _count, _folder, _no_run
 from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.builders import Builder, Built
 from minivess.agents.planner.intents import Intent
@@ -24,10 +24,6 @@ _SIGNED: Final = rf"(?P<sign>[-−]\s?)?(?P<n>{NUM})"
 _TRIALS: Final = (
     re.compile(rf"(?<![\w.]){_SIGNED}\s*-?\s*(?:trials?|configs?|configurations?|candidates?|runs?)\b", _I),
     re.compile(rf"\btrials?\s*(?:=|:|of|to|set\s+to)\s*{_SIGNED}(?![\w.])", _I),
-)
-_EPOCHS: Final = (
-    re.compile(rf"(?<![\w.]){_SIGNED}\s*-?\s*(?:epochs?|eps?)\b", _I),
-    re.compile(rf"\bepochs?\s*(?:=|:|of|to|set\s+to)\s*{_SIGNED}(?![\w.])", _I),
 )
 _DURATION: Final = re.compile(r"\b\d[\d.]*\s*-?\s*(?:minutes?|mins?|hours?|hrs?|h|m)\b", _I)
 SEARCH_ID: Final = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{4}\b", _I)

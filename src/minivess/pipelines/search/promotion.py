@@ -42,39 +42,22 @@ def decide(
     champion = None
     if champion_run is not None:
         champion = evaluate_run(champion_run, settings, split="test").summary[TEST_METRIC]
+    facts = {
+        "best_run_id": best_run_id,
+        "best_test": best,
+        "champion_run_id": champion_run,
+        "champion_test": champion,
+        "margin": margin,
+    }
     if champion_run == best_run_id:
-        return Promotion(
-            best_run_id=best_run_id,
-            best_test=best,
-            champion_run_id=champion_run,
-            champion_test=champion,
-            margin=margin,
-            outcome="kept_champion",
-            reason="the best trial is already the champion",
-        )
+        return Promotion(**facts, outcome="kept_champion", reason="the best trial is already the champion")
     if champion is not None and best < champion + margin:
-        return Promotion(
-            best_run_id=best_run_id,
-            best_test=best,
-            champion_run_id=champion_run,
-            champion_test=champion,
-            margin=margin,
-            outcome="kept_champion",
-            reason=f"test clDice {best:.3f} does not beat the champion's {champion:.3f} by {margin:g}",
-        )
+        why = f"test clDice {best:.3f} does not beat the champion's {champion:.3f} by {margin:g}"
+        return Promotion(**facts, outcome="kept_champion", reason=why)
     version = register_run_model(client, best_run_id, model_name, alias="challenger")
     why = (
         f"test clDice {best:.3f} beats the champion's {champion:.3f} by ≥ {margin:g}"
         if champion is not None
         else f"there is no champion yet; test clDice {best:.3f}"
     )
-    return Promotion(
-        best_run_id=best_run_id,
-        best_test=best,
-        champion_run_id=champion_run,
-        champion_test=champion,
-        margin=margin,
-        outcome="challenger",
-        challenger_version=str(version.version),
-        reason=why,
-    )
+    return Promotion(**facts, outcome="challenger", challenger_version=str(version.version), reason=why)

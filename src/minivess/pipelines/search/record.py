@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import ConfigError, TrainingError
@@ -80,6 +79,25 @@ class SearchRecord(BaseModel):
         return self.spec.budget_minutes * 60.0 - self.spent_seconds
 
 
+class SearchSummary(BaseModel):
+    """A search at a glance (status command and the `search_status` tool)."""
+
+    search_id: str
+    status: str
+    trials_finished: int
+    trials_failed: int
+    trials_running: int
+    trials_planned: int
+    minutes_spent: float
+    budget_minutes: float
+    best_run_id: str | None
+    best_val_cldice: float | None
+    best_config: dict[str, object]
+    promotion: dict[str, object]
+    report: str
+    reasoning: list[str]
+
+
 def searches_dir(settings: Settings) -> Path:
     return settings.home_dir / SEARCHES_DIR
 
@@ -132,6 +150,8 @@ def storage_target(settings: Settings, record: SearchRecord) -> str:
 @contextmanager
 def driving(settings: Settings, search_id: str) -> Iterator[None]:
     """Hold the search's driver lock; refuse when another live process drives it."""
+    from filelock import FileLock, Timeout
+
     path = search_dir(settings, search_id) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path))

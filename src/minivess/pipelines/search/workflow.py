@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
 from minivess import catalog
 from minivess.errors import ConfigError
 from minivess.pipelines.search import engine
 from minivess.pipelines.search import record as records
 from minivess.pipelines.search.engine import SearchObserver, TrialRow
 from minivess.pipelines.search.planning import SearchPlan, plan_search
-from minivess.pipelines.search.record import SearchRecord, SearchSpec
+from minivess.pipelines.search.record import SearchRecord, SearchSpec, SearchSummary
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -86,25 +84,6 @@ def write(record: SearchRecord, settings: Settings, rows: Sequence[TrialRow] | N
 def best_trial(rows: Sequence[TrialRow]) -> TrialRow | None:
     scored = [r for r in rows if r.score is not None and r.run_status == "FINISHED"]
     return max(scored, key=lambda r: r.score or 0.0) if scored else None
-
-
-class SearchSummary(BaseModel):
-    """A search at a glance (status command and the `search_status` tool)."""
-
-    search_id: str
-    status: str
-    trials_finished: int
-    trials_failed: int
-    trials_running: int
-    trials_planned: int
-    minutes_spent: float
-    budget_minutes: float
-    best_run_id: str | None
-    best_val_cldice: float | None
-    best_config: dict[str, object]
-    promotion: dict[str, object]
-    report: str
-    reasoning: list[str]
 
 
 def summary(record: SearchRecord, settings: Settings) -> SearchSummary:
