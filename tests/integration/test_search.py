@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from minivess.pipelines.search import engine, workflow
 from minivess.pipelines.search import record as records
+from minivess.pipelines.search import trial_state, workflow
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.mlflow_run import client_for
 from minivess.pipelines.tracking.registry import resolve_version
@@ -46,7 +46,7 @@ def _children(settings, search_id: str) -> list:  # type: ignore[no-untyped-def]
 
 def _assert_consistent(settings, record, trials: int) -> None:  # type: ignore[no-untyped-def]
     """Study and MLflow agree: `trials` counted trials, one finished run per completed trial, nothing RUNNING."""
-    study = engine.load_study(settings, record)
+    study = trial_state.load_study(settings, record)
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(complete) == trials
     runs = [r for r in _children(settings, record.search_id) if r.data.tags[naming.TAG_RUN_KIND] == "train"]
@@ -184,7 +184,7 @@ def test_ctrl_c_stops_the_search_cleanly_and_resume_finishes_it(tiny_synthetic: 
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == 130, err[-3000:]
     record = records.load(settings, "last")
-    assert record.status == "interrupted"
+    assert record.status == "interrupted", err[-3000:]
     runs = _children(settings, record.search_id)
     assert not [r for r in runs if r.info.status == "RUNNING"]  # nothing left running, the parent included
     done = subprocess.run([*MINIVESS, "search", "resume"], env=_env(), capture_output=True, text=True, timeout=600)

@@ -26,6 +26,12 @@ _TRIALS: Final = (
     re.compile(rf"\btrials?\s*(?:=|:|of|to|set\s+to)\s*{_SIGNED}(?![\w.])", _I),
 )
 _DURATION: Final = re.compile(r"\b\d[\d.]*\s*-?\s*(?:minutes?|mins?|hours?|hrs?|h|m)\b", _I)
+# Choices the search makes itself: a loss or optimiser the user names cannot be fixed, so it is asked about.
+_SEARCHED_CHOICE: Final = re.compile(
+    r"\b(?:dice_ce(?:_cldice)?|(?:cl[\s_-]?dice|dice\s*\+?\s*ce|topolog\w*)\s+loss|loss\s+(?:dice_ce\w*|cl[\s_-]?dice)"
+    r"|sgd|adamw?)\b",
+    _I,
+)
 SEARCH_ID: Final = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{4}\b", _I)
 
 
@@ -34,6 +40,14 @@ def build_start_search(clause: str, refs: list[RunRef], res: RefResolver) -> Bui
     runs = [ref for ref in refs if ref.kind != "family"]  # "search segresnet and dynunet": families, not runs
     if problem := _no_run("start_search", clause, runs, "plans its own trials from every past run and takes no run"):
         return problem
+    if fixed := _SEARCHED_CHOICE.search(clause):
+        return Clarify(
+            f"start_search chooses the loss (dice_ce, dice_ce_cldice) and the optimiser (adamw, sgd) itself, so it "
+            f"cannot fix '{fixed.group(0)}'. Search over all of them? (Say 'yes', or 'drop it'; to train that one "
+            "setting, ask me to train it.)",
+            at=fixed.start(),
+            span=fixed.span(),
+        )
     args: dict[str, Any] = {}
     minutes = slots.budget_minutes(clause)
     if minutes is not None:

@@ -10,7 +10,6 @@ configuration queued once more), then the remaining rounds run in the remaining 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
 import signal
@@ -18,16 +17,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from minivess import cancel
 from minivess.errors import TrainingError
 from minivess.pipelines.search import record as records
+from minivess.pipelines.search import trial_state
 from minivess.pipelines.search.context import SCORE, TrialContext
 from minivess.pipelines.search.planning import SearchPlan, replan
 from minivess.pipelines.search.record import RoundRecord, SearchRecord, SearchSpec
 from minivess.pipelines.search.space import SearchSpace
+from minivess.pipelines.search.trial_state import TrialRow
 from minivess.pipelines.tracking import naming
 from minivess.settings import Settings
 
@@ -68,27 +68,9 @@ class NullSearchObserver:
         return None
 
 
-@dataclass(frozen=True)
-class TrialRow:
-    """One trial as the study and MLflow see it together."""
-
-    number: int
-    state: str  # COMPLETE, PRUNED, FAIL, RUNNING, WAITING
-    config: dict[str, Any]
-    score: float | None
-    round: int | None
-    run_id: str | None
-    run_status: str | None
-    epochs: int
-    stop_reason: str
-    error: str
-    interrupted: bool
-
-
 # -- creating and driving ----------------------------------------------------------------------------------------
 def create_search(spec: SearchSpec, plan: SearchPlan, settings: Settings) -> SearchRecord:
     """Write the record, the parent MLflow run and the study (with the warm-start configurations queued)."""
-    import optuna
 
     from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for, get_or_create_experiment
 
@@ -113,7 +95,7 @@ def create_search(spec: SearchSpec, plan: SearchPlan, settings: Settings) -> Sea
     parent.log_params({f"search.{k}": str(v) for k, v in spec.model_dump(mode="json").items()})
     record.parent_run_id = parent.run_id
     records.save(settings, record)
-    study = _study(settings, record, optuna)
+    study = trial_state.load_study(settings, record)
     for config in plan.warm_starts:
         study.enqueue_trial(config, user_attrs={"warm_start": True})
     return record
@@ -134,12 +116,10 @@ def drive(search_id: str, settings: Settings, observer: SearchObserver | None = 
         record.sessions += 1
         record.status = "running"
         records.save(settings, record)
-        _reopen_parent(settings, record)
-        for note in reconcile(settings, record):
-            record.notes.append(note)
-            observer.note(note)
-        records.save(settings, record)
         try:
+            trial_state.reopen_parent(settings, record)
+            _note_all(trial_state.reconcile(settings, record), record, observer)
+            records.save(settings, record)
             with graceful_interrupt(), ray_session(settings, record.spec):
                 _run_rounds(settings, record, observer)
                 if cancel.CANCELLED.is_set():
@@ -147,22 +127,39 @@ def drive(search_id: str, settings: Settings, observer: SearchObserver | None = 
                         f"search {search_id} stopped by the user; continue it with `minivess search resume {search_id}`"
                     )
         except KeyboardInterrupt:
-            record.status = "interrupted"
-            records.save(settings, record)
-            _close_parent(settings, record, "KILLED")
+            with _sigint_ignored():  # a second Ctrl-C must not cut the record of the first one short
+                record.status = "interrupted"
+                records.save(settings, record)
+                trial_state.close_parent(settings, record, "KILLED")
             raise
         except BaseException as exc:
             record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
             records.save(settings, record)
-            _close_parent(settings, record, "FAILED")
+            trial_state.close_parent(settings, record, "FAILED")
             raise
-        for note in reconcile(settings, record):
-            record.notes.append(note)
-            observer.note(note)
+        _note_all(trial_state.reconcile(settings, record), record, observer)
         record.status = "finished"
         records.save(settings, record)
-        _close_parent(settings, record, "FINISHED")
+        trial_state.close_parent(settings, record, "FINISHED")
         return record
+
+
+def _note_all(notes: list[str], record: SearchRecord, observer: SearchObserver) -> None:
+    for note in notes:
+        record.notes.append(note)
+        observer.note(note)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_rounds(settings: Settings, record: SearchRecord, observer: SearchObserver) -> None:
@@ -171,14 +168,14 @@ def _run_rounds(settings: Settings, record: SearchRecord, observer: SearchObserv
             continue
         if cancel.CANCELLED.is_set():
             return
-        done = sum(1 for row in trial_rows(settings, record) if row.round == round_.index and _counts(row))
+        done = sum(1 for row in trial_state.trial_rows(settings, record) if row.round == round_.index and _counts(row))
         left = round_.trials - done
         if record.remaining_seconds() < MIN_ROUND_SECONDS:
             record.notes.append(f"budget spent before round {round_.index + 1} finished ({done} trial(s) run).")
             observer.note(record.notes[-1])
             return
         if not round_.started and round_.index > 0:
-            scored = [(r.config, r.score) for r in trial_rows(settings, record) if r.score is not None]
+            scored = [(r.config, r.score) for r in trial_state.trial_rows(settings, record) if r.score is not None]
             space, why = replan(record.rounds[round_.index - 1].space, scored)
             round_.space, round_.reasoning = space, why
             record.reasoning.append(why)
@@ -214,7 +211,6 @@ class SpaceFunction:
 def _run_round(
     settings: Settings, record: SearchRecord, round_: RoundRecord, trials: int, observer: SearchObserver
 ) -> None:
-    import optuna
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -243,7 +239,7 @@ def _run_round(
         mode="max",
         sampler=sampler_for(spec, record.warm_starts, seed=spec.seed + 1000 * record.sessions + round_.index),
         study_name=record.study_name,
-        storage=_storage(settings, record, optuna),
+        storage=trial_state.storage(settings, record),
     )
     scheduler = ASHAScheduler(
         time_attr="training_iteration",
@@ -367,168 +363,6 @@ def ray_session(settings: Settings, spec: SearchSpec) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-# -- study, MLflow, reconciliation --------------------------------------------------------------------------------
-def _storage(settings: Settings, record: SearchRecord, optuna: Any) -> Any:
-    target = records.storage_target(settings, record)
-    if record.storage_url:
-        return optuna.storages.RDBStorage(target, heartbeat_interval=60, grace_period=180)
-    from optuna.storages.journal import JournalFileBackend
-
-    return optuna.storages.JournalStorage(JournalFileBackend(target))
-
-
-def _study(settings: Settings, record: SearchRecord, optuna: Any) -> Any:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        study_name=record.study_name,
-        storage=_storage(settings, record, optuna),
-        direction="maximize",
-        load_if_exists=True,
-    )
-
-
-def load_study(settings: Settings, record: SearchRecord) -> Any:
-    import optuna
-
-    return _study(settings, record, optuna)
-
-
-def child_runs(settings: Settings, record: SearchRecord) -> dict[int, Any]:
-    """The search's trial runs in MLflow by Optuna trial number (the newest run wins a duplicate number)."""
-    from minivess.pipelines.tracking.mlflow_run import client_for
-
-    client = client_for(settings.tracking_uri)
-    experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiment_ids,
-        filter_string=(
-            f"tags.`{naming.TAG_SEARCH_ID}` = '{record.search_id}' and tags.`{naming.TAG_RUN_KIND}` = 'train'"
-        ),
-        max_results=5000,
-        order_by=["attributes.start_time ASC"],
-    )
-    out: dict[int, Any] = {}
-    for run in runs:
-        number = run.data.tags.get(naming.TAG_SEARCH_TRIAL)
-        if number is not None and number.isdigit():
-            out[int(number)] = run
-    return out
-
-
-def reconcile(settings: Settings, record: SearchRecord) -> list[str]:
-    """Make the study and MLflow agree after a crash; returns what was done, one sentence each.
-
-    A trial the study shows RUNNING while no driver runs it: its run FINISHED → told COMPLETE with its best
-    score (not re-run); otherwise the run is marked KILLED, the trial FAIL (interrupted) and its
-    configuration queued again once. A trial run left RUNNING by a dead worker is marked FAILED.
-    """
-    from optuna.trial import TrialState
-
-    from minivess.pipelines.tracking.mlflow_run import client_for
-
-    client = client_for(settings.tracking_uri)
-    study = load_study(settings, record)
-    runs = child_runs(settings, record)
-    notes: list[str] = []
-    settled: set[int] = set()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        settled.add(trial.number)
-        run = runs.get(trial.number)
-        score = _best_score(client, run.info.run_id) if run is not None and run.info.status == "FINISHED" else None
-        if run is not None and score is not None:
-            study.tell(trial.number, score)
-            notes.append(
-                f"trial {trial.number}'s run {run.info.run_id[:8]} finished but the study had not recorded it (the "
-                f"driver or the budget stopped first): recorded its score {score:.3f}, not re-run."
-            )
-            continue
-        study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        study.tell(trial.number, state=TrialState.FAIL)
-        if run is not None and run.info.status == "RUNNING":
-            client.set_tag(run.info.run_id, naming.TAG_ERROR, "interrupted: the search driver stopped mid-trial")
-            client.set_terminated(run.info.run_id, status="KILLED")
-        if trial.user_attrs.get("retry_of") is None:
-            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
-            notes.append(f"trial {trial.number} was interrupted mid-run: marked KILLED and queued again once.")
-        else:
-            notes.append(f"trial {trial.number} (already a retry) was interrupted again: marked failed.")
-    finished_numbers = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    for number, run in runs.items():
-        if run.info.status == "RUNNING" and number in finished_numbers and number not in settled:
-            client.set_tag(run.info.run_id, naming.TAG_ERROR, "the trial's worker died; Ray retried or failed it")
-            client.set_terminated(run.info.run_id, status="FAILED")
-            notes.append(
-                f"trial {number}'s run {run.info.run_id[:8]} was left RUNNING by a dead worker: marked FAILED."
-            )
-    return notes
-
-
-def _best_score(client: Any, run_id: str) -> float | None:
-    values = [m.value for m in client.get_metric_history(run_id, naming.METRIC_VAL_CLDICE) if math.isfinite(m.value)]
-    return max(values) if values else None
-
-
-def trial_rows(settings: Settings, record: SearchRecord) -> list[TrialRow]:
-    """Every trial of the search, study and MLflow joined by trial number."""
-    from minivess.pipelines.tracking.mlflow_run import client_for
-
-    client = client_for(settings.tracking_uri)
-    study = load_study(settings, record)
-    runs = child_runs(settings, record)
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        run = runs.get(trial.number)
-        tags = run.data.tags if run is not None else {}
-        rows.append(
-            TrialRow(
-                number=trial.number,
-                state=trial.state.name,
-                config=dict(trial.params),
-                score=trial.value if trial.state.name == "COMPLETE" else None,
-                round=trial.user_attrs.get("round"),
-                run_id=run.info.run_id if run is not None else None,
-                run_status=run.info.status if run is not None else None,
-                epochs=len(client.get_metric_history(run.info.run_id, naming.METRIC_VAL_CLDICE)) if run else 0,
-                stop_reason=tags.get("minivess.stop_reason", ""),
-                error=tags.get(naming.TAG_ERROR, ""),
-                interrupted=bool(trial.user_attrs.get("interrupted")),
-            )
-        )
-    return rows
-
-
-def _reopen_parent(settings: Settings, record: SearchRecord) -> None:
-    from minivess.pipelines.tracking.mlflow_run import client_for
-
-    if record.parent_run_id:
-        client_for(settings.tracking_uri).update_run(record.parent_run_id, status="RUNNING")
-
-
-def _close_parent(settings: Settings, record: SearchRecord, status: str) -> None:
-    """Summarise the trials on the parent run and end it with `status`."""
-    from mlflow.entities import Metric
-
-    from minivess.pipelines.tracking.mlflow_run import client_for
-
-    if not record.parent_run_id:
-        return
-    client = client_for(settings.tracking_uri)
-    rows = trial_rows(settings, record)
-    scored = [r for r in rows if r.score is not None]
-    now = int(time.time() * 1000)
-    metrics = [
-        Metric("search_trials_complete", float(len(scored)), now, record.sessions),
-        Metric("search_trials_failed", float(sum(r.state == "FAIL" for r in rows)), now, record.sessions),
-        Metric("search_minutes_spent", record.spent_seconds / 60.0, now, record.sessions),
-    ]
-    if scored:
-        best = max(scored, key=lambda r: r.score or 0.0)
-        metrics.append(Metric("best_val_cldice", float(best.score or 0.0), now, record.sessions))
-        client.set_tag(record.parent_run_id, "minivess.search.best_run_id", best.run_id or "")
-    client.log_batch(record.parent_run_id, metrics=metrics)
-    client.set_terminated(record.parent_run_id, status=status)
 
 
 def _artifact_root(settings: Settings) -> Any:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from minivess.fileio import write_text_atomic
-from minivess.pipelines.search.engine import TrialRow
 from minivess.pipelines.search.record import SearchRecord
+from minivess.pipelines.search.trial_state import TrialRow
 
 
 def best_so_far(rows: Sequence[TrialRow]) -> list[float]:

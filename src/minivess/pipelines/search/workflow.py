@@ -9,9 +9,10 @@ from minivess import catalog
 from minivess.errors import ConfigError
 from minivess.pipelines.search import engine
 from minivess.pipelines.search import record as records
-from minivess.pipelines.search.engine import SearchObserver, TrialRow
+from minivess.pipelines.search.engine import SearchObserver
 from minivess.pipelines.search.planning import SearchPlan, plan_search
 from minivess.pipelines.search.record import SearchRecord, SearchSpec, SearchSummary
+from minivess.pipelines.search.trial_state import TrialRow, trial_rows
 from minivess.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def finish(record: SearchRecord, settings: Settings, *, decide: bool = True) -> 
     """Write the HTML report (linked from the parent run) and, once, the challenger decision."""
     from minivess.pipelines.search.promotion import decide as decide_promotion
 
-    rows = engine.trial_rows(settings, record)
+    rows = trial_rows(settings, record)
     best = best_trial(rows)
     if decide and best is not None and best.run_id and not record.promotion and record.status == "finished":
         outcome = decide_promotion(best.run_id, settings, record.spec.promotion_margin)
@@ -74,7 +75,7 @@ def write(record: SearchRecord, settings: Settings, rows: Sequence[TrialRow] | N
     from minivess.pipelines.tracking.mlflow_run import client_for
 
     path = records.search_dir(settings, record.search_id) / records.REPORT_FILE
-    write_report(path, record, rows if rows is not None else engine.trial_rows(settings, record))
+    write_report(path, record, rows if rows is not None else trial_rows(settings, record))
     if record.parent_run_id:
         client = client_for(settings.tracking_uri)
         client.log_artifact(record.parent_run_id, str(path), "search")
@@ -87,7 +88,7 @@ def best_trial(rows: Sequence[TrialRow]) -> TrialRow | None:
 
 
 def summary(record: SearchRecord, settings: Settings) -> SearchSummary:
-    rows = engine.trial_rows(settings, record)
+    rows = trial_rows(settings, record)
     best = best_trial(rows)
     counted = [r for r in rows if not r.interrupted]
     return SearchSummary(

@@ -9,7 +9,7 @@ from mlflow.entities import Metric
 from optuna.trial import TrialState
 
 from minivess.errors import ConfigError, TrainingError
-from minivess.pipelines.search import engine
+from minivess.pipelines.search import engine, trial_state
 from minivess.pipelines.search import record as records
 from minivess.pipelines.search.planning import plan_search
 from minivess.pipelines.search.record import SearchSpec
@@ -75,14 +75,14 @@ def test_warm_starts_are_queued_in_the_study() -> None:
         update={"warm_starts": [{"family": "segresnet", "loss": "dice_ce", "optimizer": "adamw", "lr": 1e-3}]}
     )
     record = engine.create_search(_spec(8), plan, settings)
-    waiting = engine.load_study(settings, record).get_trials(states=(TrialState.WAITING,))
+    waiting = trial_state.load_study(settings, record).get_trials(states=(TrialState.WAITING,))
     assert [t.params if t.params else t.system_attrs.get("fixed_params") for t in waiting] == [plan.warm_starts[0]]
 
 
 def test_reconcile_keeps_a_finished_trial_and_requeues_an_interrupted_one_once(minivess_home: Path) -> None:
     settings = get_settings()
     record = engine.create_search(_spec(), plan_search([], ("segresnet",), 4), settings)
-    study = engine.load_study(settings, record)
+    study = trial_state.load_study(settings, record)
     space = record.rounds[0].space
     done, cut, never = study.ask(), study.ask(), study.ask()
     for trial in (done, cut, never):
@@ -90,9 +90,9 @@ def test_reconcile_keeps_a_finished_trial_and_requeues_an_interrupted_one_once(m
     finished_run = _trial_run(settings, record, done.number, "FINISHED", [0.4, 0.7, 0.6])
     cut_run = _trial_run(settings, record, cut.number, "RUNNING", [0.3])
 
-    notes = engine.reconcile(settings, record)
+    notes = trial_state.reconcile(settings, record)
 
-    study = engine.load_study(settings, record)
+    study = trial_state.load_study(settings, record)
     by_number = {t.number: t for t in study.get_trials()}
     assert by_number[done.number].state == TrialState.COMPLETE and by_number[done.number].value == pytest.approx(0.7)
     assert by_number[cut.number].state == TrialState.FAIL and by_number[cut.number].user_attrs["interrupted"]
@@ -107,8 +107,8 @@ def test_reconcile_keeps_a_finished_trial_and_requeues_an_interrupted_one_once(m
     # A retry interrupted again is failed, not queued a third time; a second reconcile changes nothing else.
     retry = study.ask()
     assert retry.user_attrs.get("retry_of") in (cut.number, never.number)
-    notes = engine.reconcile(settings, record)
+    notes = trial_state.reconcile(settings, record)
     assert any("already a retry" in n for n in notes)
-    assert engine.reconcile(settings, record) == []
-    rows = engine.trial_rows(settings, record)
+    assert trial_state.reconcile(settings, record) == []
+    rows = trial_state.trial_rows(settings, record)
     assert {r.number: r.state for r in rows}[done.number] == "COMPLETE"

@@ -13,11 +13,12 @@ from minivess.errors import ToolInputError
 from minivess.observability import TraceStore, get_tracer
 from minivess.observability.search import TracedSearchObserver
 from minivess.pipelines.search import engine
-from minivess.pipelines.search.engine import NullSearchObserver, TrialRow
+from minivess.pipelines.search.engine import NullSearchObserver
 from minivess.pipelines.search.planning import plan_search
 from minivess.pipelines.search.record import SearchRecord, SearchSpec
 from minivess.pipelines.search.report import best_so_far, write_report
 from minivess.pipelines.search.space import SearchSpace
+from minivess.pipelines.search.trial_state import TrialRow
 from minivess.settings import get_settings
 from minivess.tools.base import ToolContext
 from minivess.tools.registry import REGISTRY
