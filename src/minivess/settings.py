@@ -6,7 +6,7 @@ import os
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ModelWrapValidatorHandler, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         0.2, ge=0, le=1, description="Weight gate: most analysed layers allowed outside [alpha_min, alpha_max]."
     )
     gate_min_coverage: float = Field(0.5, ge=0, le=1, description="Weight gate: least share of layers analysed.")
+    serve_model: str = Field("champion", description="Model `minivess serve` loads: a registry alias or a run id.")
+    serve_engine: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="Engine of `minivess serve`: auto (ONNX Runtime when exported, else torch), torch, onnx."
+    )
+    serve_max_upload_mb: float = Field(
+        256.0, gt=0, allow_inf_nan=False, description="Largest upload `minivess serve` accepts (MB)."
+    )
 
     langfuse_public_key: SecretStr | None = Field(
         None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY")

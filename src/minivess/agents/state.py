@@ -62,6 +62,27 @@ def new_request(text: str, *, message_count: int, auto_approve: bool = False, dr
     )
 
 
+def start_request(state: ChatState) -> ChatState:
+    """Graph entry: fresh per-request fields for a request sent as bare `{"messages": [...]}` (Studio, langgraph-sdk).
+
+    `ChatSession.send` starts each request with `new_request`, so for it this is a no-op; without it, a second bare
+    request on a thread would inherit the first one's steps, tool calls and loop signatures. `auto_approve` and
+    `dry_run` stay as the input (or an earlier one on the thread) set them.
+    """
+    messages = state.get("messages", [])
+    last_user = next((i for i in reversed(range(len(messages))) if messages[i].get("role") in ("user", "human")), None)
+    if last_user is None or state.get("request_start") == last_user:
+        return ChatState()
+    fresh = new_request(
+        "",
+        message_count=last_user,
+        auto_approve=bool(state.get("auto_approve")),
+        dry_run=bool(state.get("dry_run")),
+    )
+    del fresh["messages"]
+    return fresh
+
+
 def tool_message(call: dict[str, Any], content: str) -> dict[str, Any]:
     """The tool message answering one call."""
     return {"role": "tool", "tool_call_id": call["id"], "name": call["function"]["name"], "content": content}

@@ -9,7 +9,24 @@ import click
 import typer
 
 from minivess import __version__
-from minivess.cli import agent, config, data, evals, labels, models, render, runs, search, traces, train, uncertainty
+from minivess.cli import (
+    agent,
+    agent_server,
+    config,
+    data,
+    evals,
+    labels,
+    models,
+    render,
+    runs,
+    search,
+    serve,
+    serving,
+    traces,
+    train,
+    uncertainty,
+    viewer,
+)
 from minivess.cli import labelstudio as labelstudio_cli
 from minivess.errors import MinivessError
 
@@ -19,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(agent_server.app, name="agent")
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(evals.app, name="evals")
@@ -31,6 +49,8 @@ app.add_typer(traces.app, name="traces")
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
+app.command("export")(serving.export)
+app.command("serve")(serve.serve)
 app.command("calibrate")(uncertainty.calibrate)
 app.command("conformal")(uncertainty.conformal)
 app.command("ensemble")(uncertainty.ensemble)
@@ -42,6 +62,7 @@ app.command("approve")(agent.approve)
 app.command("reject")(agent.reject)
 app.command("threads")(agent.threads)
 app.command("nightly")(search.nightly)
+app.command("app")(viewer.app_command)
 
 
 def _version(value: bool) -> None:

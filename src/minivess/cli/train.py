@@ -15,6 +15,7 @@ from minivess.cli.context import get_settings
 from minivess.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+ENGINES = ("torch", "onnx")
 
 
 def train(
@@ -65,13 +66,25 @@ def predict(
     risk_fnr: float | None = typer.Option(
         None, "--risk-fnr", help="Conformal mask missing at most this mean fraction of vessel voxels (e.g. 0.05)."
     ),
+    engine: str = typer.Option(
+        "torch", "--engine", help="torch (the run's network) or onnx (ONNX Runtime over `minivess export RUN`)."
+    ),
 ) -> None:
     """Segment one volume with a run's model (sliding window); spacing and affine are preserved.
 
-    The run's calibration temperature is applied when it has one; with --risk-fnr the mask is the conformal
-    one (threshold calibrated on the run's validation split, see `minivess conformal`).
+    RUN is a run id, prefix, 'last', or a registry alias ('champion'). The run's calibration temperature is
+    applied when it has one; with --risk-fnr the mask is the conformal one (threshold calibrated on the run's
+    validation split, see `minivess conformal`). Both apply with either engine.
     """
     from minivess.pipelines.training import evaluation
+
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine}: choose one of {', '.join(ENGINES)}.")
+    predictor_for = None
+    if engine == "onnx":
+        from minivess.pipelines.serving.onnx_run import onnx_predictor
+
+        predictor_for = onnx_predictor
 
     threshold = None
     settings = get_settings()
@@ -80,7 +93,9 @@ def predict(
 
         run_conformal.check_alpha(risk_fnr)
         threshold = run_conformal.threshold_for(run_id, settings, risk_fnr)
-    result = evaluation.predict_file(run_id, image, out, settings, threshold=threshold, uncertainty_path=uncertainty)
+    result = evaluation.predict_file(
+        run_id, image, out, settings, threshold=threshold, uncertainty_path=uncertainty, predictor_for=predictor_for
+    )
     render.console.print(f"[green]wrote {result.mask_path}[/] (vessel fraction {result.vessel_fraction:.4f})")
     if threshold is not None:
         render.console.print(f"conformal threshold p >= {threshold:.4f} (alpha {risk_fnr:g})")

@@ -1,4 +1,4 @@
-"""Build the chat graph: supervisor → worker → approval → tools → worker … → supervisor → END."""
+"""Build the chat graph: intake → supervisor → worker → approval → tools → worker … → supervisor → END."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from minivess.agents import nodes
 from minivess.agents.approval import approval
 from minivess.agents.execution import run_tools
 from minivess.agents.llm import LLMGateway
-from minivess.agents.state import ChatState
+from minivess.agents.state import ChatState, start_request
 from minivess.catalog import WORKERS
 from minivess.settings import Settings, get_settings
 from minivess.tools.base import ToolRegistry
@@ -30,6 +30,7 @@ def build_chat_graph(
     settings = settings or get_settings()
     deps = nodes.AgentDeps(settings=settings, llm=llm or LLMGateway(settings), tools=tools or REGISTRY)
     graph = StateGraph(ChatState)
+    graph.add_node("intake", start_request)  # a no-op for ChatSession; resets counters for bare-message clients
     graph.add_node(
         "supervisor", partial(nodes.supervisor, deps=deps), destinations=("experimenter", "analyst", "__end__")
     )
@@ -39,7 +40,8 @@ def build_chat_graph(
         )
     graph.add_node("approval", partial(approval, deps=deps), destinations=("tools", *WORKERS, "__end__"))
     graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*WORKERS, "__end__"))
-    graph.add_edge(START, "supervisor")
+    graph.add_edge(START, "intake")
+    graph.add_edge("intake", "supervisor")
     return graph.compile(checkpointer=checkpointer)
 
 

@@ -46,11 +46,9 @@ def best_run(ref: str, ctx: ToolContext) -> str:
 def alias_run(ref: str, ctx: ToolContext) -> str:
     """'champion[:<model>]' / 'challenger[:<model>]' → the run behind that registry alias."""
     from minivess.pipelines.tracking.mlflow_run import client_for
-    from minivess.pipelines.tracking.naming import DEFAULT_REGISTERED_MODEL
-    from minivess.pipelines.tracking.registry import resolve_version
+    from minivess.pipelines.tracking.registry import alias_ref, run_for_alias
 
-    alias, _, name = ref.partition(":")
-    version = resolve_version(client_for(ctx.settings.tracking_uri), name or DEFAULT_REGISTERED_MODEL, alias)
-    if not version.run_id:
-        raise TrackingError(f"the {alias} of {name or DEFAULT_REGISTERED_MODEL} has no run behind it.")
-    return str(version.run_id)
+    aliased = alias_ref(ref)
+    if aliased is None:
+        raise ToolInputError(f"'{ref}' is not a registry alias (champion or challenger).")
+    return run_for_alias(client_for(ctx.settings.tracking_uri), *aliased)

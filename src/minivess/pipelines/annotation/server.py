@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -139,6 +140,20 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+# What every Label Studio we start runs with (natively here, and in docker-compose.yml's labelstudio service).
+LOCKED_DOWN_ENV: Final[Mapping[str, str]] = {
+    "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",  # else the preset token gets 401
+    "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+    # Tasks embed their images as data URIs; local-files serving stays off, so no Label Studio user can read
+    # files of the machine (the home holds credentials.json).
+    "LOCAL_FILES_SERVING_ENABLED": "false",
+    "SENTRY_DSN": "",
+    "FRONTEND_SENTRY_DSN": "",
+    "COLLECT_ANALYTICS": "false",
+    "LATEST_VERSION_CHECK": "false",
+}
+
+
 def server_env(directory: Path, credentials: Credentials, home: Path, base: Mapping[str, str]) -> dict[str, str]:
     """The server's environment: our data dir and admin, legacy tokens on, every outbound call off."""
     env = {name: base[name] for name in PASSTHROUGH_ENV if name in base}
@@ -149,15 +164,7 @@ def server_env(directory: Path, credentials: Credentials, home: Path, base: Mapp
             "LABEL_STUDIO_USERNAME": credentials.email,
             "LABEL_STUDIO_PASSWORD": credentials.password,
             "LABEL_STUDIO_USER_TOKEN": credentials.token,
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",  # else the preset token gets 401
-            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-            # Tasks embed their images as data URIs; local-files serving stays off, so no Label Studio user
-            # can read files of the machine (the home holds credentials.json).
-            "LOCAL_FILES_SERVING_ENABLED": "false",
-            "SENTRY_DSN": "",
-            "FRONTEND_SENTRY_DSN": "",
-            "COLLECT_ANALYTICS": "false",
-            "LATEST_VERSION_CHECK": "false",
+            **LOCKED_DOWN_ENV,
         }
     )
     return env

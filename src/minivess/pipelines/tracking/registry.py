@@ -55,3 +55,30 @@ def download_version(client: MlflowClient, version: ModelVersion, dst: Path) -> 
     """Download a registered version's files (model.pt + model.json) into `dst`."""
     dst.mkdir(parents=True, exist_ok=True)
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(dst)))
+
+
+def alias_ref(ref: str) -> tuple[Alias, str] | None:
+    """``'champion[:<model>]'`` / ``'challenger[:<model>]'`` → (alias, registered model); anything else → None."""
+    from minivess.pipelines.tracking.naming import DEFAULT_REGISTERED_MODEL
+
+    alias, _, name = ref.strip().partition(":")
+    for known in ALIASES:
+        if alias == known:
+            return known, name or DEFAULT_REGISTERED_MODEL
+    return None
+
+
+def run_for_alias(client: MlflowClient, alias: Alias, name: str) -> str:
+    """The run id behind a registry alias (``champion`` of ``minivess-segmenter``)."""
+    version = resolve_version(client, name, alias)
+    if not version.run_id:
+        raise TrackingError(f"the {alias} of {name} has no run behind it.")
+    return str(version.run_id)
+
+
+def resolve_model_ref(client: MlflowClient, ref: str) -> str:
+    """A run id for a registry alias (``champion[:<model>]``) or a run reference (id, prefix, ``last``)."""
+    from minivess.pipelines.tracking.refs import resolve_run_id
+
+    aliased = alias_ref(ref)
+    return run_for_alias(client, *aliased) if aliased else resolve_run_id(client, ref)

@@ -29,10 +29,9 @@ from minivess.pipelines.data.transforms import IMAGE, deterministic_transforms
 from minivess.pipelines.metrics.volume_metrics import VolumeMetrics, compute_volume_metrics, summarise
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for
-from minivess.pipelines.tracking.refs import resolve_run_id
-from minivess.pipelines.tracking.registry import MODEL_ARTIFACT
+from minivess.pipelines.tracking.registry import MODEL_ARTIFACT, resolve_model_ref
 from minivess.pipelines.training.checkpoint import ModelSpec
-from minivess.pipelines.training.inference import load_exported_model, logits_to_mask, predict_logits
+from minivess.pipelines.training.inference import Predictor, load_exported_model, logits_to_mask, predict_logits
 from minivess.pipelines.training.runs import CONFIG_FILE, MANIFEST_FILE, SPLITS_FILE, run_dir_for
 from minivess.pipelines.training.runtime import resolve_device
 from minivess.pipelines.uncertainty.calibration import CalibrationAccumulator
@@ -102,9 +101,12 @@ class VolumeLogits:
 
 
 def open_run(run_ref: str, settings: Settings) -> OpenedRun:
-    """Load a run's config, splits, manifest and model (its stored temperature too, 1.0 if never calibrated)."""
+    """Load a run's config, splits, manifest and model (its stored temperature too, 1.0 if never calibrated).
+
+    ``run_ref`` is a run id, a unique prefix, ``last``, or a registry alias (``champion[:<model>]``).
+    """
     client = client_for(settings.tracking_uri)
-    run_id = resolve_run_id(client, run_ref)
+    run_id = resolve_model_ref(client, run_ref)
     folder = run_files(client, run_id, settings)
     cfg = ExperimentConfig.model_validate(yaml.safe_load((folder / CONFIG_FILE).read_text()))
     manifest = DatasetManifest.model_validate_json((folder / MANIFEST_FILE).read_text())
@@ -201,10 +203,13 @@ def predict_file(
     *,
     threshold: float | None = None,
     uncertainty_path: Path | None = None,
+    predictor_for: Callable[[OpenedRun], Predictor] | None = None,
 ) -> Prediction:
     """Segment one NIfTI volume with a run's model; outputs keep the input's grid, affine and spacing.
 
     Args:
+        predictor_for: Builds the sliding window's predictor from the opened run (e.g. ONNX Runtime over the
+            run's export); default the run's torch model on its device.
         threshold: Vessel where the (temperature-scaled) probability is ≥ this (e.g. a conformal threshold);
             default the argmax mask.
         uncertainty_path: Also write the predictive entropy (nats, float32) per voxel there.
@@ -213,8 +218,10 @@ def predict_file(
         raise DataError(f"input volume {image_path} does not exist.")
     source = load_nifti(image_path)
     run = open_run(run_ref, settings)
+    predictor = predictor_for(run) if predictor_for else run.model
+    device = run.device if isinstance(predictor, torch.nn.Module) else torch.device("cpu")
     probability = segment_probability(
-        run.model, run.spec, image_path, inference or run.cfg.inference, run.device, run.temperature
+        predictor, run.spec, image_path, inference or run.cfg.inference, device, run.temperature
     )
     mask = (probability >= threshold) if threshold is not None else (probability > 0.5)
     header = source.header.copy()
@@ -235,7 +242,7 @@ def binary_entropy(probability: NDArray[Any]) -> NDArray[Any]:
 
 
 def segment_probability(
-    model: torch.nn.Module,
+    model: Predictor,
     spec: ModelSpec,
     image_path: Path,
     inference: InferenceConfig,

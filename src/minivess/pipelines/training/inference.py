@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,6 +22,8 @@ from minivess.pipelines.training.runtime import autocast
 logger = logging.getLogger(__name__)
 
 MEMBERS_DIR = "members"
+# What the sliding window calls per batch of windows: a torch module, or e.g. an ONNX Runtime session wrapper.
+Predictor = torch.nn.Module | Callable[[torch.Tensor], torch.Tensor]
 
 
 def build_model(spec: ModelSpec, grad_checkpointing: bool = False) -> torch.nn.Module:
@@ -61,16 +65,21 @@ def _load_ensemble(folder: Path, spec: ModelSpec, device: torch.device) -> torch
 
 @torch.no_grad()
 def predict_logits(
-    model: torch.nn.Module,
+    model: Predictor,
     image: torch.Tensor,
     roi_size: tuple[int, int, int],
     cfg: InferenceConfig,
     device: torch.device,
     amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Logits (B, C, X, Y, Z) for a (B, 1, X, Y, Z) image of any size, on the CPU."""
-    model.eval()
-    with autocast(device, amp_dtype):
+    """Logits (B, C, X, Y, Z) for a (B, 1, X, Y, Z) image of any size, on the CPU.
+
+    ``model`` is a torch module (put in eval mode, autocast on ``device``) or any callable from a batch of
+    windows to their logits (an ONNX Runtime predictor: it runs on the CPU, so ``device`` should be the CPU).
+    """
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    with autocast(device, amp_dtype), _torch_threads(1 if not isinstance(model, torch.nn.Module) else None):
         logits = sliding_window_inference(
             image.to(device),
             roi_size=roi_size,
@@ -80,6 +89,23 @@ def predict_logits(
             mode=cfg.mode,
         )
     return cast(torch.Tensor, logits).float().cpu()
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch intra-op threads (None: unchanged), restoring the previous count after.
+
+    An external predictor (ONNX Runtime) brings its own thread pool; torch's OpenMP threads, which spin for a
+    while after each of the window-blending ops, would otherwise compete with it for the same cores.
+    """
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count is not None:
+            torch.set_num_threads(previous)
 
 
 def logits_to_mask(logits: torch.Tensor) -> NDArray[Any]:
