@@ -124,30 +124,22 @@ def export_onnx(model: torch.nn.Module, spec: ModelSpec, folder: Path) -> OnnxIn
 def _export(model: torch.nn.Module, example: torch.Tensor, path: Path, exporter: Exporter) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes: the patch is fixed
-        if exporter == "torchscript":
-            torch.onnx.export(
-                model,
-                (example,),
-                str(path),
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=OPSET,
-            )
-        else:
-            batch = torch.export.Dim("batch", min=1, max=1024)
-            torch.onnx.export(
-                model,
-                (example,),
-                str(path),
-                dynamo=True,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes=({0: batch},),
-                opset_version=max(OPSET, 18),
-                verbose=False,
-            )
+        # the same graph names either way; each exporter declares the dynamic batch its own way
+        dynamic: dict[str, Any] = (
+            {
+                "dynamo": False,
+                "dynamic_axes": {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                "opset_version": OPSET,
+            }
+            if exporter == "torchscript"
+            else {
+                "dynamo": True,
+                "dynamic_shapes": ({0: torch.export.Dim("batch", min=1, max=1024)},),
+                "opset_version": max(OPSET, 18),
+                "verbose": False,
+            }
+        )
+        torch.onnx.export(model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], **dynamic)
 
 
 def ort_session(

@@ -20,7 +20,6 @@ from typing import Any, Final, Literal
 
 import nibabel as nib
 import numpy as np
-import torch
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
@@ -201,11 +200,10 @@ class Segmenter:
         from minivess.pipelines.data.nifti import load_nifti
 
         source = load_nifti(path)
-        device = self.run.device if isinstance(self.predictor, torch.nn.Module) else torch.device("cpu")
         started = time.perf_counter()
         with self._lock:
             probability = segment_probability(
-                self.predictor, self.run.spec, path, self.run.cfg.inference, device, self.run.temperature
+                self.predictor, self.run.spec, path, self.run.cfg.inference, self.run.device, self.run.temperature
             )
         mask = (probability >= threshold) if threshold is not None else (probability > 0.5)
         return Segmentation(

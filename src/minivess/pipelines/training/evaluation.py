@@ -219,9 +219,8 @@ def predict_file(
     source = load_nifti(image_path)
     run = open_run(run_ref, settings)
     predictor = predictor_for(run) if predictor_for else run.model
-    device = run.device if isinstance(predictor, torch.nn.Module) else torch.device("cpu")
     probability = segment_probability(
-        predictor, run.spec, image_path, inference or run.cfg.inference, device, run.temperature
+        predictor, run.spec, image_path, inference or run.cfg.inference, run.device, run.temperature
     )
     mask = (probability >= threshold) if threshold is not None else (probability > 0.5)
     header = source.header.copy()

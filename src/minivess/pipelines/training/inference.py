@@ -75,10 +75,12 @@ def predict_logits(
     """Logits (B, C, X, Y, Z) for a (B, 1, X, Y, Z) image of any size, on the CPU.
 
     ``model`` is a torch module (put in eval mode, autocast on ``device``) or any callable from a batch of
-    windows to their logits (an ONNX Runtime predictor: it runs on the CPU, so ``device`` should be the CPU).
+    windows to their logits (an ONNX Runtime predictor: it runs on the CPU, so ``device`` is the CPU for it).
     """
     if isinstance(model, torch.nn.Module):
         model.eval()
+    else:
+        device = torch.device("cpu")
     with autocast(device, amp_dtype), _torch_threads(1 if not isinstance(model, torch.nn.Module) else None):
         logits = sliding_window_inference(
             image.to(device),
