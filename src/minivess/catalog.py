@@ -97,6 +97,7 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
         "param_effect",
         "query_runs",
         "describe_warehouse",
+        "model_card",
     ),
 }
 WORKERS: Final[tuple[Worker, ...]] = tuple(WORKER_TOOLS)
@@ -105,7 +106,7 @@ WORKER_DUTIES: Final[dict[Worker, str]] = {
         "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups, "
         "weight checks, the label-review loop and model searches"
     ),
-    "analyst": "run analytics",
+    "analyst": "run analytics and model cards",
 }
 
 

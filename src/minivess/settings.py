@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         256.0, gt=0, allow_inf_nan=False, description="Largest upload `minivess serve` accepts (MB)."
     )
 
+    dvc_remote: str | None = Field(
+        None, description="DVC remote for dataset versions (e.g. s3://bucket/minivess); default HOME/dvc-remote."
+    )
+    openlineage_url: str | None = Field(
+        None, description="OpenLineage HTTP endpoint (e.g. Marquez http://host:5000); default HOME/lineage/ files."
+    )
+    user: str | None = Field(None, description="Name recorded in the audit trail; default the OS user.")
+
     langfuse_public_key: SecretStr | None = Field(
         None, validation_alias=_env("LANGFUSE_PUBLIC_KEY", "LANGFUSE_PUBLIC_KEY")
     )

@@ -28,6 +28,7 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     if state.get("auto_approve"):
         record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
         tracer.event("approval", input={"questions": questions}, output={"approved": True}, metadata={"by": "--yes"})
+        _audit(deps, questions, record)
         return Command(goto="tools", update={"approvals": [*state.get("approvals", []), record]})
     # Nothing is traced or written before interrupt(): on resume this node re-runs from its top.
     answer = _normalise(interrupt({"kind": "approval", "questions": questions}))
@@ -39,6 +40,7 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
         level=None if answer["approved"] else "WARNING",
     )
     record = {"questions": questions, **answer}
+    _audit(deps, questions, record)
     approvals = [*state.get("approvals", []), record]
     if answer["approved"]:
         return Command(goto="tools", update={"approvals": approvals})
@@ -46,6 +48,24 @@ def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "exp
     rejected = [tool_message(c, f"REJECTED: {reason}") for c in calls]
     worker_name = state.get("active_worker") or "experimenter"
     return Command(goto=worker_name, update={"messages": rejected, "pending_calls": [], "approvals": approvals})
+
+
+def _audit(deps: AgentDeps, questions: list[dict[str, Any]], answer: dict[str, Any]) -> None:
+    """One audit entry per question answered: who decided, what, and why (the trail fails loudly, never silently)."""
+    from minivess.observability import current_trace_id
+    from minivess.pipelines.governance import audit
+
+    by = str(answer.get("by") or "user")
+    for question in questions:
+        audit.append(
+            deps.settings,
+            "approval" if answer["approved"] else "rejection",
+            f"{question['tool']}: {question['reason']}",
+            reason=answer.get("comment") or None,
+            details={"tool": question["tool"], "arguments": question["arguments"], "answered_by": by},
+            actor=None if by in {"user", "--yes"} else by,
+            trace_id=current_trace_id(),
+        )
 
 
 def affordable_calls(calls: list[dict[str, Any]], state: ChatState, deps: AgentDeps) -> list[dict[str, Any]]:

@@ -12,10 +12,13 @@ from minivess import __version__
 from minivess.cli import (
     agent,
     agent_server,
+    audit,
+    cards,
     config,
     data,
     evals,
     labels,
+    lineage,
     models,
     render,
     runs,
@@ -37,6 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(agent_server.app, name="agent")
+app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(evals.app, name="evals")
@@ -63,6 +67,8 @@ app.command("reject")(agent.reject)
 app.command("threads")(agent.threads)
 app.command("nightly")(search.nightly)
 app.command("app")(viewer.app_command)
+app.command("card")(cards.card)
+app.command("lineage")(lineage.lineage)
 
 
 def _version(value: bool) -> None:

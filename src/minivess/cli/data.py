@@ -49,6 +49,16 @@ def synth(
             out, n=n, config=config, seed=seed, on_volume=lambda i, p: bar.update(task, advance=1, status=p.name)
         )
     render.console.print(f"[green]wrote {n} volume(s) to {out}[/] (preset {preset}, seed {seed})")
+    from minivess.cli.context import get_settings
+    from minivess.pipelines.governance import lineage as ol
+    from minivess.pipelines.governance.versions import record_quietly
+
+    settings = get_settings()
+    with ol.job_run(settings, "synthesise") as job:
+        version = record_quietly(settings, out, "synth")
+        job.outputs(ol.dataset_name(version.dataset, version.version) if version else f"dataset/{out.name}")
+    if version:
+        render.console.print(f"dataset version {version.dataset}@{version.version} recorded (DVC)")
 
 
 def derived_dir(kind: str, folder: Path, version: str) -> Path:
@@ -106,3 +116,66 @@ def split(
         splits.save(target)
         render.console.print(f"train {len(splits.train)} · val {len(splits.val)} · test {len(splits.test)}")
     render.console.print(f"[green]wrote {target}")
+
+
+@app.command("card")
+def card(
+    dataset: str = typer.Argument(..., help="Dataset folder, or a dataset name under the data dir."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the card (default HOME/cards/data-…)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the card's key facts as JSON."),
+) -> None:
+    """Write a data card (composition, provenance, labeling, versions, limits) as Markdown and HTML."""
+    from minivess.cli.cards import data_card
+
+    data_card(dataset, out=out, as_json=as_json)
+
+
+DRIFT_EXIT = 1
+
+
+@app.command("drift")
+def drift(
+    reference: str = typer.Argument(..., help="Reference dataset (folder or name), e.g. the training data."),
+    current: str = typer.Argument(..., help="The new dataset to check against it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Per-volume features (intensity percentiles, SNR, vessel fraction, spacing, shape) compared with Evidently.
+
+    Exit 0: no drift (or too few volumes to tell: said in yellow); 1: drift detected; 2: an error.
+    """
+    import sys
+
+    from minivess.cli.context import get_settings
+    from minivess.pipelines.governance.drift import MIN_VOLUMES, compare_datasets
+
+    with render.console.status("computing per-volume features and drift tests…"):
+        result = compare_datasets(get_settings(), reference, current)
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        rows = [(f.name, f.test, "—" if f.p_value is None else f"{f.p_value:.4g}", "DRIFT" if f.drifted else "", f.note)
+                for f in result.features]  # fmt: skip
+        title = f"{result.n_reference} reference vs {result.n_current} current volumes (p < {result.threshold:.4g})"
+        render.console.print(render.records_table(title, ["feature", "test", "p-value", "", "note"], rows))
+        if result.report_html:
+            render.console.print(f"report: {result.report_html}")
+    if not result.sufficient:
+        render.err_console.print(
+            f"[yellow]too few volumes to test for drift (need {MIN_VOLUMES} per side, have {result.n_reference} and "
+            f"{result.n_current}): no verdict on the tested features"
+        )
+    if result.drifted:
+        render.err_console.print(f"[red]drift detected in {', '.join(result.drifted_features)}")
+        raise typer.Exit(DRIFT_EXIT)
+    if result.sufficient:
+        render.console.print("[green]no drift detected")
+
+
+def _governance_commands() -> None:
+    from minivess.cli import lineage
+
+    app.command("versions")(lineage.versions)
+    app.command("add")(lineage.add)
+
+
+_governance_commands()

@@ -1,4 +1,4 @@
-"""`minivess evals run | gate | report`: Braintrust eval suites, the local score history and the regression gate.
+"""`minivess evals run | gate | report | comment`: Braintrust suites, the score history, the gate, the PR comment.
 
 Exit codes: 0 fine, 1 the gate failed (a mean below its floor, a case errored, nothing recorded), 2 an error.
 """
@@ -16,6 +16,7 @@ from minivess.errors import ConfigError
 
 if TYPE_CHECKING:
     from minivess.evals.gate import GateResult
+    from minivess.settings import Settings
 
 GATE_FAILED_EXIT = 1
 
@@ -67,6 +68,8 @@ def run(
         latest.update({suite: runs[-1] for suite, runs in summarize_runs(result.records).items()})
     outcome = check_gate(latest, floor_values, names)
     _print_checks(outcome, title="scores vs floors")
+    if gate:
+        _audit_gate(settings, outcome)
     render.note(f"history: {settings.home_dir / 'evals' / 'history.jsonl'}; dashboard: `minivess evals report`")
     if gate and not outcome.ok:
         raise typer.Exit(GATE_FAILED_EXIT)
@@ -87,6 +90,7 @@ def gate_command(
     runs = summarize_runs(read_records(history_path(settings)))
     outcome = check_gate({suite: items[-1] for suite, items in runs.items()}, floor_values, names)
     _print_checks(outcome, title="gate: latest runs vs floors")
+    _audit_gate(settings, outcome)
     if not outcome.ok:
         raise typer.Exit(GATE_FAILED_EXIT)
 
@@ -108,6 +112,53 @@ def report(
         render.note(f"no eval runs in {source} yet: run `minivess evals run planner` first")
     out = write_report(records, load_floors(floors), output or evals_dir(settings) / "report.html", source=source)
     render.console.print(f"wrote {out}")
+
+
+@app.command()
+def comment(
+    bench: list[Path] | None = typer.Option(
+        None, "--bench", help="A file with a benchmark's JSON line(s) (`python benchmarks/X.py > F`); repeatable."
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the Markdown here (default: stdout)."),
+    floors: Path | None = typer.Option(None, "--floors", help=FLOORS_HELP),
+) -> None:
+    """Write the pull-request comment CI posts with CML: scores vs floors, regressions, benchmark results.
+
+    Reads the local history only; `cml comment create FILE` (GitHub Actions) posts it.
+    """
+    from minivess.evals.comment import comment_markdown, read_benchmark_lines
+    from minivess.evals.gate import load_floors
+    from minivess.evals.history import history_path, read_records, summarize_runs
+
+    settings = get_settings()
+    body = comment_markdown(
+        summarize_runs(read_records(history_path(settings))), load_floors(floors), read_benchmark_lines(bench or [])
+    )
+    if output is None:
+        typer.echo(body)
+        return
+    from minivess.fileio import write_text_atomic
+
+    write_text_atomic(output, body)
+    render.console.print(f"wrote {output}")
+
+
+def _audit_gate(settings: Settings, outcome: GateResult) -> None:
+    """The eval gate's verdict goes to the audit trail (kind gate_result), with every floor it checked."""
+    from minivess.pipelines.governance import audit
+
+    audit.append(
+        settings,
+        "gate_result",
+        f"eval gate {'passed' if outcome.ok else 'failed'}: {', '.join(sorted(outcome.runs)) or 'no suite'}",
+        reason="; ".join(outcome.problems) or None,
+        details={
+            "checks": [
+                {"suite": c.suite, "scorer": c.scorer, "mean": c.mean, "floor": c.floor} for c in outcome.checks
+            ],
+            "runs": {suite: run.run_id for suite, run in outcome.runs.items()},
+        },
+    )
 
 
 def _print_checks(outcome: GateResult, *, title: str) -> None:

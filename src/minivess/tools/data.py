@@ -67,6 +67,12 @@ def synthesize_data(args: SynthesizeDataArgs, ctx: ToolContext) -> SynthesizeDat
         seed=args.seed,
         on_volume=lambda i, p: ctx.progress({"event": "volume", "index": i, "total": args.n}),
     )
+    from minivess.pipelines.governance import lineage
+    from minivess.pipelines.governance.versions import record_quietly
+
+    with lineage.job_run(ctx.settings, "synthesise") as job:
+        version = record_quietly(ctx.settings, target, "synth")
+        job.outputs(lineage.dataset_name(version.dataset, version.version) if version else f"dataset/{target.name}")
     return SynthesizeDataResult(path=str(target), n=args.n, shape=list(config.shape), preset=args.preset)
 
 

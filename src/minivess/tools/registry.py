@@ -11,10 +11,10 @@ from types import ModuleType
 from typing import Any, Final
 
 from minivess import catalog
-from minivess.tools import analytics, annotation, data, search, training, uncertainty
+from minivess.tools import analytics, annotation, data, governance, search, training, uncertainty
 from minivess.tools.base import Tool, ToolRegistry
 
-TOOL_MODULES: Final[tuple[ModuleType, ...]] = (training, data, uncertainty, annotation, search, analytics)
+TOOL_MODULES: Final[tuple[ModuleType, ...]] = (training, data, uncertainty, annotation, search, analytics, governance)
 
 
 def _collect() -> list[Tool[Any, Any]]:

@@ -309,6 +309,25 @@ class PromoteModelArgs(BaseModel):
     model_name: str = Field("minivess-segmenter", description="Registered model name.")
 
 
+def _audit_promotion(ctx: ToolContext, run_id: str, args: PromoteModelArgs, version: str) -> None:
+    """The promotion's audit entry: the alias move, the run, its data version and the approval's trace."""
+    from minivess.observability import current_trace_id
+    from minivess.pipelines.governance import audit
+    from minivess.pipelines.tracking.mlflow_run import client_for
+    from minivess.pipelines.tracking.naming import TAG_DATA_VERSION
+
+    tags = client_for(ctx.settings.tracking_uri).get_run(run_id).data.tags
+    audit.append(
+        ctx.settings,
+        "promotion",
+        f"{args.model_name} v{version} → {args.alias}",
+        details={"model_name": args.model_name, "version": version, "alias": args.alias},
+        run_id=run_id,
+        data_version=tags.get(TAG_DATA_VERSION),
+        trace_id=current_trace_id(),
+    )
+
+
 class PromoteModelResult(BaseModel):
     run_id: str
     model_name: str
@@ -323,12 +342,19 @@ def _always(args: PromoteModelArgs, ctx: ToolContext) -> str:
 @tool("promote_model", PromoteModelArgs, PromoteModelResult, needs_approval=_always)
 def promote_model(args: PromoteModelArgs, ctx: ToolContext) -> PromoteModelResult:
     """Register a run's model in the MLflow registry and point the champion or challenger alias at it."""
+    from minivess.pipelines.governance import lineage
     from minivess.pipelines.tracking.mlflow_run import client_for
     from minivess.pipelines.tracking.registry import register_run_model
 
     run_id = resolve_run_ref(args.run_id, ctx)
-    try:
-        version = register_run_model(client_for(ctx.settings.tracking_uri), run_id, args.model_name, alias=args.alias)
-    except TrackingError as exc:
-        raise ToolInputError(f"promote_model: {exc}") from exc
+    with lineage.job_run(ctx.settings, "promote", inputs=[f"model/{run_id}"]) as job:
+        job.link(mlflow_run_id=run_id, alias=args.alias, model_name=args.model_name)
+        try:
+            version = register_run_model(
+                client_for(ctx.settings.tracking_uri), run_id, args.model_name, alias=args.alias
+            )
+        except TrackingError as exc:
+            raise ToolInputError(f"promote_model: {exc}") from exc
+        job.outputs(f"registry/{args.model_name}@{args.alias or version.version}")
+    _audit_promotion(ctx, run_id, args, str(version.version))
     return PromoteModelResult(run_id=run_id, model_name=args.model_name, version=str(version.version), alias=args.alias)

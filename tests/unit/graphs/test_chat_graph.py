@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from minivess.graphs.session import ChatSession, PendingApprovalError
+from minivess.pipelines.governance import audit
 from minivess.settings import get_settings
 from tests.fakes import ScriptedLLM, call
 
@@ -83,6 +84,10 @@ def test_approval_pauses_and_a_new_process_resumes_it(scripted_llm: ScriptedLLM)
     assert [t.name for t in outcome.tools] == ["synthesize_data"]
     assert len(list((target / "raw").iterdir())) == 1  # ran exactly once
     assert second.graph.get_state(second.config).values["approvals"][0]["by"] == "tester"
+    approvals = [e for e in audit.entries(get_settings()) if e.kind == "approval"]
+    assert len(approvals) == 1 and approvals[0].actor == "tester"  # who decided, in the audit trail
+    assert approvals[0].details["tool"] == "synthesize_data" and "overwrites" in approvals[0].subject
+    assert audit.verify(get_settings()).ok
 
 
 def test_rejection_is_explained_to_the_worker_and_nothing_runs(scripted_llm: ScriptedLLM) -> None:
@@ -96,6 +101,8 @@ def test_rejection_is_explained_to_the_worker_and_nothing_runs(scripted_llm: Scr
     assert outcome.answer == "OK, I left the dataset alone."
     assert outcome.tools[0].content == "REJECTED: keep my data"
     assert not list((target / "raw").iterdir())
+    (rejection,) = [e for e in audit.entries(get_settings()) if e.kind in {"approval", "rejection"}]
+    assert rejection.kind == "rejection" and rejection.reason == "keep my data"
 
 
 def test_tool_call_budget_stops_the_request(scripted_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,6 +41,7 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ("import_reviews", "dataset", ""),
         ("start_search", "budget_minutes trials families epochs dataset", ""),
         ("search_status", "search_id", ""),
+        ("model_card", "model", ""),
     )
 }
 _PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")

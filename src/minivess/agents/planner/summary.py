@@ -318,6 +318,16 @@ def _search(d: Data, short: bool) -> str:
     )
 
 
+def _model_card(d: Data, short: bool) -> str:
+    subject = f"{d.get('registered_model')} v{d.get('version')}" if d.get("version") else f"run {d.get('run_id')}"
+    facts = [f"test Dice {num(d.get('test_dice'))}" if d.get("test_dice") is not None else "not evaluated"]
+    temperature = d.get("temperature")
+    facts.append(f"temperature {num(temperature)}" if temperature is not None else "not calibrated")
+    facts.append(f"{len(d.get('approvals') or [])} audit entr{'y' if len(d.get('approvals') or []) == 1 else 'ies'}")
+    missing = f" Absent sources: {', '.join(d['missing'])}." if d.get("missing") and not short else ""
+    return f"Model card of {subject} ({'; '.join(facts)}): {d.get('html')}.{missing}"
+
+
 _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
     "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
@@ -326,6 +336,7 @@ _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "conformal_calibrate": _conformal, "build_ensemble": _ensemble, "greedy_soup": _soup, "quality_gate": _gate,
     "find_label_issues": _label_issues, "queue_for_review": _queued, "review_status": _review_status,
     "import_reviews": _imported, "start_search": _search, "search_status": _search,
+    "model_card": _model_card,
 }  # fmt: skip
 
 

@@ -181,6 +181,9 @@ def _queue(args: dict[str, Any], ref: str) -> str:
     return text + (f", showing the predictions of {ref}" if args.get("run_id") else "")
 
 
+_ALIASES: Final = ("champion", "challenger")  # model_card names these as "the champion"
+
+
 def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
     """A one-line, human-readable description of a step that `build_plan` maps back to the same step."""
     args = step.args
@@ -226,6 +229,10 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
         "start_search": lambda: _search(args),
         "search_status": lambda: f"show the status of search {args.get('search_id', 'last')}".replace(
             "search last", "the last search"
+        ),
+        "model_card": lambda: (
+            "write the model card of "
+            + (f"the {args['model']}" if str(args.get("model", "champion")) in _ALIASES else ref("model"))
         ),
     }
     make = texts.get(step.tool)

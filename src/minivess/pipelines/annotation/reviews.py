@@ -272,9 +272,10 @@ def import_reviews(client: LabelStudio, data_dir: Path, settings: Settings) -> I
             )  # fmt: skip
         existed = (version_dir(settings, manifest, reviews) / LINEAGE_FILE).is_file()
         target = build_version(settings, manifest, reviews, project_id)
+    _record_reviewed(settings, manifest.version, target)
     lineage = json.loads((target / LINEAGE_FILE).read_text())
     changed = sum(e["voxels_added"] + e["voxels_removed"] for e in lineage["ledger"])
-    return ImportReport(
+    report = ImportReport(
         dataset_dir=str(target),
         dataset_version=scan_dataset(target).version,
         parent_dir=str(manifest.root),
@@ -284,6 +285,40 @@ def import_reviews(client: LabelStudio, data_dir: Path, settings: Settings) -> I
         voxels_changed=changed,
         already_imported=existed,
     )
+    if not existed:
+        _audit_import(settings, report, lineage)
+    return report
+
+
+def _audit_import(settings: Settings, report: ImportReport, lineage: dict[str, Any]) -> None:
+    """The label import's audit entry: which reviews (and reviewers) made which dataset version from which."""
+    from minivess.pipelines.governance import audit
+
+    annotators = sorted({str(e.get("annotator")) for e in lineage["ledger"] if e.get("annotator")})
+    audit.append(
+        settings,
+        "label_import",
+        f"reviewed version {report.dataset_version} of {report.parent_version}",
+        details={
+            **report.model_dump(),
+            "annotators": annotators,
+            "annotation_ids": sorted({e["annotation_id"] for e in lineage["ledger"] if "annotation_id" in e}),
+        },
+        data_version=report.dataset_version,
+    )
+
+
+def _record_reviewed(settings: Settings, parent_manifest_version: str, target: Path) -> None:
+    """Record the reviewed folder as a DVC version (parent: the source's DVC version, if it has one) + lineage."""
+    from minivess.pipelines.governance import lineage
+    from minivess.pipelines.governance.versions import record_quietly, version_for_manifest
+
+    parent = version_for_manifest(settings, parent_manifest_version)
+    source = lineage.dataset_name(parent.dataset, parent.version) if parent else f"dataset/@{parent_manifest_version}"
+    with lineage.job_run(settings, "label_import", inputs=[source]) as job:
+        recorded = record_quietly(settings, target, "label_import", parent.version if parent else None)
+        if recorded:
+            job.outputs(lineage.dataset_name(recorded.dataset, recorded.version))
 
 
 def review_status(client: LabelStudio, data_dir: Path, settings: Settings) -> StatusReport:

@@ -27,7 +27,26 @@ class Promotion(BaseModel):
 def decide(
     best_run_id: str, settings: Settings, margin: float, model_name: str = naming.DEFAULT_REGISTERED_MODEL
 ) -> Promotion:
-    """Evaluate the best trial (and the champion, if any) on the test split; point `challenger` at a winner."""
+    """Evaluate the best trial (and the champion, if any) on the test split; point `challenger` at a winner.
+
+    The decision, either way, goes to the audit trail (kind ``search_decision``).
+    """
+    from minivess.pipelines.governance import audit
+
+    promotion = _decide(best_run_id, settings, margin, model_name)
+    subject = (
+        f"{model_name} v{promotion.challenger_version} → challenger"
+        if promotion.outcome == "challenger"
+        else f"{model_name}: champion kept"
+    )
+    audit.append(
+        settings, "search_decision", subject, reason=promotion.reason, details=promotion.model_dump(),
+        run_id=best_run_id,
+    )  # fmt: skip
+    return promotion
+
+
+def _decide(best_run_id: str, settings: Settings, margin: float, model_name: str) -> Promotion:
     from minivess.errors import TrackingError
     from minivess.pipelines.tracking.mlflow_run import client_for
     from minivess.pipelines.tracking.registry import register_run_model, resolve_version
@@ -54,7 +73,12 @@ def decide(
     if champion is not None and best < champion + margin:
         why = f"test clDice {best:.3f} does not beat the champion's {champion:.3f} by {margin:g}"
         return Promotion(**facts, outcome="kept_champion", reason=why)
-    version = register_run_model(client, best_run_id, model_name, alias="challenger")
+    from minivess.pipelines.governance import lineage
+
+    with lineage.job_run(settings, "promote", inputs=[f"model/{best_run_id}"]) as job:
+        job.link(mlflow_run_id=best_run_id, alias="challenger", model_name=model_name)
+        version = register_run_model(client, best_run_id, model_name, alias="challenger")
+        job.outputs(f"registry/{model_name}@challenger")
     why = (
         f"test clDice {best:.3f} beats the champion's {champion:.3f} by ≥ {margin:g}"
         if champion is not None

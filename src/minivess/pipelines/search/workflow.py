@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from minivess import catalog
 from minivess.errors import ConfigError
+from minivess.pipelines.governance import lineage
 from minivess.pipelines.search import engine
 from minivess.pipelines.search import record as records
 from minivess.pipelines.search.engine import SearchObserver
@@ -38,6 +39,7 @@ def plan(spec: SearchSpec, settings: Settings) -> SearchPlan:
     return plan_search(past_runs(settings), spec.families, spec.trials)
 
 
+@lineage.job("search")
 def start(
     spec: SearchSpec, settings: Settings, observer: SearchObserver | None = None, search_plan: SearchPlan | None = None
 ) -> SearchRecord:

@@ -11,6 +11,7 @@ DEFAULT_REGISTERED_MODEL: Final = "minivess-segmenter"
 TAG_MODEL_FAMILY: Final = "minivess.model_family"  # "segresnet" | "swinunetr" | "dynunet"
 TAG_LOSS: Final = "minivess.loss"  # "dice_ce" | "dice_ce_cldice"
 TAG_DATA_VERSION: Final = "minivess.data_version"  # manifest hash (first 12 hex chars)
+TAG_DVC_VERSION: Final = "minivess.dvc_version"  # DVC dir md5 (12 hex); absent when the dataset is untracked
 TAG_RUN_KIND: Final = "minivess.run_kind"  # "train" | "evaluate"
 TAG_ERROR: Final = "minivess.error"  # "<ExceptionType>: message" on FAILED runs
 TAG_BEST_EPOCH: Final = "minivess.best_epoch"

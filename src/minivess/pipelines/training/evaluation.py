@@ -26,6 +26,7 @@ from minivess.pipelines.data.manifest import DatasetManifest
 from minivess.pipelines.data.nifti import load_nifti, write_nifti_atomic
 from minivess.pipelines.data.splits import SplitName, Splits
 from minivess.pipelines.data.transforms import IMAGE, deterministic_transforms
+from minivess.pipelines.governance import lineage
 from minivess.pipelines.metrics.volume_metrics import VolumeMetrics, compute_volume_metrics, summarise
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.mlflow_run import RunRecorder, client_for
@@ -135,6 +136,7 @@ def split_logits(run: OpenedRun, split: SplitName, manifest: DatasetManifest | N
         yield VolumeLogits(str(batch["id"][0]), logits[0], label, (spacing[0], spacing[1], spacing[2]))
 
 
+@lineage.job("evaluate")
 def evaluate_run(
     run_ref: str,
     settings: Settings,

@@ -55,11 +55,32 @@ def train(
         ConfigError, DataError: before anything is written to MLflow.
         TrainingError: the run failed; it is marked FAILED in MLflow with the error in a tag.
     """
-    trainer = start_training(cfg, settings, observer, tags)
+    from minivess.pipelines.governance import lineage
+
+    with lineage.job_run(settings, "train") as job:
+        trainer = start_training(cfg, settings, observer, tags)
+        dataset = trainer.manifest.root.name
+        version = trainer.recorder.client.get_run(trainer.recorder.run_id).data.tags.get(naming.TAG_DVC_VERSION)
+        job.inputs.append(lineage.dataset_name(dataset, version or trainer.manifest.version))
+        job.link(mlflow_run_id=trainer.recorder.run_id, trace_id=(tags or {}).get(naming.TAG_TRACE_ID))
+        try:
+            result = _run_and_finish(trainer, settings)
+        except BaseException as exc:
+            raise wrap_failure(trainer.recorder, exc) from exc
+        job.outputs(f"model/{result.run_id}")
+        return result
+
+
+def _dvc_tag(settings: Settings, manifest_version: str) -> dict[str, str]:
+    """``minivess.dvc_version`` when the data's content was recorded as a DVC version; none when it is untracked."""
+    from minivess.pipelines.governance.versions import version_for_manifest
+
     try:
-        return _run_and_finish(trainer, settings)
-    except BaseException as exc:
-        raise wrap_failure(trainer.recorder, exc) from exc
+        found = version_for_manifest(settings, manifest_version)
+    except Exception as exc:  # a damaged history must not stop training
+        logger.warning("could not read dataset versions: %s", exc)
+        return {}
+    return {naming.TAG_DVC_VERSION: found.version} if found else {}
 
 
 def start_training(
@@ -83,6 +104,7 @@ def start_training(
     client = client_for(settings.tracking_uri)
     experiment_id = get_or_create_experiment(client, cfg.tracking.experiment, _artifact_root(settings))
     params, run_tags = params_and_tags(cfg, manifest, spec)
+    run_tags.update(_dvc_tag(settings, manifest.version))
     recorder = create_run(client, experiment_id, cfg, {**run_tags, **(tags or {})})
     run_dir = run_dir_for(settings, recorder.run_id)
     try:

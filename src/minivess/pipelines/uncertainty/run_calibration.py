@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from minivess.errors import DataError
 from minivess.fileio import write_json_atomic
+from minivess.pipelines.governance import lineage
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.mlflow_run import RunRecorder
 from minivess.pipelines.training.evaluation import OpenedRun, calibration_summary, open_run, split_logits
@@ -68,6 +69,7 @@ def _fit(run: OpenedRun, on_volume: Callable[[str], None] | None) -> tuple[float
     return float(fit.temperature), int(fit.n_voxels)
 
 
+@lineage.job("calibrate")
 def calibrate_run(
     run_ref: str, settings: Settings, on_volume: Callable[[str], None] | None = None
 ) -> CalibrationRunReport:

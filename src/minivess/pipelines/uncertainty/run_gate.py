@@ -78,6 +78,13 @@ def quality_gate(run_ref: str, settings: Settings) -> GateReport:
     path = run.folder / "quality" / "weightwatcher.json"
     write_json_atomic(path, {"rule": rule.model_dump(), "report": report.model_dump(), "verdict": verdict.model_dump()})
     recorder.log_artifact(path, "quality")
+    from minivess.pipelines.governance import audit
+
+    audit.append(
+        settings, "gate_result", f"weight gate {'pass' if verdict.passed else 'fail'}: run {run.run_id[:8]}",
+        reason="; ".join(verdict.reasons) or None, details={"gate": "weightwatcher", "passed": verdict.passed,
+        "rule": rule.model_dump(), "alpha_weighted": report.alpha_weighted}, run_id=run.run_id,
+    )  # fmt: skip
     return GateReport(
         run_id=run.run_id,
         passed=verdict.passed,

@@ -1,0 +1,28 @@
+"""Builder for the model card: the run or registered model named, else the champion.
+
+"make a model card for the champion", "write the model card of run abc123", "document the production model":
+a card documents one model, so a single reference is used; with none named it is the champion's card (the
+model people ask to document), never a guess from the conversation's latest run unless "it" points at one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from minivess.agents.planner.builders import Builder, Built
+from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.models import Step
+from minivess.agents.planner.refs import RunRef
+from minivess.agents.planner.resolve import RefResolver
+
+DEFAULT_MODEL: Final = "champion"
+
+
+def build_model_card(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """model_card of the one model named (a run, 'it', the champion or challenger), else of the champion."""
+    named = [ref for ref in refs if ref.kind != "family"]
+    values = res.resolve(named, single=True) if named else []
+    return [Step("model_card", {"model": values[0] if values else DEFAULT_MODEL})]
+
+
+CARD_BUILDERS: Final[dict[Intent, Builder]] = {"model_card": build_model_card}

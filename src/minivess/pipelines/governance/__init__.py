@@ -1,0 +1,1 @@
+"""Governance: dataset versions (DVC), lineage (OpenLineage), the audit trail, cards and drift checks."""
