@@ -68,7 +68,8 @@ def export(dest: Path = typer.Argument(..., help="A new (or empty) folder for th
 
     settings = get_settings()
     out = export_release(settings, dest.expanduser().resolve(), champion=_champion(settings))
-    render.console.print(f"[green]release record written to {out}[/] (release.json, audit.jsonl, soup.json)")
+    files = ", ".join(sorted(path.name for path in out.iterdir()))
+    render.console.print(f"[green]release record written to {out}[/] ({files})")
 
 
 def _champion(settings: Any) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ def lineage(
     as_json: bool = typer.Option(False, "--json", help="Print the tree as JSON."),
 ) -> None:
     """Walk a model or run back to its dataset version, reviews and raw volumes."""
+    from rich.markup import escape
     from rich.tree import Tree
 
     from minivess.cli.context import get_settings
@@ -25,12 +26,18 @@ def lineage(
         typer.echo(json.dumps(node.to_dict(), indent=2))
         return
 
+    def line(item: LineageNode) -> str:
+        """The label, led by its kind in bold unless the label already starts with it ("run …", "dataset …")."""
+        if item.label.startswith(item.kind):
+            return f"[bold]{item.kind}[/]{escape(item.label[len(item.kind) :])}"
+        return f"[bold]{item.kind}[/] {escape(item.label)}"
+
     def grow(tree: Tree, child: LineageNode) -> None:
-        branch = tree.add(f"[bold]{child.kind}[/] {child.label}")
+        branch = tree.add(line(child))
         for grandchild in child.children:
             grow(branch, grandchild)
 
-    root = Tree(f"[bold]{node.kind}[/] {node.label}")
+    root = Tree(line(node))
     for child in node.children:
         grow(root, child)
     render.console.print(root)

@@ -5,7 +5,6 @@ Each reader returns ``None`` (or an empty collection) when its source is absent;
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import tempfile
@@ -19,6 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from minivess.errors import MinivessError, TrackingError
 from minivess.pipelines.data.manifest import DatasetManifest
+from minivess.pipelines.governance import audit
+from minivess.pipelines.governance.versions import DatasetVersion, list_versions
 from minivess.pipelines.tracking import naming
 from minivess.pipelines.tracking.refs import resolve_run_id
 from minivess.pipelines.tracking.registry import alias_ref, resolve_version
@@ -154,32 +155,25 @@ def rank(settings: Settings, run_id: str, metric: str = naming.METRIC_VAL_DICE) 
     return None
 
 
-def _optional(module: str) -> Any | None:
-    """A governance module written by another part of the product, or None while it is absent."""
+def recorded_versions(settings: Settings) -> list[DatasetVersion] | None:
+    """Every recorded DVC dataset version (None: the registry cannot be read; the card says so)."""
     try:
-        return importlib.import_module(f"minivess.pipelines.governance.{module}")
-    except ModuleNotFoundError:
+        return list_versions(settings)
+    except (MinivessError, OSError) as exc:
+        logger.info("dataset versions unavailable: %s", exc)
         return None
 
 
 def dataset_versions(settings: Settings, data_version: str | None, dvc_version: str | None) -> list[Any] | None:
     """Recorded DVC dataset versions matching the run's manifest or DVC version (None: no version registry)."""
-    versions = _optional("versions")
-    if versions is None:
-        return None
-    try:
-        recorded = versions.list_versions(settings)
-    except (MinivessError, OSError) as exc:
-        logger.info("dataset versions unavailable: %s", exc)
+    recorded = recorded_versions(settings)
+    if recorded is None:
         return None
     return [v for v in recorded if v.version == dvc_version or (data_version and v.manifest_version == data_version)]
 
 
 def audit_entries(settings: Settings, target: ModelTarget) -> list[Any] | None:
     """Audit entries about the run or its registered version (None: no audit trail module)."""
-    audit = _optional("audit")
-    if audit is None:
-        return None
     try:
         entries = audit.entries(settings)
     except (MinivessError, OSError) as exc:

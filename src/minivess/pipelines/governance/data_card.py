@@ -14,11 +14,11 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
-from minivess.errors import DataError, MinivessError
+from minivess.errors import DataError
 from minivess.fileio import write_json_atomic, write_text_atomic
 from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
 from minivess.pipelines.governance import card_render as md
-from minivess.pipelines.governance.card_sources import _optional
+from minivess.pipelines.governance.card_sources import recorded_versions
 from minivess.pipelines.tracking.naming import LINEAGE_FILE
 from minivess.settings import Settings
 
@@ -125,13 +125,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _versions(settings: Settings, root: Path, manifest: DatasetManifest) -> list[Any] | None:
-    module = _optional("versions")
-    if module is None:
-        return None
-    try:
-        recorded = module.list_versions(settings)
-    except (MinivessError, OSError) as exc:
-        logger.info("dataset versions unavailable: %s", exc)
+    recorded = recorded_versions(settings)
+    if recorded is None:
         return None
     return [v for v in recorded if v.manifest_version == manifest.version or Path(v.path).resolve() == root]
 

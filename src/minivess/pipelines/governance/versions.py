@@ -208,7 +208,7 @@ def record_version(
 
 
 def _audit(settings: Settings, recorded: DatasetVersion) -> None:
-    from minivess.pipelines.governance import audit  # type: ignore[attr-defined,unused-ignore]
+    from minivess.pipelines.governance import audit
 
     details: dict[str, Any] = recorded.model_dump(include={"source", "parent_version", "md5", "manifest_version",
                                                            "files", "bytes", "path"})  # fmt: skip
