@@ -64,7 +64,9 @@ def _start(served_run: ServedRun, log: Path, *args: str) -> Server:
         if proc.poll() is not None:
             pytest.fail(f"the server exited with {proc.returncode}:\n{server.log_text()}")
         try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+            # Healthy, and the CLI has said so: its own probe runs on a poll, so the line can trail /healthz.
+            healthy = httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200
+            if healthy and " — ready in " in server.log_text():
                 server.started_s = time.monotonic() - tic
                 return server
         except httpx.HTTPError:
