@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from minivess import __version__
@@ -129,10 +128,14 @@ def main() -> None:
     except MinivessError as exc:
         render.error_panel(type(exc).__name__, str(exc))
         sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # Typer >= 0.26 vendors Click: its usage errors derive from this, not click's
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            render.error_line("usage", exc.format_message())
         sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         render.err_console.print("[yellow]Aborted.")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -20,13 +19,14 @@ def _all_command_paths() -> list[list[str]]:
     root = typer.main.get_command(app)
     paths: list[list[str]] = []
 
-    def walk(command: click.Command, prefix: list[str]) -> None:
+    def walk(command: object, prefix: list[str]) -> None:
         paths.append(prefix)
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                walk(sub, [*prefix, name])
+        # Typer >= 0.26 vendors Click, so its groups are not click.Group: a group is what has sub-commands.
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*prefix, name])
 
     walk(root, [])
+    assert len(paths) > 40, paths  # every group's commands, not the root alone
     return paths
 
 
@@ -41,6 +41,21 @@ def test_every_command_has_help(path: list[str]) -> None:
 def test_python_dash_m_runs_the_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "minivess", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("minivess ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["data", "synthx"], "No such command 'synthx'. Did you mean 'synth'?"),
+        (["train", "--bogus"], "No such option: --bogus"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    ],
+)
+def test_usage_errors_are_click_messages_not_tracebacks(argv: list[str], expected: str, minivess_home: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "minivess", *argv], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert expected in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
 
 
 def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
