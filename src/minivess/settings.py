@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     openlineage_url: str | None = Field(
         None, description="OpenLineage HTTP endpoint (e.g. Marquez http://host:5000); default HOME/lineage/ files."
     )
+    pushgateway_url: str | None = Field(
+        None, description="Prometheus Pushgateway for job metrics (e.g. http://host:9091); default HOME/metrics/ files."
+    )
     user: str | None = Field(None, description="Name recorded in the audit trail; default the OS user.")
 
     langfuse_public_key: SecretStr | None = Field(

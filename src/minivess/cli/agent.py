@@ -116,12 +116,22 @@ def _dry_run_session(thread: str | None) -> Any:
     return session
 
 
-def _decide(thread: str, approved: bool, comment: str, as_json: bool) -> None:
+def _who() -> str:
+    """Who answers an approval: MINIVESS_USER, else the OS user (the audit trail's actor)."""
     import getpass
 
+    if user := get_settings().user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+def _decide(thread: str, approved: bool, comment: str, as_json: bool) -> None:
     session = _session(thread)
     printer = None if as_json else TurnPrinter()
-    outcome = _interruptible(lambda: session.decide(approved, by=getpass.getuser(), comment=comment, on_event=printer))
+    outcome = _interruptible(lambda: session.decide(approved, by=_who(), comment=comment, on_event=printer))
     _finish(outcome, as_json)
 
 
@@ -201,7 +211,7 @@ def _chat_line(session: Any, line: str) -> Any:
 
             render.console.print(Markdown(CHAT_HELP))
         elif command in ("/approve", "/reject"):
-            _show(session.decide(command == "/approve", by="chat", comment=rest, on_event=TurnPrinter()))
+            _show(session.decide(command == "/approve", by=_who(), comment=rest, on_event=TurnPrinter()))
         elif command in ("/good", "/bad"):
             _feedback(session, command == "/good", rest)
         elif command == "/threads":

@@ -56,16 +56,24 @@ def run(
     from minivess.evals.gate import check_gate, load_floors
     from minivess.evals.history import summarize_runs
     from minivess.evals.suite import run_suite
+    from minivess.observability.job_metrics import JobMetrics
 
     settings = get_settings()
     names = _suite_names(suites)
     floor_values = load_floors(floors)  # read first: a broken floors file should not cost a whole run
     latest = {}
     for name in names:
-        result = run_suite(build_suite(name, settings), settings, send=False if offline else None)
+        # HOME/metrics/evals-<suite>.prom (+ the Pushgateway when configured): cases, errors, mean scores
+        with JobMetrics("evals", settings, name) as metrics:
+            result = run_suite(build_suite(name, settings), settings, send=False if offline else None)
+            summaries = {suite: runs[-1] for suite, runs in summarize_runs(result.records).items()}
+            metrics.inc("minivess_evals_cases_total", len(result.records))
+            metrics.inc("minivess_evals_case_errors_total", sum(1 for r in result.records if r.error))
+            for scorer, mean in (summaries[name].means if name in summaries else {}).items():
+                metrics.set("minivess_evals_score", mean, scorer=scorer)
         where = "sent to Braintrust" if result.sent else "kept local (no BRAINTRUST_API_KEY or --offline)"
         render.note(f"{name}: run {result.info.run_id}, {len(result.records)} cases, {where}")
-        latest.update({suite: runs[-1] for suite, runs in summarize_runs(result.records).items()})
+        latest.update(summaries)
     outcome = check_gate(latest, floor_values, names)
     _print_checks(outcome, title="scores vs floors")
     if gate:

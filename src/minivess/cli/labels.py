@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 
 DatasetArg = typer.Argument(None, help="Dataset folder (raw/ + seg/); default: the synthetic dataset in the home.")
+JsonOpt = typer.Option(False, "--json", help="Print the report as JSON (for scripts).")
 
 
 def _folder(dataset: Path | None) -> Path:
@@ -67,30 +68,31 @@ def queue(
     dataset: Path | None = DatasetArg,
     top_k: int = typer.Option(20, "--top", "-k", min=1, max=500, help="Queue the k most suspicious slices."),
     run_id: str | None = typer.Option(None, "--run", help="Show this run's prediction next to the current mask."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Queue the most suspicious slices in Label Studio (idempotent: already queued slices are skipped)."""
     from minivess.pipelines.annotation import workflow
 
     report = workflow.queue_top(_folder(dataset), get_settings(), top_k, run_id)
-    render.console.print(render.key_value_table("review queue", report.model_dump()))
+    render.key_values("review queue", report, as_json)
 
 
 @app.command("status")
-def status(dataset: Path | None = DatasetArg) -> None:
+def status(dataset: Path | None = DatasetArg, as_json: bool = JsonOpt) -> None:
     """Reviewed / skipped / pending tasks of the dataset version's project, and imported versions."""
     from minivess.pipelines.annotation import workflow
 
     report = workflow.status(_folder(dataset), get_settings())
-    render.console.print(render.key_value_table("review status", report.model_dump()))
+    render.key_values("review status", report, as_json)
 
 
 @app.command("import")
-def import_(dataset: Path | None = DatasetArg) -> None:
+def import_(dataset: Path | None = DatasetArg, as_json: bool = JsonOpt) -> None:
     """Write finished reviews into a new dataset version (with a lineage ledger); the source stays as it was."""
     from minivess.pipelines.annotation import workflow
 
     report = workflow.import_all(_folder(dataset), get_settings())
-    render.console.print(render.key_value_table("imported reviews", report.model_dump()))
-    if report.dataset_dir:
+    render.key_values("imported reviews", report, as_json)
+    if report.dataset_dir and not as_json:
         # soft_wrap: a long path stays on one line, so the command can be copied
         render.console.print(f"train on it: minivess train --set data.dir={report.dataset_dir}", soft_wrap=True)

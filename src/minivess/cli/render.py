@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,14 @@ def key_value_table(title: str, rows: Mapping[str, Any]) -> Table:
     for key, value in rows.items():
         table.add_row(key, "" if value is None else str(value))
     return table
+
+
+def key_values(title: str, report: Any, as_json: bool) -> None:
+    """A pydantic report as a key/value table, or as JSON on stdout for scripts (``--json``)."""
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        console.print(key_value_table(title, report.model_dump()))
 
 
 def records_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from minivess.cli import render
+from minivess.cli.context import get_settings
 from minivess.pipelines.analytics.limits import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from minivess.pipelines.tracking import naming
 
@@ -101,7 +102,15 @@ def sync(
     full: bool = typer.Option(False, "--full", help="Rewrite every run, not only new or changed ones."),
 ) -> None:
     """Sync the warehouse with the MLflow store now (incremental, one transaction)."""
-    report = _warehouse(ctx).sync(full=full)
+    from minivess.observability.job_metrics import SYNC_KINDS, JobMetrics
+
+    warehouse = _warehouse(ctx)
+    # HOME/metrics/sync-<warehouse>.prom (+ the Pushgateway when configured): rows written, last success
+    with JobMetrics("sync", get_settings(), warehouse.path.stem) as metrics:
+        report = warehouse.sync(full=full)
+        for kind in SYNC_KINDS:
+            metrics.inc("minivess_sync_rows_total", getattr(report, kind), kind=kind)
+        metrics.set("minivess_sync_runs", report.runs_total)
     render.console.print(render.key_value_table("runs sync", report.model_dump()))
 
 

@@ -5,12 +5,15 @@ Ray, Optuna, torch and MLflow are imported inside the commands, so `minivess --h
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import typer
 
 from minivess.cli import render
 from minivess.cli.context import get_settings
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(help="Model search: Ray Tune trials, Optuna TPE, planned from past runs.", no_args_is_help=True)
 
@@ -114,8 +117,11 @@ def start(
         budget_minutes, trials, families, epochs, max_trial_minutes, margin, dataset, overrides, seed
     )
     settings = get_settings()
-    with _traced("search start", settings, spec.model_dump(mode="json")), SearchProgress(spec.trials) as bar:
-        record = workflow.start(spec, settings, _observer(bar, settings))
+    bar = SearchProgress(spec.trials)
+    metrics, counted = _metered(bar, settings, None)
+    with _traced("search start", settings, spec.model_dump(mode="json")), metrics, bar:
+        record = workflow.start(spec, settings, _observer(counted, settings))
+        _record_trials(counted, record, settings)
     _print_summary(record, settings)
 
 
@@ -127,20 +133,27 @@ def resume(search_id: str = typer.Argument("last", help="Search id, or 'last'.")
 
     settings = get_settings()
     record = records.load(settings, search_id)
-    with _traced("search resume", settings, {"search_id": record.search_id}), SearchProgress(record.spec.trials) as bar:
-        record = workflow.resume(record.search_id, settings, _observer(bar, settings))
+    bar = SearchProgress(record.spec.trials)
+    metrics, counted = _metered(bar, settings, record.search_id)
+    _record_trials(counted, record, settings)  # this search's earlier sessions
+    with _traced("search resume", settings, {"search_id": record.search_id}), metrics, bar:
+        record = workflow.resume(record.search_id, settings, _observer(counted, settings))
+        _record_trials(counted, record, settings)
     _print_summary(record, settings)
 
 
 @app.command("status")
-def status(search_id: str = typer.Argument("last", help="Search id, or 'last'.")) -> None:
+def status(
+    search_id: str = typer.Argument("last", help="Search id, or 'last'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts)."),
+) -> None:
     """Trials finished, failed and running, time spent, the best trial and the decision."""
     from minivess.pipelines.search import record as records
     from minivess.pipelines.search import workflow
 
     settings = get_settings()
     summary = workflow.summary(records.load(settings, search_id), settings)
-    render.console.print(render.key_value_table(f"search {summary.search_id}", summary.model_dump()))
+    render.key_values(f"search {summary.search_id}", summary, as_json)
 
 
 @app.command("report")
@@ -186,8 +199,12 @@ def nightly(
         budget_minutes, trials, families, epochs, max_trial_minutes, margin, dataset, overrides, seed
     )
     settings = get_settings()
-    with SearchProgress(spec.trials) as bar:
-        outcome = run_nightly(spec, settings, bar)
+    # one metrics file for the recurring job (search-nightly.prom), whichever search each night creates
+    bar = SearchProgress(spec.trials)
+    metrics, counted = _metered(bar, settings, "nightly")
+    with metrics, bar:
+        outcome = run_nightly(spec, settings, counted)
+        _record_trials(counted, outcome.record, settings)
     _print_summary(outcome.record, settings)
     if outcome.approval_thread:
         render.console.print(
@@ -197,7 +214,29 @@ def nightly(
         )
 
 
-def _observer(bar: SearchProgress, settings: Any) -> Any:
+def _metered(bar: SearchProgress, settings: Any, instance: str | None) -> tuple[Any, Any]:
+    """A search job's metrics (HOME/metrics/search-<id>.prom) and an observer counting trials into them."""
+    from minivess.observability.job_metrics import JobMetrics, MetricsSearchObserver
+
+    metrics = JobMetrics("search", settings, instance)
+    return metrics, MetricsSearchObserver(bar, metrics)
+
+
+def _record_trials(counted: Any, record: Any, settings: Any) -> None:
+    """Trial counts from the search's own trial table: it knows pruned trials and earlier sessions."""
+    from minivess.pipelines.search.trial_state import trial_rows
+
+    if counted.metrics.instance is None:
+        counted.metrics.set_instance(record.search_id)
+    try:
+        rows = [row for row in trial_rows(settings, record) if not row.interrupted]
+    except Exception as exc:  # the counts are metrics only: the search itself went as it went
+        logger.warning("could not count the trials of search %s for its metrics: %s", record.search_id, exc)
+        return
+    counted.record_trials([row.state for row in rows], [row.score for row in rows if row.score is not None])
+
+
+def _observer(bar: Any, settings: Any) -> Any:
     from minivess.observability import get_tracer
     from minivess.observability.search import TracedSearchObserver
 

@@ -25,13 +25,16 @@ def train(
 ) -> None:
     """Train a segmentation model; every epoch is logged to MLflow and checkpointed for --resume."""
     from minivess.configs.loading import load_experiment
+    from minivess.observability.job_metrics import JobMetrics, MetricsTrainingObserver
     from minivess.pipelines.training import runs
 
+    if resume and (config or overrides):
+        raise ConfigError("--resume continues a run with its saved config; drop --config/--set.")
     settings = get_settings()
-    with render.TrainingProgress() as observer:
+    # HOME/metrics/train-<run>.prom after every epoch and at the end (+ the Pushgateway when configured)
+    with JobMetrics("train", settings) as metrics, render.TrainingProgress() as progress:
+        observer = MetricsTrainingObserver(progress, metrics)
         if resume:
-            if config or overrides:
-                raise ConfigError("--resume continues a run with its saved config; drop --config/--set.")
             result = runs.resume(resume, settings, observer)
         else:
             result = runs.train(load_experiment(config, overrides), settings, observer)

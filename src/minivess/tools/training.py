@@ -105,26 +105,28 @@ def train_model(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
     """
     from minivess.configs.loading import load_experiment
     from minivess.observability import get_tracer
+    from minivess.observability.job_metrics import JobMetrics, MetricsTrainingObserver
     from minivess.observability.training import traced_training
     from minivess.pipelines.tracking.naming import TAG_TRACE_ID
     from minivess.pipelines.training import runs
 
     try:
         cfg = load_experiment(catalog.model_entry(args.model).preset, values=train_values(args))
-        result = traced_training(
-            get_tracer(ctx.settings),
-            _ProgressObserver(ctx),
-            lambda observer, tags: runs.train(cfg, ctx.settings, observer, tags),
-            name="train",
-            summary={
-                "model": args.model,
-                "loss": cfg.loss.name,
-                "epochs": cfg.trainer.epochs,
-                "data": str(cfg.data.dir or ""),
-            },
-            trace_tag=TAG_TRACE_ID,
-            describe=runs.result_summary,
-        )
+        with JobMetrics("train", ctx.settings) as metrics:  # HOME/metrics/train-<run>.prom, as from the CLI
+            result = traced_training(
+                get_tracer(ctx.settings),
+                MetricsTrainingObserver(_ProgressObserver(ctx), metrics),
+                lambda observer, tags: runs.train(cfg, ctx.settings, observer, tags),
+                name="train",
+                summary={
+                    "model": args.model,
+                    "loss": cfg.loss.name,
+                    "epochs": cfg.trainer.epochs,
+                    "data": str(cfg.data.dir or ""),
+                },
+                trace_tag=TAG_TRACE_ID,
+                describe=runs.result_summary,
+            )
     except (ConfigError, DataError) as exc:
         raise ToolInputError(f"train_model: {exc}") from exc
     return TrainModelResult(

@@ -30,6 +30,7 @@ ENV_EXAMPLE = REPO / "deploy" / "compose.env.example"
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "minivess-serving.json"
+JOBS_DASHBOARD = GRAFANA / "dashboards" / "minivess-jobs.json"
 
 SERVE_COMMAND = ["minivess", "serve", "--host", "0.0.0.0", "--port", "3000"]
 LANGFUSE = {
@@ -43,7 +44,7 @@ LANGFUSE = {
 PROFILES: dict[str, set[str]] = {
     "dev": {"mlflow", "labelstudio"},
     "serve": {"serve"},
-    "monitoring": {"prometheus", "grafana"},
+    "monitoring": {"prometheus", "grafana", "pushgateway"},
 }
 PROFILES["full"] = set().union(*PROFILES.values()) | LANGFUSE
 
@@ -413,5 +414,45 @@ def test_grafana_provisioning_matches_compose_mounts() -> None:
     assert Path(home).parent == Path(dashboards_dir) and (DASHBOARD.parent / Path(home).name).is_file()
     [source] = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())["datasources"]
     assert source["url"] == "http://prometheus:9090" and "prometheus" in resolved("monitoring")["services"]
-    uids = {t["datasource"]["uid"] for panel in json.loads(DASHBOARD.read_text())["panels"] for t in panel["targets"]}
-    assert uids == {source["uid"]}
+    for dashboard in (DASHBOARD, JOBS_DASHBOARD):
+        uids = {
+            t["datasource"]["uid"] for panel in json.loads(dashboard.read_text())["panels"] for t in panel["targets"]
+        }
+        assert uids == {source["uid"]}, dashboard.name
+
+
+# --- batch jobs: Pushgateway and the jobs dashboard ---------------------------------------------------------------
+
+
+def test_pushgateway_service_and_its_scrape_job() -> None:
+    pushgateway = resolved("monitoring")["services"]["pushgateway"]
+    assert pushgateway["image"] == "prom/pushgateway:v1.11.1"
+    assert set(pushgateway["profiles"]) == {"monitoring", "full"}
+    assert _published(pushgateway) == {9091}
+    assert all(
+        str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in pushgateway["ports"]
+    )
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    [job] = [
+        j for j in config["scrape_configs"] if any("pushgateway:9091" in c["targets"] for c in j["static_configs"])
+    ]
+    assert job["honor_labels"] is True, "pushed job/instance labels must survive the scrape"
+
+
+def test_jobs_dashboard_queries_only_metrics_job_metrics_defines() -> None:
+    from minivess.observability.job_metrics import JOB_KINDS, METRIC_NAMES, METRICS
+
+    dashboard = json.loads(JOBS_DASHBOARD.read_text())
+    assert dashboard["uid"] == "minivess-jobs" and dashboard["uid"] != json.loads(DASHBOARD.read_text())["uid"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids are unique"
+    used: set[str] = set()
+    for panel in dashboard["panels"]:
+        assert panel["targets"], f"{panel['title']}: a panel without a query"
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            assert names and names <= METRIC_NAMES, f"{panel['title']}: {target['expr']}"
+            used |= names
+    for kind in JOB_KINDS:  # every job shows up somewhere
+        assert any(kind in spec.jobs for spec in METRICS if spec.name in used), kind
+    assert "minivess_job_last_success_timestamp_seconds" in used and "minivess_job_duration_seconds" in used

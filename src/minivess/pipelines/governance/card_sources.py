@@ -180,7 +180,20 @@ def audit_entries(settings: Settings, target: ModelTarget) -> list[Any] | None:
         logger.info("audit trail unavailable: %s", exc)
         return None
     names = _subject_names(target)
-    return [e for e in entries if e.mlflow_run_id == target.run_id or any(n in (e.subject or "") for n in names)]
+    return [
+        e
+        for e in entries
+        if e.mlflow_run_id == target.run_id
+        or any(n in (e.subject or "") for n in names)
+        or _approves_run(e.details, target.run_id)
+    ]
+
+
+def _approves_run(details: dict[str, Any] | None, run_id: str) -> bool:
+    """An approval or rejection of a tool call on this run (its arguments may name a unique prefix, >= 6 chars)."""
+    arguments = (details or {}).get("arguments")
+    named = arguments.get("run_id") if isinstance(arguments, dict) else None
+    return isinstance(named, str) and len(named) >= 6 and run_id.startswith(named)
 
 
 def _subject_names(target: ModelTarget) -> list[str]:

@@ -141,13 +141,20 @@ def test_audit_entries_and_dataset_versions_are_shown(card_run: CardRun) -> None
     audit.append(settings, "promotion", "other run", reason="not about this model", run_id="f" * 32, actor="ana")
     audit.append(settings, "approval", f"run {card_run.run_id}", reason="approved | reviewed", run_id=card_run.run_id,
                  actor="ana")  # fmt: skip
+    # The approval node's entry: no run field, the tool call's arguments name a unique prefix of the run.
+    prefix8, prefix5 = card_run.run_id[:8], card_run.run_id[:5]
+    audit.append(settings, "approval", "promote_model: moves the 'champion' alias", reason="beats v1",
+                 details={"tool": "promote_model", "arguments": {"run_id": prefix8}}, actor="bo")  # fmt: skip
+    audit.append(settings, "rejection", "promote_model: other", reason="a 5-char prefix is no evidence",
+                 details={"tool": "promote_model", "arguments": {"run_id": prefix5}}, actor="bo")  # fmt: skip
     recorded = record_version(settings, card_run.data_dir, "synth")  # also appends a dataset_version entry
 
     card = model_card(card_run.settings, "champion", attach=False)
-    assert card.audit_entries == 2
+    assert card.audit_entries == 3
     assert card.approvals == [
         "promotion by ana: best val clDice <b>so far</b>",
         "approval by ana: approved | reviewed",
+        "approval by bo: beats v1",
     ]
     text, html = card.markdown.read_text(), card.html.read_text()
     assert "not about this model" not in text and f"`{recorded.version}`" in text
