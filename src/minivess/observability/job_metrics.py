@@ -16,7 +16,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
+
+# The engines' observer protocols, restated structurally once (observability imports nothing from pipelines).
+from minivess.observability.search import _SearchObserver
+from minivess.observability.training import _Observer as _TrainingObserver
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -267,20 +271,6 @@ class _Labelled:
 
 
 # -- training -----------------------------------------------------------------------------------------------------
-class _TrainingObserver(Protocol):
-    """The engine's TrainingObserver, restated structurally (observability imports nothing from pipelines)."""
-
-    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None: ...
-
-    def epoch_started(self, epoch: int, steps: int) -> None: ...
-
-    def step_finished(self, epoch: int, step: int, loss: float) -> None: ...
-
-    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None: ...
-
-    def run_finished(self, run_id: str, status: str, reason: str) -> None: ...
-
-
 class MetricsTrainingObserver:
     """Forwards every call to `inner` and keeps a train job's metrics, written after every epoch.
 
@@ -328,20 +318,6 @@ class MetricsTrainingObserver:
 
 
 # -- search -------------------------------------------------------------------------------------------------------
-class _SearchObserver(Protocol):
-    """The search engine's SearchObserver, restated structurally."""
-
-    def note(self, text: str) -> None: ...
-
-    def round_started(self, index: int, trials: int, space: Any) -> None: ...
-
-    def trial_started(self, number: int, config: dict[str, Any]) -> None: ...
-
-    def trial_epoch(self, number: int, epoch: int, score: float) -> None: ...
-
-    def trial_finished(self, number: int, state: str, score: float | None, error: str) -> None: ...
-
-
 class MetricsSearchObserver:
     """Forwards every call to `inner`, counts finished trials by state and writes after each trial.
 
