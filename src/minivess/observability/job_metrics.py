@@ -220,7 +220,7 @@ class JobMetrics:
             )
         except Exception as exc:  # an unreachable or refusing gateway must not fail the job
             self._push_failed = True
-            self._warn_once("push", "could not push job metrics to the Pushgateway %s: %s", url, exc)
+            self._warn_once("push", "could not push job metrics to the Pushgateway %s: %s", _without_userinfo(url), exc)
 
     def _warn_once(self, what: str, message: str, *args: object) -> None:
         if what in self._warned:
@@ -371,3 +371,13 @@ class MetricsSearchObserver:
     def _best(self, score: float) -> None:
         self.best = score if self.best is None else max(self.best, score)
         self.metrics.set("minivess_search_best_score", self.best)
+
+
+def _without_userinfo(url: str) -> str:
+    """The URL without ``user:password@`` (a gateway behind basic auth): secrets never reach the logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

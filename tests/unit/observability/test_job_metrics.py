@@ -239,11 +239,14 @@ def test_metrics_are_pushed_when_a_pushgateway_is_set(pushgateway: FakePushgatew
 def test_an_unreachable_pushgateway_warns_once_and_the_job_succeeds(
     monkeypatch: pytest.MonkeyPatch, closed_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("MINIVESS_PUSHGATEWAY_URL", f"http://127.0.0.1:{closed_port}")
+    gateway = f"http://ops:hunter2@127.0.0.1:{closed_port}"  # pragma: allowlist secret (a fake basic-auth URL)
+    monkeypatch.setenv("MINIVESS_PUSHGATEWAY_URL", gateway)
     with caplog.at_level(logging.DEBUG, logger="minivess.observability.job_metrics"):
         path = _train("run-nopush", [{"train_loss": 0.5}, {"train_loss": 0.4}])
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "Pushgateway" in warnings[0].getMessage()
+    assert f"***@127.0.0.1:{closed_port}" in warnings[0].getMessage()
+    assert "hunter2" not in caplog.text  # the gateway's password never reaches the logs
     found = samples(path.read_text())
     assert value(found, "minivess_job_status", job="train", instance="run-nopush") == 0
 
