@@ -49,6 +49,7 @@ class Product:
             "COLUMNS": "200",
         }
         self.times: dict[str, float] = {}
+        self.started: list[subprocess.Popen[bytes]] = []
 
     def run(self, step: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         tic = time.monotonic()
@@ -65,10 +66,12 @@ class Product:
 
     def popen(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as out:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "minivess", *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 process_group=0,
             )  # fmt: skip
+        self.started.append(proc)
+        return proc
 
 
 @pytest.fixture
@@ -77,7 +80,9 @@ def product(tmp_path: Path) -> Iterator[Product]:
     app = Product(home, free_port())
     try:
         yield app
-    finally:  # whatever failed: stop the Label Studio server this test started
+    finally:  # whatever failed: stop what this test started (a waiting `labelstudio up`, the server itself)
+        for proc in app.started:
+            _stop(proc)
         subprocess.run([sys.executable, "-m", "minivess", "labelstudio", "down"], env=app.env, timeout=120)
         print("\nend-to-end step times (s):", json.dumps({k: round(v, 1) for k, v in app.times.items()}))
         print(f"end-to-end total: {sum(app.times.values()):.0f} s")
