@@ -1,151 +1,32 @@
-"""docker-compose.yml, its Dockerfile and the monitoring config, checked without a container engine.
-
-`docker-compose config` resolves the file (interpolation, required variables, anchors) exactly as `up` would; the
-images are never built or run here. docker-compose 1.29 prints every service whatever `--profile` says (Compose v2
-prints only the active ones), so the active set is computed from each service's `profiles:` as Compose does.
-"""
+"""docker-compose.yml and its Dockerfile, checked without a container engine (see compose_support)."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import tomllib
-from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
-from subprocess import CompletedProcess
-from typing import Any
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
-COMPOSE_FILE = REPO / "docker-compose.yml"
-ENV_EXAMPLE = REPO / "deploy" / "compose.env.example"
-PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
-GRAFANA = REPO / "deploy" / "grafana"
-DASHBOARD = GRAFANA / "dashboards" / "minivess-serving.json"
-JOBS_DASHBOARD = GRAFANA / "dashboards" / "minivess-jobs.json"
-
-SERVE_COMMAND = ["minivess", "serve", "--host", "0.0.0.0", "--port", "3000"]
-LANGFUSE = {
-    "langfuse-web",
-    "langfuse-worker",
-    "langfuse-postgres",
-    "langfuse-clickhouse",
-    "langfuse-redis",
-    "langfuse-minio",
-}
-PROFILES: dict[str, set[str]] = {
-    "dev": {"mlflow", "labelstudio"},
-    "serve": {"serve"},
-    "monitoring": {"prometheus", "grafana", "pushgateway"},
-}
-PROFILES["full"] = set().union(*PROFILES.values()) | LANGFUSE
-
-REQUIRED = {
-    "LABEL_STUDIO_USERNAME",
-    "LABEL_STUDIO_PASSWORD",
-    "LABEL_STUDIO_USER_TOKEN",
-    "GRAFANA_ADMIN_PASSWORD",
-    "LANGFUSE_NEXTAUTH_SECRET",
-    "LANGFUSE_SALT",
-    "LANGFUSE_ENCRYPTION_KEY",
-    "LANGFUSE_POSTGRES_PASSWORD",
-    "LANGFUSE_CLICKHOUSE_PASSWORD",
-    "LANGFUSE_REDIS_AUTH",
-    "LANGFUSE_MINIO_PASSWORD",
-}
-DUMMY = {name: f"dummy-{name.lower()}" for name in REQUIRED}
-
-# the metrics `minivess serve` exposes: name → Prometheus type
-METRICS = {
-    "minivess_segment_requests_total": "counter",
-    "minivess_segment_latency_seconds": "histogram",
-    "minivess_segment_volume_voxels": "histogram",
-}
-
-
-def _compose_exe() -> str:
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.fail(
-            "docker-compose is not installed: these tests validate docker-compose.yml with `docker-compose config` "
-            "and never skip (apt-get install docker-compose; .ci/run does it)",
-            pytrace=False,
-        )
-    return exe
-
-
-@cache
-def _compose(args: tuple[str, ...], env_items: tuple[tuple[str, str], ...], env_file: str) -> CompletedProcess[str]:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", **dict(env_items)}
-    command = [_compose_exe(), "-f", str(COMPOSE_FILE), "--env-file", env_file, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, cwd=REPO, check=False)
-
-
-def compose(*args: str, env: Mapping[str, str] = DUMMY, env_file: Path | None = None) -> CompletedProcess[str]:
-    """docker-compose on our file with exactly these variables (and PATH); cached, the file does not change.
-
-    The env file defaults to an empty one, which keeps a developer's ./.env out of interpolation.
-    """
-    return _compose(args, tuple(sorted(env.items())), str(env_file or _empty_env_file()))
-
-
-@cache
-def _empty_env_file() -> Path:
-    with tempfile.NamedTemporaryFile("w", prefix="minivess-compose-", suffix=".env", delete=False) as handle:
-        pass
-    atexit.register(Path(handle.name).unlink, missing_ok=True)
-    return Path(handle.name)
-
-
-def active(config: Mapping[str, Any], profile: str) -> dict[str, Any]:
-    """The services `--profile PROFILE up` starts: those without profiles, and those listing PROFILE."""
-    services: dict[str, Any] = config["services"]
-    return {name: s for name, s in services.items() if not s.get("profiles") or profile in s["profiles"]}
-
-
-@cache
-def resolved(profile: str) -> dict[str, Any]:
-    """`docker-compose --profile PROFILE config`, parsed (required variables set to dummy values)."""
-    result = compose("--profile", profile, "config")
-    assert result.returncode == 0, result.stderr
-    config: dict[str, Any] = yaml.safe_load(result.stdout)
-    return config
-
-
-def mounts(service: Mapping[str, Any]) -> dict[str, str]:
-    """target → source of a resolved service's volumes (short syntax from 1.29, long syntax from v2)."""
-    found: dict[str, str] = {}
-    for volume in service.get("volumes", []):
-        if isinstance(volume, str):
-            source, target, *_ = volume.split(":")
-        else:
-            source, target = volume["source"], volume["target"]
-        found[target] = source
-    return found
-
-
-def env_of(service: Mapping[str, Any]) -> dict[str, str]:
-    environment = service.get("environment", {})
-    if isinstance(environment, list):  # KEY=VALUE list form
-        return dict(item.split("=", 1) for item in environment)
-    return {key: "" if value is None else str(value) for key, value in environment.items()}
-
-
-def _published(service: Mapping[str, Any]) -> set[int]:
-    """Container ports a resolved service publishes ("host:port:container/tcp" from 1.29, dicts from v2)."""
-    ports = set()
-    for port in service.get("ports", []):
-        ports.add(int(port["target"]) if isinstance(port, dict) else int(str(port).split(":")[-1].split("/")[0]))
-    return ports
-
+from tests.unit.deploy.compose_support import (
+    COMPOSE_FILE,
+    DUMMY,
+    ENV_EXAMPLE,
+    PROFILES,
+    REPO,
+    REQUIRED,
+    SERVE_COMMAND,
+    _published,
+    active,
+    compose,
+    env_of,
+    mounts,
+    resolved,
+)
 
 # --- profiles ----------------------------------------------------------------------------------------------------
 
@@ -343,116 +224,3 @@ def test_dockerignore_keeps_state_and_secrets_out() -> None:
 
 
 # --- monitoring --------------------------------------------------------------------------------------------------
-
-
-def test_prometheus_scrapes_serve() -> None:
-    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
-    jobs = [job for job in config["scrape_configs"] if any("serve:3000" in c["targets"] for c in job["static_configs"])]
-    assert len(jobs) == 1 and jobs[0].get("metrics_path", "/metrics") == "/metrics"
-    prometheus = resolved("monitoring")["services"]["prometheus"]
-    [config_flag] = [arg for arg in prometheus["command"] if arg.startswith("--config.file=")]
-    assert Path(mounts(prometheus)[config_flag.split("=", 1)[1]]) == PROMETHEUS_CONFIG
-
-
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects: identifiers that are not functions, keywords or labels."""
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings
-    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)  # label matchers, ranges
-    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)  # label lists
-    names = re.findall(r"(?<![\w.])([A-Za-z_:][\w:]*)\b(?!\s*\()", expr)
-    return {name for name in names if name not in PROMQL_WORDS}
-
-
-def allowed_series() -> set[str]:
-    series = set()
-    for name, kind in METRICS.items():
-        series |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
-    return series
-
-
-def test_metric_name_check_can_fail() -> None:
-    assert metric_names('sum by (status) (rate(minivess_segment_requests_total{status!="ok"}[5m]))') == {
-        "minivess_segment_requests_total"
-    }
-    assert metric_names("rate(up[5m]) / minivess_segment_latency_seconds") == {"up", "minivess_segment_latency_seconds"}
-    assert not metric_names("rate(up[5m])") <= allowed_series()
-    assert not {"minivess_segment_latency_seconds"} <= allowed_series()  # a histogram is read through its series
-
-
-def test_dashboard_queries_only_our_metrics() -> None:
-    dashboard = json.loads(DASHBOARD.read_text())
-    exprs = {panel["title"]: [t["expr"] for t in panel["targets"]] for panel in dashboard["panels"]}
-    assert all(exprs.values()), "every panel has a query"
-    used = set()
-    for title, queries in exprs.items():
-        for expr in queries:
-            names = metric_names(expr)
-            assert names and names <= allowed_series(), f"{title}: {expr}"
-            used |= names
-    assert {name.removesuffix("_bucket") for name in used if name.endswith("_bucket")} == {
-        "minivess_segment_latency_seconds",
-        "minivess_segment_volume_voxels",
-    }
-    assert "minivess_segment_requests_total" in used
-    latency = " ".join(q for title, qs in exprs.items() for q in qs if "minivess_segment_latency_seconds" in q)
-    assert "histogram_quantile(0.5," in latency and "histogram_quantile(0.95," in latency
-    titles = " ".join(exprs).lower()
-    assert all(word in titles for word in ("request rate", "error rate", "latency", "volume"))
-
-
-def test_grafana_provisioning_matches_compose_mounts() -> None:
-    grafana = resolved("monitoring")["services"]["grafana"]
-    mounted = mounts(grafana)
-    assert Path(mounted["/etc/grafana/provisioning"]) == GRAFANA / "provisioning"
-    [provider] = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "minivess.yaml").read_text())["providers"]
-    dashboards_dir = provider["options"]["path"]
-    assert Path(mounted[dashboards_dir]) == DASHBOARD.parent
-    home = env_of(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
-    assert Path(home).parent == Path(dashboards_dir) and (DASHBOARD.parent / Path(home).name).is_file()
-    [source] = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())["datasources"]
-    assert source["url"] == "http://prometheus:9090" and "prometheus" in resolved("monitoring")["services"]
-    for dashboard in (DASHBOARD, JOBS_DASHBOARD):
-        uids = {
-            t["datasource"]["uid"] for panel in json.loads(dashboard.read_text())["panels"] for t in panel["targets"]
-        }
-        assert uids == {source["uid"]}, dashboard.name
-
-
-# --- batch jobs: Pushgateway and the jobs dashboard ---------------------------------------------------------------
-
-
-def test_pushgateway_service_and_its_scrape_job() -> None:
-    pushgateway = resolved("monitoring")["services"]["pushgateway"]
-    assert pushgateway["image"] == "prom/pushgateway:v1.11.1"
-    assert set(pushgateway["profiles"]) == {"monitoring", "full"}
-    assert _published(pushgateway) == {9091}
-    assert all(
-        str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in pushgateway["ports"]
-    )
-    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
-    [job] = [
-        j for j in config["scrape_configs"] if any("pushgateway:9091" in c["targets"] for c in j["static_configs"])
-    ]
-    assert job["honor_labels"] is True, "pushed job/instance labels must survive the scrape"
-
-
-def test_jobs_dashboard_queries_only_metrics_job_metrics_defines() -> None:
-    from minivess.observability.job_metrics import JOB_KINDS, METRIC_NAMES, METRICS
-
-    dashboard = json.loads(JOBS_DASHBOARD.read_text())
-    assert dashboard["uid"] == "minivess-jobs" and dashboard["uid"] != json.loads(DASHBOARD.read_text())["uid"]
-    ids = [panel["id"] for panel in dashboard["panels"]]
-    assert len(ids) == len(set(ids)), "panel ids are unique"
-    used: set[str] = set()
-    for panel in dashboard["panels"]:
-        assert panel["targets"], f"{panel['title']}: a panel without a query"
-        for target in panel["targets"]:
-            names = metric_names(target["expr"])
-            assert names and names <= METRIC_NAMES, f"{panel['title']}: {target['expr']}"
-            used |= names
-    for kind in JOB_KINDS:  # every job shows up somewhere
-        assert any(kind in spec.jobs for spec in METRICS if spec.name in used), kind
-    assert "minivess_job_last_success_timestamp_seconds" in used and "minivess_job_duration_seconds" in used
