@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 # The engines' observer protocols, restated structurally once (observability imports nothing from pipelines).
 from minivess.observability.search import _SearchObserver
+from minivess.observability.training import ForwardingObserver
 from minivess.observability.training import _Observer as _TrainingObserver
 
 if TYPE_CHECKING:
@@ -271,7 +272,7 @@ class _Labelled:
 
 
 # -- training -----------------------------------------------------------------------------------------------------
-class MetricsTrainingObserver:
+class MetricsTrainingObserver(ForwardingObserver):
     """Forwards every call to `inner` and keeps a train job's metrics, written after every epoch.
 
     The run id becomes the instance at ``run_started``; the end (status, last success) is recorded by the
@@ -283,7 +284,8 @@ class MetricsTrainingObserver:
     """
 
     def __init__(self, inner: _TrainingObserver, metrics: JobMetrics) -> None:
-        self.inner, self.metrics = inner, metrics
+        super().__init__(inner)
+        self.metrics = metrics
 
     def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
         self.inner.run_started(run_id, start_epoch, epochs)
@@ -293,12 +295,6 @@ class MetricsTrainingObserver:
             self.metrics.set("minivess_train_last_epoch", start_epoch - 1)
         self.metrics.set("minivess_train_planned_epochs", epochs)
         self.metrics.write()
-
-    def epoch_started(self, epoch: int, steps: int) -> None:
-        self.inner.epoch_started(epoch, steps)
-
-    def step_finished(self, epoch: int, step: int, loss: float) -> None:
-        self.inner.step_finished(epoch, step, loss)
 
     def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
         self.inner.epoch_finished(epoch, metrics)
@@ -312,9 +308,6 @@ class MetricsTrainingObserver:
             if key in metrics:
                 self.metrics.set(name, metrics[key])
         self.metrics.write()
-
-    def run_finished(self, run_id: str, status: str, reason: str) -> None:
-        self.inner.run_finished(run_id, status, reason)
 
 
 # -- search -------------------------------------------------------------------------------------------------------

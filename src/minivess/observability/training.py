@@ -26,7 +26,29 @@ class _Observer(Protocol):
     def run_finished(self, run_id: str, status: str, reason: str) -> None: ...
 
 
-class TracedTrainingObserver:
+class ForwardingObserver:
+    """Forwards every call to ``inner``: observers that wrap another override only the events they act on."""
+
+    def __init__(self, inner: _Observer) -> None:
+        self.inner = inner
+
+    def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
+        self.inner.run_started(run_id, start_epoch, epochs)
+
+    def epoch_started(self, epoch: int, steps: int) -> None:
+        self.inner.epoch_started(epoch, steps)
+
+    def step_finished(self, epoch: int, step: int, loss: float) -> None:
+        self.inner.step_finished(epoch, step, loss)
+
+    def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.inner.epoch_finished(epoch, metrics)
+
+    def run_finished(self, run_id: str, status: str, reason: str) -> None:
+        self.inner.run_finished(run_id, status, reason)
+
+
+class TracedTrainingObserver(ForwardingObserver):
     """Forwards every call to `inner` and records trace events under the active observation.
 
     Steps are not traced (too many); epochs are events carrying their metrics; the run id goes into the
@@ -38,7 +60,7 @@ class TracedTrainingObserver:
     """
 
     def __init__(self, inner: _Observer, tracer: Tracer) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.tracer = tracer
 
     def run_started(self, run_id: str, start_epoch: int, epochs: int) -> None:
@@ -47,12 +69,6 @@ class TracedTrainingObserver:
         self.tracer.event(
             "training started", metadata={"mlflow_run_id": run_id, "start_epoch": start_epoch, "epochs": epochs}
         )
-
-    def epoch_started(self, epoch: int, steps: int) -> None:
-        self.inner.epoch_started(epoch, steps)
-
-    def step_finished(self, epoch: int, step: int, loss: float) -> None:
-        self.inner.step_finished(epoch, step, loss)
 
     def epoch_finished(self, epoch: int, metrics: dict[str, float]) -> None:
         self.inner.epoch_finished(epoch, metrics)
