@@ -11,7 +11,7 @@ import duckdb
 from pydantic import BaseModel, Field
 
 from minivess.errors import AnalyticsError
-from minivess.pipelines.analytics import label_issues, loader
+from minivess.pipelines.analytics import label_issues, loader, schemas
 from minivess.pipelines.analytics.connection import connect_reader, connect_writer
 from minivess.pipelines.analytics.schema import SCHEMA_VERSION, STATE_TABLE
 from minivess.pipelines.analytics.sources import MetricRow, RunBatch, Source, SourceKind, StoreReader
@@ -77,7 +77,8 @@ def sync_warehouse(source: Source, path: Path, home: Path, *, full: bool = False
         Counts of what was done.
 
     Raises:
-        AnalyticsError: The store or the warehouse could not be read or written.
+        AnalyticsError: The store or the warehouse could not be read or written, or the rows written break
+            the warehouse schema (``schemas.validate_warehouse``; the message names table, column and check).
     """
     started = time.perf_counter()
     signature = source.signature()  # taken before reading: a write during the sync shows up next time
@@ -133,6 +134,8 @@ def _sync_in_transaction(
         loader.write_fingerprints(con, changed | removed, new)
         loader.rebuild_params_wide(con)
     label_issues.write_label_issues(con, home)
+    # Before COMMIT: a violation rolls the whole sync back. Only the rewritten runs are read back (cheap).
+    schemas.validate_warehouse(con, run_ids=changed)
     loader.write_state(
         con,
         {

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from minivess.errors import DataError
 from minivess.fileio import write_json_atomic
@@ -45,6 +45,19 @@ class DatasetManifest(BaseModel):
 
     root: Path
     volumes: list[VolumeRecord]
+
+    @model_validator(mode="after")
+    def _schema_checks(self) -> DatasetManifest:
+        """Pandera checks across volumes (unique ids, positive spacing …) on every build and load.
+
+        Raises:
+            DataError: naming each failing column, check and the first bad volumes (not a ValidationError:
+                the files, not the caller's arguments, are wrong).
+        """
+        from minivess.pipelines.data.schemas import validate_manifest  # pandas/pandera load on first manifest
+
+        validate_manifest(self)
+        return self
 
     @property
     def version(self) -> str:
