@@ -98,6 +98,7 @@ WORKER_TOOLS: Final[dict[Worker, tuple[str, ...]]] = {
         "query_runs",
         "describe_warehouse",
         "model_card",
+        "check_drift",
     ),
 }
 WORKERS: Final[tuple[Worker, ...]] = tuple(WORKER_TOOLS)
@@ -106,7 +107,7 @@ WORKER_DUTIES: Final[dict[Worker, str]] = {
         "training, evaluation, prediction, promotion, data, calibration, conformal masks, ensembles, soups, "
         "weight checks, the label-review loop and model searches"
     ),
-    "analyst": "run analytics and model cards",
+    "analyst": "run analytics, model cards and data drift checks",
 }
 
 

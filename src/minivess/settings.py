@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minivess.errors import ConfigError
 
+DEFAULT_SYNTHETIC = "synthetic"  # the generated dataset under the data dir that training uses by default
 HOME_HINT = "set MINIVESS_HOME to a folder you can write (it is created if missing)"
 
 

@@ -190,3 +190,29 @@ def test_ctrl_c_stops_the_search_cleanly_and_resume_finishes_it(tiny_synthetic: 
     done = subprocess.run([*MINIVESS, "search", "resume"], env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_consistent(settings, records.load(settings, record.search_id), 3)
+
+
+def test_nightly_flags_a_search_on_data_that_drifted_from_the_champions(tiny_synthetic: Path, tmp_path: Path) -> None:
+    """`minivess nightly` on shifted data, with a champion trained on the default data: the warning is shown,
+    kept in the search's notes and in its report."""
+    from minivess.configs.loading import load_experiment
+    from minivess.pipelines.data.synthetic import get_preset, write_dataset
+    from minivess.pipelines.tracking.registry import register_run_model
+    from minivess.pipelines.training import runs
+    from tests.integration.conftest import TINY_SHAPE, tiny_overrides
+
+    settings = get_settings()
+    champion = runs.train(load_experiment(None, tiny_overrides(tiny_synthetic, epochs=1)), settings)
+    client = client_for(settings.tracking_uri)
+    register_run_model(client, champion.run_id, naming.DEFAULT_REGISTERED_MODEL, alias="champion")
+    shifted = tmp_path / "shifted"
+    write_dataset(shifted, n=6, config=get_preset("shifted").model_copy(update={"shape": TINY_SHAPE}), seed=2)
+    command = [*MINIVESS, "nightly", *tiny_search(shifted, 1)[2:]]
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "drift warning:" in done.stdout and "intensity_p1" in done.stdout
+    record = records.load(settings, "last")
+    [warning] = [note for note in record.notes if note.startswith("drift warning:")]
+    assert str(tiny_synthetic.resolve()) in warning and str(shifted) in warning
+    report = records.search_dir(settings, record.search_id) / records.REPORT_FILE
+    assert "drift warning:" in report.read_text()

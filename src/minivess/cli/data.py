@@ -137,19 +137,23 @@ DRIFT_EXIT = 1
 def drift(
     reference: str = typer.Argument(..., help="Reference dataset (folder or name), e.g. the training data."),
     current: str = typer.Argument(..., help="The new dataset to check against it."),
+    model: str | None = typer.Option(
+        None, "--model", help="Also compare this run's predictions (vessel fraction, mean entropy): id, 'champion'…"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Per-volume features (intensity percentiles, SNR, vessel fraction, spacing, shape) compared with Evidently.
 
-    Exit 0: no drift (or too few volumes to tell: said in yellow); 1: drift detected; 2: an error.
+    With --model, the model's predicted vessel fraction and mean predictive entropy on each volume are compared
+    too. Exit 0: no drift (or too few volumes to tell: said in yellow); 1: drift detected; 2: an error.
     """
     import sys
 
     from minivess.cli.context import get_settings
-    from minivess.pipelines.governance.drift import MIN_VOLUMES, compare_datasets
+    from minivess.pipelines.governance.drift import compare_datasets, smallest_p_value
 
     with render.console.status("computing per-volume features and drift tests…"):
-        result = compare_datasets(get_settings(), reference, current)
+        result = compare_datasets(get_settings(), reference, current, model)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
@@ -161,8 +165,9 @@ def drift(
             render.console.print(f"report: {result.report_html}")
     if not result.sufficient:
         render.err_console.print(
-            f"[yellow]too few volumes to test for drift (need {MIN_VOLUMES} per side, have {result.n_reference} and "
-            f"{result.n_current}): no verdict on the tested features"
+            f"[yellow]too few volumes to test for drift ({result.n_reference} and {result.n_current}: the smallest "
+            f"possible p-value {smallest_p_value(result.n_reference, result.n_current):.2g} is not below "
+            f"{result.threshold:.2g}, and at least 5 a side are needed): no verdict on the tested features"
         )
     if result.drifted:
         render.err_console.print(f"[red]drift detected in {', '.join(result.drifted_features)}")

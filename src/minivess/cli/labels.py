@@ -22,7 +22,7 @@ JsonOpt = typer.Option(False, "--json", help="Print the report as JSON (for scri
 
 def _folder(dataset: Path | None) -> Path:
     from minivess.errors import DataError
-    from minivess.pipelines.training.setup import DEFAULT_SYNTHETIC
+    from minivess.settings import DEFAULT_SYNTHETIC
 
     settings = get_settings()
     folder = (dataset or settings.resolved_data_dir / DEFAULT_SYNTHETIC).expanduser()

@@ -192,7 +192,8 @@ def nightly(
     overrides: list[str] = SetOpt,
     seed: int = SeedOpt,
 ) -> None:
-    """Unattended: plan from history, search, report, make a winner challenger, ask approval for champion."""
+    """Unattended: plan from history, check the data for drift, search, report, make a winner challenger, ask
+    approval for champion."""
     from minivess.graphs.nightly import run_nightly
 
     spec = spec_from_options(

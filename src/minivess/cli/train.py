@@ -104,3 +104,8 @@ def predict(
         render.console.print(f"conformal threshold p >= {threshold:.4f} (alpha {risk_fnr:g})")
     if result.uncertainty_path is not None:
         render.console.print(f"[green]wrote {result.uncertainty_path}[/] (predictive entropy, nats)")
+    from minivess.pipelines.governance.drift import training_range_warnings
+
+    for warning in training_range_warnings(settings, run_id, image, result.mask_path):
+        label = "" if warning.startswith("no drift check") else "drift warning: "
+        render.err_console.print(f"[yellow]{label}{warning}", soft_wrap=True)

@@ -1,4 +1,8 @@
-"""The nightly graph: plan from history → search → report and decide → ask a human about the champion.
+"""The nightly graph: plan from history → check drift → search → report and decide → ask about the champion.
+
+The drift check compares the search's dataset with the champion's training data (per-volume features, data
+only) and puts its verdict in the search's notes, so a champion challenged on drifted data is flagged in the
+report rather than silently compared.
 
 Unattended (cron, a systemd timer). Crash-resume is the search's own (`minivess search resume`); the champion
 step is the chat graph's approval flow, so the pending promotion shows in `minivess threads` and is answered
@@ -18,13 +22,14 @@ from minivess.pipelines.search import engine, workflow
 from minivess.pipelines.search import record as records
 from minivess.pipelines.search.planning import SearchPlan
 from minivess.pipelines.search.record import SearchRecord, SearchSpec
-from minivess.settings import Settings
+from minivess.settings import DEFAULT_SYNTHETIC, Settings
 
 
 class NightlyState(TypedDict, total=False):
     spec: dict[str, Any]
     plan: dict[str, Any]
     search_id: str
+    drift_notes: list[str]
     approval_thread: str | None
 
 
@@ -35,7 +40,7 @@ class NightlyOutcome:
 
 
 def build_nightly_graph(settings: Settings, observer: engine.SearchObserver) -> Any:
-    """Four nodes, run in order; each traced as a span of the night's trace."""
+    """Five nodes, run in order; each traced as a span of the night's trace."""
     tracer = get_tracer(settings)
     traced = TracedSearchObserver(observer, tracer)
 
@@ -46,6 +51,16 @@ def build_nightly_graph(settings: Settings, observer: engine.SearchObserver) -> 
             obs.update(output={"space": search_plan.space.describe(), "reasoning": search_plan.reasoning})
         return {"plan": search_plan.model_dump(mode="json")}
 
+    def check_drift(state: NightlyState) -> NightlyState:
+        spec = SearchSpec.model_validate(state["spec"])
+        dataset = spec.dataset or settings.resolved_data_dir / DEFAULT_SYNTHETIC
+        with tracer.observe("check drift", as_type="tool", input={"dataset": str(dataset)}) as obs:
+            from minivess.pipelines.governance.drift import search_drift_notes
+
+            notes = search_drift_notes(settings, dataset)
+            obs.update(output={"notes": notes})
+        return {"drift_notes": notes}
+
     def search(state: NightlyState) -> NightlyState:
         spec = SearchSpec.model_validate(state["spec"])
         search_plan = SearchPlan.model_validate(state["plan"])
@@ -53,6 +68,10 @@ def build_nightly_graph(settings: Settings, observer: engine.SearchObserver) -> 
             traced.note(line)
         with tracer.observe("search", as_type="chain", input={"trials": spec.trials}) as obs:
             record = engine.create_search(spec, search_plan, settings)
+            for note in state.get("drift_notes", []):
+                record.notes.append(note)
+                traced.note(note)
+            records.save(settings, record)
             obs.update(metadata={"search_id": record.search_id, "mlflow_run_id": record.parent_run_id})
             engine.drive(record.search_id, settings, traced)
         return {"search_id": record.search_id}
@@ -82,10 +101,13 @@ def build_nightly_graph(settings: Settings, observer: engine.SearchObserver) -> 
         return {"approval_thread": thread}
 
     graph = StateGraph(NightlyState)
-    for name, node in (("plan", plan), ("search", search), ("report", report), ("ask_champion", ask_champion)):
+    nodes = (("plan", plan), ("check_drift", check_drift), ("search", search), ("report", report),
+             ("ask_champion", ask_champion))  # fmt: skip
+    for name, node in nodes:
         graph.add_node(name, node)
     graph.add_edge(START, "plan")
-    graph.add_edge("plan", "search")
+    graph.add_edge("plan", "check_drift")
+    graph.add_edge("check_drift", "search")
     graph.add_edge("search", "report")
     graph.add_edge("report", "ask_champion")
     graph.add_edge("ask_champion", END)

@@ -23,7 +23,7 @@ OOF_PRESET = "segresnet_tiny"
 
 
 def _dataset(path: str | None, ctx: ToolContext) -> Path:
-    from minivess.pipelines.training.setup import DEFAULT_SYNTHETIC
+    from minivess.settings import DEFAULT_SYNTHETIC
 
     folder = Path(path).expanduser() if path else ctx.settings.resolved_data_dir / DEFAULT_SYNTHETIC
     if not folder.is_dir():

@@ -1,4 +1,4 @@
-"""Governance tools: the model card of a registered model version or a run.
+"""Governance tools: the model card of a registered model version or a run; dataset drift against a reference.
 
 Thin wrapper over ``pipelines/governance/cards``: it resolves the reference, writes the card (Markdown + HTML,
 attached to the registered version) and returns its key facts. A reference that matches nothing goes back to
@@ -70,3 +70,76 @@ def model_card(args: ModelCardArgs, ctx: ToolContext) -> ModelCardResult:
         html=str(card.html),
         test_dice=card.metrics.get("test_dice"),
     )  # fmt: skip
+
+
+class CheckDriftArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(..., min_length=1, description="The new dataset to check: a folder (raw/ + seg/) or a name.")
+    reference: str | None = Field(
+        None, description="Dataset to compare against (folder or name); default: the training data of `model`."
+    )
+    model: str | None = Field(
+        None,
+        description="Model whose predictions on both datasets are compared too (predicted vessel fraction, mean "
+        f"entropy) and whose training data is the reference when `reference` is not given: {MODEL_REF_HELP}; "
+        "default the champion (without one, a named reference is compared on the data alone).",
+    )
+
+
+class DriftFeature(BaseModel):
+    name: str
+    p_value: float | None = Field(description="two-sample test p-value; None when not tested (constant)")
+    drifted: bool
+
+
+class CheckDriftResult(BaseModel):
+    reference: str = Field(description="reference dataset folder")
+    current: str = Field(description="current dataset folder")
+    n_reference: int
+    n_current: int
+    sufficient: bool = Field(description="False: too few volumes for the test to mean anything (no verdict)")
+    drifted: bool
+    drifted_features: list[str]
+    features: list[DriftFeature]
+    threshold: float = Field(description="per-feature p-value threshold (Bonferroni)")
+    report_html: str | None = Field(description="Evidently's HTML report; None when nothing was tested")
+    model_run_id: str | None = Field(None, description="run whose predictions were compared; None: data only")
+
+
+@tool("check_drift", CheckDriftArgs, CheckDriftResult, compute_minutes=lambda args: 0.3)
+def check_drift(args: CheckDriftArgs, ctx: ToolContext) -> CheckDriftResult:
+    """Check whether a dataset has drifted from a reference (by default the champion's training data): per-volume
+    features (intensity percentiles, SNR, vessel fraction of the label, spacing, shape, and the model's predicted
+    vessel fraction and mean entropy), one row per volume, each tested with Evidently's two-sample test at a
+    Bonferroni-corrected threshold. With too few volumes for any test to fire it says there is no verdict instead
+    of guessing. Writes an HTML report. Use it before training or predicting on new data.
+    """
+    from minivess.pipelines.governance.drift import compare_datasets, training_data
+
+    model = args.model or "champion"
+    try:
+        reference = args.reference or training_data(ctx.settings, model)
+        run_ref = model if args.model or not args.reference or _has_champion(ctx) else None
+        result = compare_datasets(ctx.settings, reference, args.current, run_ref)
+    except (TrackingError, TrainingError, DataError) as exc:
+        hint = "" if args.reference or args.model else " Name the reference dataset, or promote a champion first."
+        raise ToolInputError(f"check_drift: {exc}{hint}") from exc
+    return CheckDriftResult(
+        **result.model_dump(
+            include={"reference", "current", "n_reference", "n_current", "sufficient", "drifted",
+                     "drifted_features", "threshold", "report_html", "model_run_id"}
+        ),
+        features=[DriftFeature(name=f.name, p_value=f.p_value, drifted=f.drifted) for f in result.features],
+    )  # fmt: skip
+
+
+def _has_champion(ctx: ToolContext) -> bool:
+    from minivess.pipelines.governance.card_sources import resolve_target
+    from minivess.pipelines.tracking.mlflow_run import client_for
+
+    try:
+        resolve_target(client_for(ctx.settings.tracking_uri), "champion")
+    except (TrackingError, TrainingError):
+        return False
+    return True

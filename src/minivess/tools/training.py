@@ -227,6 +227,11 @@ class PredictVolumeResult(BaseModel):
     vessel_fraction: float
     threshold: float | None = None
     uncertainty_path: str | None = None
+    drift_warnings: list[str] = Field(
+        default_factory=list,
+        description="features of the volume outside the training data's range (intensity percentiles, spacing, "
+        "predicted vessel fraction): the mask may be unreliable",
+    )
 
 
 def prediction_path(args: PredictVolumeArgs, ctx: ToolContext) -> Path:
@@ -292,12 +297,15 @@ def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeRe
     result = evaluation.predict_file(
         run_id, source, out, ctx.settings, threshold=threshold, uncertainty_path=uncertainty
     )
+    from minivess.pipelines.governance.drift import training_range_warnings
+
     return PredictVolumeResult(
         run_id=run_id,
         output_path=str(result.mask_path),
         vessel_fraction=result.vessel_fraction,
         threshold=threshold,
         uncertainty_path=str(uncertainty) if uncertainty else None,
+        drift_warnings=training_range_warnings(ctx.settings, run_id, source, result.mask_path),
     )
 
 

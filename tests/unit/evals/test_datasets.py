@@ -19,7 +19,7 @@ from minivess.tools.registry import REGISTRY
 
 # Dummy values for required fields a case does not check (only its listed keys are scored).
 FILLS: dict[str, Any] = {"run_id": "last", "input_path": "x.nii.gz", "run_ids": ["last", "best"], "param": "loss.name",
-                         "sql": "SELECT 1", "model": "segresnet"}  # fmt: skip
+                         "sql": "SELECT 1", "model": "segresnet", "current": "data/new"}  # fmt: skip
 
 
 def _parse(tool: str, args: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ Intent = Literal[
     "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
     "quality_gate", "soup", "conformal", "calibrate", "ensemble",
     "import_reviews", "review_status", "queue_review", "label_issues", "search_status", "start_search",
-    "model_card",
+    "model_card", "check_drift",
 ]  # fmt: skip
 # The uncertainty tools' intents: checked first (their words are specific), except that a request naming a NIfTI
 # volume is a prediction ("segment v.nii.gz …, missing at most 5 % of vessels" → predict_volume with risk_fnr).
@@ -94,6 +94,9 @@ _INTENTS: Final = _compile(
         ("model_card",  # before promote: "make a model card for the champion" is no promotion
          r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"),
+        ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
+         r"\bdrift(?:ed|ing|s)?\b|\b(?:distribution|covariate|domain|dataset)\s+shift\b|\bout[\s-]of[\s-]distribution\b"
+         r"|\bcheck_drift\b"),
         ("describe_warehouse",
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
          r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
@@ -314,7 +317,7 @@ _TOOL_VERB: Final = re.compile(
     r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
     r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse"
     r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate|find_label_issues|queue_for_review"
-    r"|review_status|import_reviews|start_search|search_status|model_card)\b",
+    r"|review_status|import_reviews|start_search|search_status|model_card|check_drift)\b",
     _I,
 )
 INTENT_OF_TOOL: Final[dict[str, Intent]] = {
@@ -326,6 +329,7 @@ INTENT_OF_TOOL: Final[dict[str, Intent]] = {
     "greedy_soup": "soup", "quality_gate": "quality_gate", "find_label_issues": "label_issues",
     "queue_for_review": "queue_review", "review_status": "review_status", "import_reviews": "import_reviews",
     "start_search": "start_search", "search_status": "search_status", "model_card": "model_card",
+    "check_drift": "check_drift",
 }  # fmt: skip
 TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
     "registry": "query_runs"

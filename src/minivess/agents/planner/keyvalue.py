@@ -42,13 +42,14 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ("start_search", "budget_minutes trials families epochs dataset", ""),
         ("search_status", "search_id", ""),
         ("model_card", "model", ""),
+        ("check_drift", "current reference model", "current"),
     )
 }
 _PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")
 _LISTS: Final = frozenset({"run_ids", "metrics", "patch_size", "shape", "families"})
 _TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "path", "name", "model_name", "param",
                           "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split", "family",
-                          "strategy", "uncertainty_path"})  # fmt: skip
+                          "strategy", "uncertainty_path", "current", "reference"})  # fmt: skip
 
 
 def pairs(clause: str) -> dict[str, str]:

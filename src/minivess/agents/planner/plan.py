@@ -12,6 +12,7 @@ from minivess.agents.planner.bounds import bound_for
 from minivess.agents.planner.builders import AGAIN, BUILDERS
 from minivess.agents.planner.cards import CARD_BUILDERS
 from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
+from minivess.agents.planner.drift import DRIFT_BUILDERS
 from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT, Intent, cannot_reason, classify, is_help
 from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
@@ -28,7 +29,14 @@ _INHERITABLE: Final = frozenset(
     {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
      "ensemble", "soup", "quality_gate"}
 )  # fmt: skip
-_BUILDERS: Final = {**BUILDERS, **UNCERTAINTY_BUILDERS, **ANNOTATION_BUILDERS, **SEARCH_BUILDERS, **CARD_BUILDERS}
+_BUILDERS: Final = {
+    **BUILDERS,
+    **UNCERTAINTY_BUILDERS,
+    **ANNOTATION_BUILDERS,
+    **SEARCH_BUILDERS,
+    **CARD_BUILDERS,
+    **DRIFT_BUILDERS,
+}
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)

@@ -192,6 +192,13 @@ def nii_inputs_and_output(text: str) -> tuple[list[str], str | None]:
 
 def directory(text: str) -> str | None:
     """The first path-like token that is not a NIfTI file ("data/minivess", "./data/x", "~/vols/")."""
+    found = directories(text)
+    return found[0][0] if found else None
+
+
+def directories(text: str) -> list[tuple[str, int]]:
+    """Every path-like token that is not a NIfTI file, with where it starts, in order."""
+    found = []
     for match in _DIR.finditer(text):
         candidate = match.group(1)
         parts = {p.lower() for p in candidate.split("/") if p}
@@ -199,8 +206,9 @@ def directory(text: str) -> str | None:
             continue
         if parts and parts <= _NOT_PATH_PARTS:
             continue
-        return candidate.rstrip(".,;") or None
-    return None
+        if path := candidate.rstrip(".,;"):
+            found.append((path, match.start(1)))
+    return found
 
 
 def split(text: str) -> str:

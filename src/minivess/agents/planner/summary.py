@@ -57,7 +57,9 @@ def _predict(d: Data, short: bool) -> str:
     share = f" (vessel fraction {fraction:.2%})" if isinstance(fraction, int | float) else ""
     extra = f"; conformal threshold {num(d['threshold'])}" if isinstance(d.get("threshold"), int | float) else ""
     extra += f"; uncertainty map {d['uncertainty_path']}" if d.get("uncertainty_path") else ""
-    return f"Segmented with run {_rid(d.get('run_id'), short)} → {d.get('output_path')}{share}{extra}."
+    warnings = d.get("drift_warnings") or []
+    drift = f" Drift warning: {'; '.join(warnings)}." if warnings else ""
+    return f"Segmented with run {_rid(d.get('run_id'), short)} → {d.get('output_path')}{share}{extra}.{drift}"
 
 
 def _promote(d: Data, short: bool) -> str:
@@ -328,6 +330,16 @@ def _model_card(d: Data, short: bool) -> str:
     return f"Model card of {subject} ({'; '.join(facts)}): {d.get('html')}.{missing}"
 
 
+def _drift(d: Data, short: bool) -> str:
+    sides = f"{d.get('current')} ({d.get('n_current')} volumes) vs {d.get('reference')} ({d.get('n_reference')})"
+    report = f" Report: {d['report_html']}." if d.get("report_html") else ""
+    if d.get("drifted"):
+        return f"Drift in {', '.join(d.get('drifted_features') or [])}: {sides}.{report}"
+    if not d.get("sufficient"):
+        return f"No verdict: too few volumes to test for drift, {sides}.{report}"
+    return f"No drift detected: {sides}.{report}"
+
+
 _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "train_model": _train, "evaluate_run": _evaluate, "predict_volume": _predict, "promote_model": _promote,
     "synthesize_data": _synth, "dataset_info": _dataset, "leaderboard": _leaderboard, "compare_runs": _comparison,
@@ -336,7 +348,7 @@ _FORMATS: Final[dict[str, Callable[[Data, bool], str]]] = {
     "conformal_calibrate": _conformal, "build_ensemble": _ensemble, "greedy_soup": _soup, "quality_gate": _gate,
     "find_label_issues": _label_issues, "queue_for_review": _queued, "review_status": _review_status,
     "import_reviews": _imported, "start_search": _search, "search_status": _search,
-    "model_card": _model_card,
+    "model_card": _model_card, "check_drift": _drift,
 }  # fmt: skip
 
 

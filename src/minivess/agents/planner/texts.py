@@ -234,9 +234,19 @@ def describe_step(step: Step, done_ids: dict[int, str] | None = None) -> str:
             "write the model card of "
             + (f"the {args['model']}" if str(args.get("model", "champion")) in _ALIASES else ref("model"))
         ),
+        "check_drift": lambda: _drift(args, ref("model")),
     }
     make = texts.get(step.tool)
     return str(make()) if make else f"call {step.tool}"
+
+
+def _drift(args: dict[str, Any], model: str) -> str:
+    named = str(args.get("model", "champion"))
+    owner = f"the {named}" if named in _ALIASES else model
+    against = f"against the training data of {owner}"
+    if args.get("reference"):
+        against = f"against {args['reference']}" + (f" with the predictions of {owner}" if args.get("model") else "")
+    return f"check {render_dataset(args.get('current'))} for drift {against}"
 
 
 def _search(args: dict[str, Any]) -> str:

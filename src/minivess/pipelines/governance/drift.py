@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
-from minivess.errors import DataError
+from minivess.errors import DataError, TrackingError, TrainingError
 from minivess.fileio import write_json_atomic
 from minivess.pipelines.data.manifest import DatasetManifest, scan_dataset
 from minivess.pipelines.data.nifti import load_nifti
@@ -27,7 +27,8 @@ from minivess.settings import Settings
 
 ALPHA = 0.05
 # The exact two-sample K-S p-value with n volumes per side is at least 2 / C(2n, n): 0.10 for n = 3, 0.029 for
-# n = 4, 0.0079 for n = 5. Below 5 per side a Bonferroni-corrected test over our features can never fire.
+# n = 4, 0.0079 for n = 5. Below 5 per side a Bonferroni-corrected test over our features can never fire; at 5 it
+# can only when few features are tested, so `sufficient` also asks that the smallest p-value beat the threshold.
 MIN_VOLUMES = 5
 FEATURES = (
     "intensity_p1",
@@ -42,6 +43,13 @@ FEATURES = (
     "shape_y",
     "shape_z",
 )
+# With a model: what it predicts on each volume. A model meeting data unlike its training data predicts vessels at
+# a different rate and less confidently (higher mean binary entropy, nats).
+PREDICTION_FEATURES = ("pred_vessel_fraction", "pred_mean_entropy")
+# Checked per volume at prediction time against the training volumes' range (no test can use one volume).
+# (SNR is left out: at prediction time its mask would be the prediction, so it would measure the model, not the data.)
+RANGE_FEATURES = ("intensity_p1", "intensity_p50", "intensity_p99", "spacing_x", "spacing_y", "spacing_z")
+RANGE_MARGIN = 0.1  # a value counts as outside when beyond min/max by more than this fraction of the range
 
 
 class FeatureDrift(BaseModel):
@@ -66,6 +74,7 @@ class DriftResult(BaseModel):
     threshold: float = Field(description="per-feature p-value threshold (ALPHA / features tested)")
     report_html: str | None = None
     result_json: str
+    model_run_id: str | None = Field(None, description="run whose predictions gave the prediction features")
 
 
 def volume_features(manifest: DatasetManifest) -> list[dict[str, float]]:
@@ -92,6 +101,31 @@ def volume_features(manifest: DatasetManifest) -> list[dict[str, float]]:
     return rows
 
 
+def prediction_features(
+    settings: Settings, run_ref: str, manifest: DatasetManifest
+) -> tuple[str, list[dict[str, float]]]:
+    """The run's full id and, per volume, its predicted vessel fraction and mean predictive entropy.
+
+    Raises:
+        TrackingError, TrainingError: ``run_ref`` matches no run, or its model cannot be rebuilt.
+    """
+    from minivess.pipelines.training.evaluation import binary_entropy, open_run, segment_probability
+
+    run = open_run(run_ref, settings)
+    rows = []
+    for record in manifest.volumes:
+        probability = segment_probability(
+            run.model, run.spec, record.image, run.cfg.inference, run.device, run.temperature
+        )
+        rows.append(
+            {
+                "pred_vessel_fraction": float((probability > 0.5).mean()),
+                "pred_mean_entropy": float(binary_entropy(probability).mean()),
+            }
+        )
+    return run.run_id, rows
+
+
 def _snr(image: NDArray[Any], mask: NDArray[Any]) -> float:
     background = image[~mask]
     if not mask.any() or background.size < 2:
@@ -100,21 +134,33 @@ def _snr(image: NDArray[Any], mask: NDArray[Any]) -> float:
     return float(image[mask].mean()) / noise if noise > 0 else float("inf")
 
 
-def compare_datasets(settings: Settings, reference: str, current: str) -> DriftResult:
+def compare_datasets(settings: Settings, reference: str, current: str, run_ref: str | None = None) -> DriftResult:
     """Compute features for both datasets, test each with Evidently, write the HTML report and a JSON result.
+
+    Args:
+        run_ref: A run (id, prefix, ``last`` or registry alias) whose predictions on both datasets add the
+            prediction features; None compares the data alone.
 
     Raises:
         DataError: A dataset is missing or unreadable.
+        TrackingError, TrainingError: ``run_ref`` matches no run.
     """
     ref_dir, cur_dir = resolve_dataset(settings, reference), resolve_dataset(settings, current)
     ref_manifest, cur_manifest = scan_dataset(ref_dir), scan_dataset(cur_dir)
     ref_rows, cur_rows = volume_features(ref_manifest), volume_features(cur_manifest)
-    key = hashlib.sha256(f"{ref_manifest.version}-{cur_manifest.version}".encode()).hexdigest()[:8]
+    run_id = None
+    if run_ref is not None:
+        run_id, ref_pred = prediction_features(settings, run_ref, ref_manifest)
+        _, cur_pred = prediction_features(settings, run_id, cur_manifest)
+        ref_rows = [row | pred for row, pred in zip(ref_rows, ref_pred, strict=True)]
+        cur_rows = [row | pred for row, pred in zip(cur_rows, cur_pred, strict=True)]
+    key = hashlib.sha256(f"{ref_manifest.version}-{cur_manifest.version}-{run_id}".encode()).hexdigest()[:8]
     out = settings.home_dir / "drift" / f"{ref_dir.name}-vs-{cur_dir.name}-{key}"
     out.mkdir(parents=True, exist_ok=True)
-    sufficient = min(len(ref_rows), len(cur_rows)) >= MIN_VOLUMES
     features, tested = _constant_features(ref_rows, cur_rows)
     threshold = ALPHA / max(len(tested), 1)
+    smallest = smallest_p_value(len(ref_rows), len(cur_rows))
+    sufficient = min(len(ref_rows), len(cur_rows)) >= MIN_VOLUMES and smallest < threshold
     report_html = None
     if tested and sufficient:
         p_values, methods, report_html = _evidently(ref_rows, cur_rows, tested, out / "report.html")
@@ -124,18 +170,29 @@ def compare_datasets(settings: Settings, reference: str, current: str) -> DriftR
                 FeatureDrift(name=name, test=methods.get(name, "?"), p_value=p, drifted=p is not None and p < threshold)
             )
     elif tested:
-        note = f"fewer than {MIN_VOLUMES} volumes on a side: no test can tell drift from chance"
+        note = (
+            f"too few volumes ({len(ref_rows)} and {len(cur_rows)}): the smallest possible p-value, {smallest:.2g}, "
+            f"is not below the threshold {threshold:.2g}, so no test can tell drift from chance"
+        )
         features += [FeatureDrift(name=name, test="not tested", drifted=False, note=note) for name in tested]
-    features.sort(key=lambda f: FEATURES.index(f.name))
+    features.sort(key=lambda f: (FEATURES + PREDICTION_FEATURES).index(f.name))
     drifted = [f.name for f in features if f.drifted]
     result = DriftResult(
         reference=str(ref_dir), current=str(cur_dir), n_reference=len(ref_rows), n_current=len(cur_rows),
         sufficient=sufficient, drifted=bool(drifted), drifted_features=drifted, features=features,
-        threshold=threshold, report_html=report_html, result_json=str(out / "drift.json"),
+        threshold=threshold, report_html=report_html, result_json=str(out / "drift.json"), model_run_id=run_id,
     )  # fmt: skip
     write_json_atomic(out / "drift.json", result)
     write_json_atomic(out / "features.json", {"reference": ref_rows, "current": cur_rows})
     return result
+
+
+def smallest_p_value(n: int, m: int) -> float:
+    """The smallest two-sided p-value the exact two-sample K-S test can give with n and m volumes (full separation).
+
+    With n = m = 5 it is 2 / C(10, 5) = 0.0079: above a Bonferroni threshold over 7 or more features.
+    """
+    return min(1.0, 2.0 / math.comb(n + m, n)) if n and m else 1.0
 
 
 def _constant_features(
@@ -145,7 +202,7 @@ def _constant_features(
     if not ref_rows or not cur_rows:
         raise DataError("a dataset has no volumes; drift needs volumes on both sides.")
     settled, tested = [], []
-    for name in FEATURES:
+    for name in [name for name in FEATURES + PREDICTION_FEATURES if name in ref_rows[0]]:
         ref = {_rounded(row[name]) for row in ref_rows}
         cur = {_rounded(row[name]) for row in cur_rows}
         if len(ref) == 1 and len(cur) == 1:
@@ -181,3 +238,110 @@ def _evidently(
             p_values[config["column"]] = float(metric["value"])
             methods[config["column"]] = str(config.get("method", "?"))
     return p_values, methods, str(html)
+
+
+def training_data(settings: Settings, model: str = "champion") -> str:
+    """The dataset folder a model (registry alias, ``<model>@<version>`` or run reference) was trained on.
+
+    Raises:
+        TrackingError, TrainingError: ``model`` matches no version or run.
+        DataError: the run recorded no dataset folder.
+    """
+    from minivess.pipelines.governance.card_sources import resolve_target
+    from minivess.pipelines.tracking.mlflow_run import client_for
+
+    client = client_for(settings.tracking_uri)
+    target = resolve_target(client, model)
+    folder = client.get_run(target.run_id).data.params.get("data.dir")
+    if not folder or folder == "None":
+        raise DataError(f"run {target.run_id[:8]} ({model}) recorded no dataset folder; name the reference dataset.")
+    return str(folder)
+
+
+def search_drift_notes(settings: Settings, dataset: str | Path, model: str = "champion") -> list[str]:
+    """The nightly search's data check: its dataset against the champion's training data, on the data alone.
+
+    Returns the notes for the search report: a drift warning naming the drifted features, "no verdict" with too
+    few volumes, "no drift", or why no check ran (no champion yet, an unreadable dataset). Nothing when the
+    search trains on the champion's own training data. Never raises for a data problem: the search decides.
+    """
+    try:
+        reference = Path(training_data(settings, model))
+    except (TrackingError, TrainingError) as exc:
+        return [f"no drift check: no {model} to compare the data with ({exc})"]
+    except DataError as exc:
+        return [f"no drift check: {exc}"]
+    if reference.resolve() == Path(dataset).resolve():
+        return []
+    try:
+        result = compare_datasets(settings, str(reference), str(dataset))
+    except DataError as exc:
+        return [f"no drift check against the {model}'s training data {reference}: {exc}"]
+    where = f"{result.current} against the {model}'s training data {result.reference}"
+    if result.drifted:
+        return [
+            f"drift warning: {where} ({result.n_current} vs {result.n_reference} volumes): "
+            f"{', '.join(result.drifted_features)} drifted (p < {result.threshold:.2g}); the {model}'s scores may "
+            f"not compare with this search's; report {result.report_html or result.result_json}"
+        ]
+    if not result.sufficient:
+        why = next((f.note for f in result.features if f.test == "not tested"), "too few volumes")
+        return [f"drift: no verdict for {where}: {why}"]
+    return [f"no drift: {where} ({result.n_current} vs {result.n_reference} volumes)"]
+
+
+def training_range_warnings(settings: Settings, run_ref: str, image_path: Path, mask_path: Path) -> list[str]:
+    """Per-volume drift at prediction time: each feature of one predicted volume outside its training data's range.
+
+    The features are the image's intensity percentiles and spacing, and the predicted vessel fraction (against
+    the training labels' fraction: a model far outside it is likely wrong on this volume). One volume cannot be
+    tested, so this is a range check: beyond the training volumes' min/max by more than ``RANGE_MARGIN`` of the
+    range (or a different value where all training volumes share one). A reference that cannot be read is a
+    warning too, never silence.
+    """
+    try:
+        folder = Path(training_data(settings, run_ref))
+        rows = _reference_rows(settings, folder)
+    except (DataError, TrackingError, TrainingError, OSError) as exc:
+        return [f"no drift check: {exc}"]
+    image = np.asarray(load_nifti(image_path).dataobj, dtype=np.float32)
+    mask = np.asarray(load_nifti(mask_path).dataobj) > 0
+    p1, p50, p99 = np.percentile(image, [1, 50, 99])
+    spacing = [float(v) for v in load_nifti(image_path).header.get_zooms()[:3]]
+    values = {"intensity_p1": float(p1), "intensity_p50": float(p50), "intensity_p99": float(p99),
+              **{f"spacing_{axis}": v for axis, v in zip("xyz", spacing, strict=True)},
+              "predicted vessel_fraction": float(mask.mean())}  # fmt: skip
+    warnings = []
+    for name, value in values.items():
+        column = name if name in RANGE_FEATURES else "label_vessel_fraction"
+        known = [row[column] for row in rows if math.isfinite(row[column])]
+        if not known or not math.isfinite(value):
+            continue
+        low, high = min(known), max(known)
+        margin = RANGE_MARGIN * (high - low) if high > low else 1e-3 * max(abs(high), 1e-12)
+        if value < low - margin or value > high + margin:
+            shown = f"{low:.4g}" if high == low else f"[{low:.4g}, {high:.4g}]"
+            what = "training data's" if column == name else "training labels' vessel fraction"
+            warnings.append(
+                f"{image_path.name}: {name} {value:.4g} is outside the {what} "
+                f"{'value' if high == low else 'range'} {shown} ({len(known)} volumes in {folder})"
+            )
+    return warnings
+
+
+def _reference_rows(settings: Settings, folder: Path) -> list[dict[str, float]]:
+    """The training data's per-volume features, cached under HOME/drift/reference by the folder's file listing."""
+    if not folder.is_dir():
+        raise DataError(f"the training data folder {folder} is not there any more")
+    listing = sorted(
+        (str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns) for path in folder.rglob("*.nii*")
+    )
+    key = hashlib.sha256(json.dumps([str(folder.resolve()), listing]).encode()).hexdigest()[:16]
+    cache = settings.home_dir / "drift" / "reference" / f"{key}.json"
+    if cache.is_file():
+        cached: list[dict[str, float]] = json.loads(cache.read_text())
+        return cached
+    rows = volume_features(scan_dataset(folder))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(cache, rows)
+    return rows

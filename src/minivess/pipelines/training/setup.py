@@ -20,11 +20,9 @@ from minivess.pipelines.models.registry import get_adapter
 from minivess.pipelines.tracking.naming import VAL_METRICS
 from minivess.pipelines.training.checkpoint import ModelSpec
 from minivess.pipelines.training.runtime import resolve_amp, resolve_device
-from minivess.settings import Settings
+from minivess.settings import DEFAULT_SYNTHETIC, Settings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SYNTHETIC = "synthetic"
 
 
 @dataclass(frozen=True)

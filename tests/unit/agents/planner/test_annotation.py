@@ -28,6 +28,7 @@ from tests.unit.agents.planner.support import (
     SYSTEM,
     assistant_text,
     follow_up,
+    planned_steps,
     record_call,
     user,
 )
@@ -49,12 +50,6 @@ def _found(dataset_dir: str = "/data/x") -> dict[str, Any]:
         dataset_dir=dataset_dir, dataset_version="v1a2b3", table="/h/labels/v1a2b3.parquet", slices_scored=96,
         fold_runs=["a" * 32, "b" * 32, "c" * 32], top=[row],
     ).model_dump()  # fmt: skip
-
-
-def _steps(text: str, history: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
-    plan = build_plan(text, history or [])
-    assert not plan.is_text, plan.text
-    return [(step.tool, step.args) for step in plan.steps]
 
 
 def _call(messages: list[dict[str, Any]], tools: list[dict[str, Any]] = ALL_TOOLS) -> tuple[str, dict[str, Any]]:
@@ -109,16 +104,16 @@ def test_values_the_tools_cannot_take_get_a_question(request_text: str, named: l
      ("pull the corrected masks back", ("import_reviews", {}))],
 )  # fmt: skip
 def test_more_everyday_phrasings(request_text: str, expected: tuple[str, dict[str, Any]]) -> None:
-    assert _steps(request_text) == [expected]
+    assert planned_steps(request_text) == [expected]
 
 
 def test_no_number_leaves_the_defaults() -> None:
-    assert _steps("queue the slices for review") == [("queue_for_review", {})]
-    assert _steps("find suspicious labels") == [("find_label_issues", {})]
-    assert _steps("find label issues, 2 epochs per fold with 4 folds, top 15") == [
+    assert planned_steps("queue the slices for review") == [("queue_for_review", {})]
+    assert planned_steps("find suspicious labels") == [("find_label_issues", {})]
+    assert planned_steps("find label issues, 2 epochs per fold with 4 folds, top 15") == [
         ("find_label_issues", {"folds": 4, "epochs": 2, "top": 15})
     ]
-    assert _steps("find_label_issues folds=4 top=30") == [("find_label_issues", {"folds": 4, "top": 30})]
+    assert planned_steps("find_label_issues folds=4 top=30") == [("find_label_issues", {"folds": 4, "top": 30})]
 
 
 @pytest.mark.parametrize(
@@ -139,25 +134,25 @@ def test_the_answer_fills_the_value_asked_about(turns: tuple[str, ...], expected
 
 
 def test_the_review_words_do_not_steal_existing_intents() -> None:
-    assert _steps("failure summary") == [("failure_summary", {})]
-    assert _steps("what errors did the last runs have") == [("failure_summary", {})]
-    assert _steps("status of the last run") == [("get_run", {"run_id": "last"})]
-    assert _steps("what's the status of run 3fa2b1c9") == [("get_run", {"run_id": "3fa2b1c9"})]
-    assert _steps("generate 8 volumes with noisy labels")[0][0] == "synthesize_data"
-    assert _steps("make a dataset with label noise")[0][0] == "synthesize_data"
-    assert _steps("show the leaderboard, top 5") == [("leaderboard", {"metric": "val_dice", "limit": 5})]
-    assert _steps("train segresnet on the new dataset") == [("train_model", {"model": "segresnet"})]
-    assert _steps("SELECT run_id FROM runs WHERE tags LIKE '%import%'")[0][0] == "query_runs"
+    assert planned_steps("failure summary") == [("failure_summary", {})]
+    assert planned_steps("what errors did the last runs have") == [("failure_summary", {})]
+    assert planned_steps("status of the last run") == [("get_run", {"run_id": "last"})]
+    assert planned_steps("what's the status of run 3fa2b1c9") == [("get_run", {"run_id": "3fa2b1c9"})]
+    assert planned_steps("generate 8 volumes with noisy labels")[0][0] == "synthesize_data"
+    assert planned_steps("make a dataset with label noise")[0][0] == "synthesize_data"
+    assert planned_steps("show the leaderboard, top 5") == [("leaderboard", {"metric": "val_dice", "limit": 5})]
+    assert planned_steps("train segresnet on the new dataset") == [("train_model", {"model": "segresnet"})]
+    assert planned_steps("SELECT run_id FROM runs WHERE tags LIKE '%import%'")[0][0] == "query_runs"
     assert build_plan("annotate these volumes", []).text_kind == "cannot"
     assert build_plan("open label studio", []).text_kind == "cannot"
     assert build_plan("send the results to bob by email", []).text_kind == "cannot"  # review words waive it, not this
 
 
 def test_a_chain_keeps_the_folder_and_the_second_step_continues_the_loop() -> None:
-    assert _steps("find label issues in /data/x and queue the top 10 for review") == [
+    assert planned_steps("find label issues in /data/x and queue the top 10 for review") == [
         ("find_label_issues", {"dataset": "/data/x"}), ("queue_for_review", {"dataset": "/data/x", "top_k": 10})
     ]  # fmt: skip
-    assert _steps("find label errors, then queue the 30 worst for review with the champion's predictions") == [
+    assert planned_steps("find label errors, then queue the 30 worst for review with the champion's predictions") == [
         ("find_label_issues", {}), ("queue_for_review", {"top_k": 30, "run_id": "champion"})
     ]  # fmt: skip
 
@@ -220,8 +215,10 @@ def test_synthesised_data_is_what_them_refers_to() -> None:
 
 
 def test_queue_shows_the_prediction_of_the_run_named_or_of_its_run() -> None:
-    assert _steps("queue them for review with its predictions", [RUN_A]) == [("queue_for_review", {"run_id": RUN_A})]
-    assert _steps("queue the top 20 for review with the last run's predictions") == [
+    assert planned_steps("queue them for review with its predictions", [RUN_A]) == [
+        ("queue_for_review", {"run_id": RUN_A})
+    ]
+    assert planned_steps("queue the top 20 for review with the last run's predictions") == [
         ("queue_for_review", {"top_k": 20, "run_id": "last"})
     ]
 

@@ -47,7 +47,7 @@ def _required_placeholders(tool: str) -> dict[str, Any]:
     """Dummy values for required fields an expectation leaves out (only its own keys are checked)."""
     schema = REGISTRY.get(tool).schema()["function"]["parameters"]
     fills = {"run_id": "last", "input_path": "x.nii.gz", "run_ids": ["last", "best"], "param": "loss.name"}
-    fills["sql"], fills["model"] = "SELECT 1", "segresnet"
+    fills["sql"], fills["model"], fills["current"] = "SELECT 1", "segresnet", "data/new"
     return {key: fills[key] for key in schema.get("required", [])}
 
 

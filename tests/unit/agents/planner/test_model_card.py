@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -13,13 +12,7 @@ from minivess.agents.planner.plan import build_plan
 from minivess.agents.planner.summary import summarize
 from minivess.agents.planner.texts import describe_step
 from minivess.tools.governance import ModelCardResult
-from tests.unit.agents.planner.support import ALL_TOOLS, RUN_A, SYSTEM, record_call, user
-
-
-def _steps(text: str) -> list[tuple[str, dict[str, Any]]]:
-    plan = build_plan(text, [])
-    assert not plan.is_text, plan.text
-    return [(step.tool, step.args) for step in plan.steps]
+from tests.unit.agents.planner.support import ALL_TOOLS, RUN_A, SYSTEM, planned_steps, record_call, user
 
 
 @pytest.mark.parametrize(
@@ -31,12 +24,12 @@ def _steps(text: str) -> list[tuple[str, dict[str, Any]]]:
      ("can you create the model cards for our champion?", "champion")],
 )  # fmt: skip
 def test_phrasings_ask_for_the_model_card(text: str, model: str) -> None:
-    assert _steps(text) == [("model_card", {"model": model})]
+    assert planned_steps(text) == [("model_card", {"model": model})]
 
 
 def test_a_model_card_for_the_champion_is_no_promotion() -> None:
-    assert _steps("make a model card for the champion")[0][0] == "model_card"
-    assert _steps("make run abc123 the champion")[0][0] == "promote_model"
+    assert planned_steps("make a model card for the champion")[0][0] == "model_card"
+    assert planned_steps("make run abc123 the champion")[0][0] == "promote_model"
 
 
 def test_it_after_a_training_run_is_that_run() -> None:

@@ -31,6 +31,7 @@ from tests.unit.agents.planner.support import (
     RUN_B,
     SYSTEM,
     follow_up,
+    planned_steps,
     record_call,
     user,
 )
@@ -49,17 +50,11 @@ def test_a_false_negative_rate_is_read_as_a_fraction(text: str, value: float | N
     assert (found.value if found else None) == (pytest.approx(value) if value is not None else None)
 
 
-def _steps(text: str, history: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
-    plan = build_plan(text, history or [])
-    assert not plan.is_text, plan.text
-    return [(step.tool, step.args) for step in plan.steps]
-
-
 def test_a_percentage_is_accounted_for_by_the_fraction_it_became() -> None:
-    assert _steps("fnr at most 5 % for the champion") == [
+    assert planned_steps("fnr at most 5 % for the champion") == [
         ("conformal_calibrate", {"run_id": "champion", "alpha": 0.05})
     ]
-    assert _steps("segment v.nii.gz with the champion, missing at most 5 % of vessels") == [
+    assert planned_steps("segment v.nii.gz with the champion, missing at most 5 % of vessels") == [
         ("predict_volume", {"run_id": "champion", "input_path": "v.nii.gz", "risk_fnr": 0.05})
     ]
 
@@ -103,29 +98,31 @@ def test_the_answer_fills_the_value_asked_about(turns: tuple[str, ...], expected
 
 
 def test_new_words_do_not_steal_existing_intents() -> None:
-    assert _steps("show the best run")[0][0] == "leaderboard"
-    assert _steps("average val dice per model family")[0][0] == "query_runs"
-    assert _steps("average run duration per model family")[0][0] == "query_runs"
-    assert _steps("predict a mask for test.nii.gz with run 9c8d7e6f5a4b")[0][0] == "predict_volume"
+    assert planned_steps("show the best run")[0][0] == "leaderboard"
+    assert planned_steps("average val dice per model family")[0][0] == "query_runs"
+    assert planned_steps("average run duration per model family")[0][0] == "query_runs"
+    assert planned_steps("predict a mask for test.nii.gz with run 9c8d7e6f5a4b")[0][0] == "predict_volume"
     assert build_plan("evaluate the last run on the calibration split", []).text_kind == "clarify"
     # a new tool's word that only names an earlier result ("the ensemble") leaves the request to the other verb
-    assert _steps("compare the ensemble with the best segresnet", [RUN_A]) == [
+    assert planned_steps("compare the ensemble with the best segresnet", [RUN_A]) == [
         ("compare_runs", {"run_ids": [RUN_A, "best:segresnet"]})
     ]
-    assert _steps("promote the soup to challenger", [RUN_A]) == [
+    assert planned_steps("promote the soup to challenger", [RUN_A]) == [
         ("promote_model", {"run_id": RUN_A, "alias": "challenger"})
     ]
-    assert _steps("evaluate the calibrated run on val", [RUN_A]) == [
+    assert planned_steps("evaluate the calibrated run on val", [RUN_A]) == [
         ("evaluate_run", {"run_id": RUN_A, "split": "val"})
     ]
-    assert _steps("make the ensemble of the 3 best runs") == [("build_ensemble", {"top_k": 3, "strategy": "mean"})]
+    assert planned_steps("make the ensemble of the 3 best runs") == [
+        ("build_ensemble", {"top_k": 3, "strategy": "mean"})
+    ]
 
 
 def test_a_verbless_follow_up_and_a_second_clause_keep_the_new_tools() -> None:
-    assert _steps("calibrate run 3fa2b1c9, then run 9c8d7e6f") == [
+    assert planned_steps("calibrate run 3fa2b1c9, then run 9c8d7e6f") == [
         ("calibrate_run", {"run_id": "3fa2b1c9"}), ("calibrate_run", {"run_id": "9c8d7e6f"})
     ]  # fmt: skip
-    assert _steps("segment a.nii.gz with it and make an uncertainty map to u.nii.gz", [RUN_A]) == [
+    assert planned_steps("segment a.nii.gz with it and make an uncertainty map to u.nii.gz", [RUN_A]) == [
         ("predict_volume", {"run_id": RUN_A, "input_path": "a.nii.gz", "uncertainty_path": "u.nii.gz"})
     ]
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from minivess.cli.app import app
 from minivess.pipelines.data.manifest import scan_dataset
 from minivess.pipelines.data.synthetic import get_preset, write_dataset
-from minivess.pipelines.governance.drift import MIN_VOLUMES, compare_datasets, volume_features
+from minivess.pipelines.governance.drift import MIN_VOLUMES, compare_datasets, smallest_p_value, volume_features
 from minivess.settings import Settings, get_settings
 
 SHAPE = (48, 48, 16)
@@ -48,7 +48,17 @@ def test_too_few_volumes_is_reported_not_called_no_drift(datasets: dict[str, Pat
     result = compare_datasets(get_settings(), str(datasets["ref"]), str(datasets["few"]))
     assert result.n_current == 3 < MIN_VOLUMES and not result.sufficient
     assert not result.drifted and result.report_html is None
-    assert all("fewer than" in f.note for f in result.features if f.test == "not tested")
+    assert all("too few volumes (6 and 3)" in f.note for f in result.features if f.test == "not tested")
+
+
+def test_the_smallest_p_value_decides_whether_a_test_can_fire() -> None:
+    from scipy.stats import ks_2samp
+
+    for n, m in [(3, 3), (5, 5), (5, 6), (6, 6)]:  # scipy's exact K-S on fully separated samples
+        exact = ks_2samp(list(range(n)), [100 + i for i in range(m)], method="exact").pvalue
+        assert smallest_p_value(n, m) == pytest.approx(exact, rel=1e-9)
+    assert smallest_p_value(5, 5) > 0.05 / 7  # 5 a side cannot beat a threshold over 7 features
+    assert smallest_p_value(6, 6) < 0.05 / 13
 
 
 def test_a_constant_feature_that_differs_between_sides_is_drift(datasets: dict[str, Path], tmp_path: Path) -> None:

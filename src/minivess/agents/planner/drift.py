@@ -1,0 +1,79 @@
+"""Builder for the drift check: the new dataset, the reference it is compared with, and whose training data that is.
+
+"has data/new drifted from data/train?", "check data/batch2 for drift against the champion's training data",
+"drift between data/old and data/new": the current dataset is a folder named (or the one this plan made or looked
+at, for "it"); the reference is the folder after "against / vs / from / with / to / relative to", else the
+training data of the model named (champion by default); a model named beside a reference folder is the one whose
+predictions are compared. Two folders with no cue read as "old, new". A third folder, or none, gets a question:
+a path the check cannot use is never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from minivess.agents.planner import slots
+from minivess.agents.planner.builders import Builder, Built
+from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.models import Clarify, Step, StepOutput
+from minivess.agents.planner.refs import RunRef
+from minivess.agents.planner.resolve import RefResolver
+
+_REFERENCE_CUE: Final = re.compile(
+    r"\b(?:against|vs\.?|versus|from|compared\s+(?:to|with)|with|to|relative\s+to|reference(?:\s+dataset)?|baseline|than"
+    r"|with\s+respect\s+to)\s+(?:the\s+)?(?:data(?:set)?\s+(?:at|in)\s+)?['\"`]?$",
+    re.I,
+)
+_MODEL_KINDS: Final = frozenset({"id", "alias", "best", "last", "previous"})
+_IT: Final = re.compile(r"\b(?:it|them|that\s+(?:data(?:set)?|folder)|this\s+(?:data(?:set)?|folder))\b", re.I)
+_NO_DATASET: Final = (
+    "Which dataset should I check for drift? Give its folder (raw/ + seg/, e.g. data/new-batch); I compare it with "
+    "the champion's training data unless you name a reference folder."
+)
+_TOO_MANY: Final = (
+    "I compare two datasets, but you named {n} folders ({paths}). Which one is the new dataset and which the reference?"
+)
+
+
+def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
+    """check_drift of the folder named (or 'it') against the folder after a reference cue, else a model's data."""
+    found = slots.directories(clause)
+    if len(found) > 2:
+        return Clarify(_TOO_MANY.format(n=len(found), paths=", ".join(path for path, _ in found)))
+    models = [ref for ref in refs if ref.kind in _MODEL_KINDS]  # "it" is the dataset here, not a run
+    args: dict[str, Any] = {}
+    if models:
+        values = res.resolve(models, single=True)
+        if values and values[0] != "champion":
+            args["model"] = values[0]
+    named, reference = _current_and_reference(clause, found)
+    current = named if named is not None else _pronoun_dataset(clause, res)
+    if current is None:
+        return Clarify(_NO_DATASET)
+    return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
+
+
+def _current_and_reference(clause: str, found: list[tuple[str, int]]) -> tuple[str | None, str | None]:
+    cued = [path for path, start in found if _REFERENCE_CUE.search(clause[max(0, start - 32) : start])]
+    plain = [path for path, _ in found if path not in cued]
+    if len(found) == 2 and len(cued) == 1:
+        return plain[0], cued[0]
+    if len(found) == 2:
+        return found[1][0], found[0][0]  # "drift between data/old and data/new"
+    if len(found) == 1:
+        return (None, cued[0]) if cued else (plain[0], None)
+    return None, None
+
+
+def _pronoun_dataset(clause: str, res: RefResolver) -> str | StepOutput | None:
+    if not _IT.search(clause):
+        return None
+    if res.dataset is not None:
+        return res.dataset
+    if res.made is not None:
+        return StepOutput(res.made, "path")
+    return None
+
+
+DRIFT_BUILDERS: Final[dict[Intent, Builder]] = {"check_drift": build_check_drift}
