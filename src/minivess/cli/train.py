@@ -7,11 +7,13 @@ Pipelines are imported inside the commands: torch, MONAI and MLflow take seconds
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from minivess.cli import render
 from minivess.cli.context import get_settings
+from minivess.cli.tracing import traced_command
 from minivess.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -25,19 +27,33 @@ def train(
 ) -> None:
     """Train a segmentation model; every epoch is logged to MLflow and checkpointed for --resume."""
     from minivess.configs.loading import load_experiment
+    from minivess.observability import get_tracer
     from minivess.observability.job_metrics import JobMetrics, MetricsTrainingObserver
+    from minivess.observability.training import traced_training
+    from minivess.pipelines.tracking.naming import TAG_TRACE_ID
     from minivess.pipelines.training import runs
 
     if resume and (config or overrides):
         raise ConfigError("--resume continues a run with its saved config; drop --config/--set.")
     settings = get_settings()
-    # HOME/metrics/train-<run>.prom after every epoch and at the end (+ the Pushgateway when configured)
-    with JobMetrics("train", settings) as metrics, render.TrainingProgress() as progress:
-        observer = MetricsTrainingObserver(progress, metrics)
-        if resume:
-            result = runs.resume(resume, settings, observer)
-        else:
-            result = runs.train(load_experiment(config, overrides), settings, observer)
+    name = "train.resume" if resume else "train"
+    inputs = {"resume": resume} if resume else {"config": config, "overrides": list(overrides)}
+    # HOME/metrics/train-<run>.prom after every epoch and at the end (+ the Pushgateway when configured); one
+    # trace with an event per epoch, linked both ways with the MLflow run (its `minivess.trace_id` tag)
+    with (
+        traced_command(name, settings, inputs),
+        JobMetrics("train", settings) as metrics,
+        render.TrainingProgress() as progress,
+    ):
+        cfg = None if resume else load_experiment(config, overrides)
+
+        def start(observer: Any, tags: dict[str, str]) -> Any:
+            return runs.train(cfg, settings, observer, tags) if cfg else runs.resume(resume or "", settings, observer)
+
+        result = traced_training(
+            get_tracer(settings), MetricsTrainingObserver(progress, metrics), start, name=name, summary=inputs,
+            trace_tag=TAG_TRACE_ID, describe=runs.result_summary,
+        )  # fmt: skip
     best = (
         ""
         if result.best_metric is None
@@ -55,7 +71,10 @@ def evaluate(
         raise ConfigError(f"--split {split}: choose one of {', '.join(SPLITS)}.")
     from minivess.pipelines.training import evaluation
 
-    result = evaluation.evaluate_run(run_id, get_settings(), split=split)  # type: ignore[arg-type]
+    settings = get_settings()
+    with traced_command("evaluate", settings, {"run": run_id, "split": split}) as trace:
+        result = evaluation.evaluate_run(run_id, settings, split=split)  # type: ignore[arg-type]
+        trace.update(output=result.summary, metadata={"mlflow_run_id": result.run_id})
     render.console.print(render.metrics_table(f"run {result.run_id} · {split}", result.per_volume, result.summary))
 
 
@@ -91,21 +110,27 @@ def predict(
 
     threshold = None
     settings = get_settings()
-    if risk_fnr is not None:
-        from minivess.pipelines.uncertainty import run_conformal
+    inputs = {"run": run_id, "image": str(image), "out": str(out), "engine": engine, "risk_fnr": risk_fnr}
+    with traced_command("predict", settings, inputs) as trace:
+        if risk_fnr is not None:
+            from minivess.pipelines.uncertainty import run_conformal
 
-        run_conformal.check_alpha(risk_fnr)
-        threshold = run_conformal.threshold_for(run_id, settings, risk_fnr)
-    result = evaluation.predict_file(
-        run_id, image, out, settings, threshold=threshold, uncertainty_path=uncertainty, predictor_for=predictor_for
-    )
+            run_conformal.check_alpha(risk_fnr)
+            threshold = run_conformal.threshold_for(run_id, settings, risk_fnr)
+        result = evaluation.predict_file(
+            run_id, image, out, settings, threshold=threshold, uncertainty_path=uncertainty,
+            predictor_for=predictor_for,
+        )  # fmt: skip
+        from minivess.pipelines.governance.drift import training_range_warnings
+
+        warnings = training_range_warnings(settings, run_id, image, result.mask_path)
+        trace.update(output={"mask": str(result.mask_path), "vessel_fraction": result.vessel_fraction,
+                             "drift_warnings": warnings})  # fmt: skip
     render.console.print(f"[green]wrote {result.mask_path}[/] (vessel fraction {result.vessel_fraction:.4f})")
     if threshold is not None:
         render.console.print(f"conformal threshold p >= {threshold:.4f} (alpha {risk_fnr:g})")
     if result.uncertainty_path is not None:
         render.console.print(f"[green]wrote {result.uncertainty_path}[/] (predictive entropy, nats)")
-    from minivess.pipelines.governance.drift import training_range_warnings
-
-    for warning in training_range_warnings(settings, run_id, image, result.mask_path):
+    for warning in warnings:
         label = "" if warning.startswith("no drift check") else "drift warning: "
         render.err_console.print(f"[yellow]{label}{warning}", soft_wrap=True)

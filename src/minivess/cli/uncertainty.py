@@ -16,6 +16,7 @@ from minivess.cli.render_uncertainty import (
     gate_view,
     soup_view,
 )
+from minivess.cli.tracing import traced_command
 from minivess.errors import ConfigError
 
 STRATEGIES = ("mean", "vote", "weighted")
@@ -28,8 +29,13 @@ def calibrate(run_id: str = typer.Argument(..., help="Run id, unique prefix (≥
     """
     from minivess.pipelines.uncertainty import run_calibration
 
-    with render.console.status("calibrating (validation fit, test check)…"):
-        report = run_calibration.calibrate_run(run_id, get_settings())
+    settings = get_settings()
+    with (
+        traced_command("calibrate", settings, {"run": run_id}) as trace,
+        render.console.status("calibrating (validation fit, test check)…"),
+    ):
+        report = run_calibration.calibrate_run(run_id, settings)
+        trace.update(output={"temperature": report.temperature}, metadata={"mlflow_run_id": report.run_id})
     render.console.print(calibration_view(report.model_dump()))
 
 
@@ -41,8 +47,13 @@ def conformal(
     from minivess.pipelines.uncertainty import run_conformal
 
     run_conformal.check_alpha(alpha)
-    with render.console.status("calibrating the conformal threshold…"):
-        report = run_conformal.conformal_calibrate(run_id, get_settings(), alpha)
+    settings = get_settings()
+    with (
+        traced_command("conformal", settings, {"run": run_id, "alpha": alpha}) as trace,
+        render.console.status("calibrating the conformal threshold…"),
+    ):
+        report = run_conformal.conformal_calibrate(run_id, settings, alpha)
+        trace.update(output={"threshold": report.threshold}, metadata={"mlflow_run_id": report.run_id})
     render.console.print(conformal_view(report.model_dump()))
 
 

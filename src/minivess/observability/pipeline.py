@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -13,9 +14,11 @@ import httpx
 from langfuse import Langfuse
 from langfuse.api import CreateScoreRequest, ScoreDataType
 from langfuse.api.core import ApiError
+from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from minivess.observability.api import TracingConfig
 from minivess.observability.exporters import DiscardExporter, LangfuseExporter, LocalStoreExporter, WarnOnce
@@ -46,6 +49,31 @@ class Pipeline:
     warn: WarnOnce = field(default_factory=WarnOnce)
 
 
+class SecretsIdGenerator(IdGenerator):
+    """Trace and span ids from the OS's randomness.
+
+    OTel's default ``RandomIdGenerator`` draws from the ``random`` module's global state, which training seeds
+    (``seed_everything``): after ``random.seed(0)`` every process, and every training in one process, replayed the
+    same ids, so new spans collided with stored ones and were dropped (a ``training finished`` event lost, traces
+    of two processes sharing an id).
+    """
+
+    def generate_span_id(self) -> int:
+        span_id = secrets.randbits(64)
+        while span_id == otel_trace.INVALID_SPAN_ID:
+            span_id = secrets.randbits(64)
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        trace_id = secrets.randbits(128)
+        while trace_id == otel_trace.INVALID_TRACE_ID:
+            trace_id = secrets.randbits(128)
+        return trace_id
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
 def _never(span: ReadableSpan) -> bool:
     return False
 
@@ -69,6 +97,7 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
     provider = TracerProvider(
         resource=Resource.create({"service.name": "minivess"}),
         span_limits=SpanLimits(max_span_attributes=MAX_SPAN_ATTRIBUTES),
+        id_generator=SecretsIdGenerator(),
     )
     provider.add_span_processor(
         BatchSpanProcessor(

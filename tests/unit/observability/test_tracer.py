@@ -112,3 +112,29 @@ def test_training_observer_forwards_and_traces_epochs(minivess_home: Path) -> No
     events = root.children[0].children
     assert [e.record.name for e in events] == ["training started", "epoch", "epoch", "training finished"]
     assert events[2].record.metadata == {"epoch": 2, "train_loss": 0.25, "val_dice": pytest.approx(0.6)}
+
+
+def test_seeding_the_random_module_does_not_repeat_trace_or_span_ids(minivess_home: Path) -> None:
+    """Training seeds `random` (seed_everything); OTel's default ids come from it. Two seeded traces in one
+    process must keep every observation: before the fix the second replayed the first's ids and lost events."""
+    import random
+
+    from minivess.observability import TraceStore
+
+    tracer = get_tracer(get_settings())
+    ids = []
+    for _ in range(2):
+        random.seed(0)
+        with tracer.trace("turn") as turn:
+            random.seed(0)
+            with tracer.observe("train", as_type="chain"):
+                random.seed(0)
+                tracer.event("epoch")
+                random.seed(0)
+                tracer.event("training finished")
+        ids.append(str(turn.trace_id))
+    assert tracer.flush()
+    assert ids[0] != ids[1]
+    store = TraceStore(minivess_home / "traces.db")
+    for trace_id in ids:
+        assert sorted(o.name for o in store.observations(trace_id)) == ["epoch", "train", "training finished", "turn"]
