@@ -150,7 +150,7 @@ def drift(
     import sys
 
     from minivess.cli.context import get_settings
-    from minivess.pipelines.governance.drift import compare_datasets, smallest_p_value
+    from minivess.pipelines.governance.drift import compare_datasets
 
     with render.console.status("computing per-volume features and drift tests…"):
         result = compare_datasets(get_settings(), reference, current, model)
@@ -164,11 +164,8 @@ def drift(
         if result.report_html:
             render.console.print(f"report: {result.report_html}")
     if not result.sufficient:
-        render.err_console.print(
-            f"[yellow]too few volumes to test for drift ({result.n_reference} and {result.n_current}: the smallest "
-            f"possible p-value {smallest_p_value(result.n_reference, result.n_current):.2g} is not below "
-            f"{result.threshold:.2g}, and at least 5 a side are needed): no verdict on the tested features"
-        )
+        why = next((f.note for f in result.features if f.note.startswith("too few")), "too few volumes")
+        render.err_console.print(f"[yellow]no verdict on the tested features: {why}")
     if result.drifted:
         render.err_console.print(f"[red]drift detected in {', '.join(result.drifted_features)}")
         raise typer.Exit(DRIFT_EXIT)

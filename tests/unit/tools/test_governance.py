@@ -186,4 +186,4 @@ def test_the_nightly_drift_check_warns_on_shifted_data_and_says_why_when_it_cann
     assert why.startswith("no drift check: no champion")
     few = _dataset(tmp_path, "shifted", 5, n=3)
     [verdict] = search_drift_notes(settings, few)
-    assert verdict.startswith("drift: no verdict") and "too few volumes (5 and 3)" in verdict
+    assert verdict.startswith("drift: no verdict") and "too few volumes (5 and 3 with a value)" in verdict

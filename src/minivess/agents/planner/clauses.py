@@ -15,7 +15,7 @@ _ACTIONS: Final = (
 )
 # "then", "after that", ";" and sentence ends always separate; "and" / "," only before an action word.
 _STRONG: Final = re.compile(
-    r"\s*;\s*|(?<=[^.][.!?])\s+(?=[A-Za-z])"
+    r"\s*;\s*|(?<=[^.][.!?])(?<!\bvs\.)(?<!\bcf\.)(?<!\be\.g\.)(?<!\bi\.e\.)\s+(?=[A-Za-z])"  # not after "vs."
     r"|,?\s*\b(?:and\s+then|then|after\s+that|afterwards|after\s+which|followed\s+by|finally|and\s+finally"
     r"|once\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete)"
     r"|when\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete))\b,?\s*",

@@ -95,8 +95,8 @@ _INTENTS: Final = _compile(
          r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
-         r"\bdrift(?:ed|ing|s)?\b|\b(?:distribution|covariate|domain|dataset)\s+shift\b|\bout[\s-]of[\s-]distribution\b"
-         r"|\bcheck_drift\b"),
+         r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
+         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"),
         ("describe_warehouse",
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
          r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
@@ -345,6 +345,20 @@ def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
     )
 
 
+# A drift word asks for check_drift only about data (a folder, "data", "it" …), and not inside a request to make
+# data, to compare or plot runs, or to train on it.
+_ABOUT_DATA_DRIFT: Final = re.compile(
+    r"[/~]|\b(?:data|datasets?|volumes?|scans?|images?|batch\w*|folders?|distribution|covariate|domain|it|this|that"
+    r"|check\w*|tests?|reports?|current|reference)\b",
+    _I,
+)
+_NOT_DATA_DRIFT: Final = re.compile(
+    r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce)\b.{0,60}\b(?:volumes?|datasets?|data|images?)\b"
+    r"|\bruns\s+(?:[0-9a-f]{6,}|last|best)|\b(?:learning\s+)?curves?\b|\b(?:loss|dice|cldice|metrics?|lr)\s+drift",
+    _I,
+)
+
+
 def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     """The clause's intent, by priority; canned SQL questions rank just above failures."""
     if named := _TOOL_VERB.match(clause):  # "param_effect param=loss.name": the tool's own name
@@ -365,6 +379,10 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "synthesize" and families_in(clause):
             continue
+        if (intent == "check_drift" and not _ABOUT_DATA_DRIFT.search(clause)) or (
+            intent == "check_drift" and _NOT_DATA_DRIFT.search(clause)
+        ):
+            continue  # "did the loss drift", "generate volumes with intensity drift": another tool's request
         if intent == "param_effect" and param_in(clause) is None:
             if len(refs) >= 2:
                 return "compare"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,12 @@ from minivess.pipelines.data.nifti import load_nifti
 from minivess.pipelines.governance.data_card import resolve_dataset
 from minivess.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 ALPHA = 0.05
-# The exact two-sample K-S p-value with n volumes per side is at least 2 / C(2n, n): 0.10 for n = 3, 0.029 for
-# n = 4, 0.0079 for n = 5. Below 5 per side a Bonferroni-corrected test over our features can never fire; at 5 it
-# can only when few features are tested, so `sufficient` also asks that the smallest p-value beat the threshold.
-MIN_VOLUMES = 5
+# The exact two-sample K-S p-value with n and m volumes is at least 2 / C(n+m, n): 0.10 for 3 vs 3, 0.029 for 4 vs 4,
+# 0.0079 for 5 vs 5. A feature is tested only when that smallest possible p-value is below the Bonferroni threshold
+# (per feature, counting the volumes where it has a value); otherwise no test could tell drift from chance.
 FEATURES = (
     "intensity_p1",
     "intensity_p50",
@@ -106,14 +109,20 @@ def prediction_features(
 ) -> tuple[str, list[dict[str, float]]]:
     """The run's full id and, per volume, its predicted vessel fraction and mean predictive entropy.
 
+    Volumes of the run's own train split (matched by checksum) get NaN: they are left out of the test.
+
     Raises:
         TrackingError, TrainingError: ``run_ref`` matches no run, or its model cannot be rebuilt.
     """
     from minivess.pipelines.training.evaluation import binary_entropy, open_run, segment_probability
 
     run = open_run(run_ref, settings)
+    trained_on = {v.sha256 for v in run.manifest.volumes if v.id in set(run.splits.get("train") or [])}
     rows = []
     for record in manifest.volumes:
+        if record.sha256 in trained_on:  # a model is more confident on what it trained on: not comparable
+            rows.append({"pred_vessel_fraction": math.nan, "pred_mean_entropy": math.nan})
+            continue
         probability = segment_probability(
             run.model, run.spec, record.image, run.cfg.inference, run.device, run.temperature
         )
@@ -157,24 +166,31 @@ def compare_datasets(settings: Settings, reference: str, current: str, run_ref: 
     key = hashlib.sha256(f"{ref_manifest.version}-{cur_manifest.version}-{run_id}".encode()).hexdigest()[:8]
     out = settings.home_dir / "drift" / f"{ref_dir.name}-vs-{cur_dir.name}-{key}"
     out.mkdir(parents=True, exist_ok=True)
-    features, tested = _constant_features(ref_rows, cur_rows)
-    threshold = ALPHA / max(len(tested), 1)
-    smallest = smallest_p_value(len(ref_rows), len(cur_rows))
-    sufficient = min(len(ref_rows), len(cur_rows)) >= MIN_VOLUMES and smallest < threshold
+    features, candidates = _constant_features(ref_rows, cur_rows)
+    threshold = ALPHA / max(len(candidates), 1)  # Bonferroni over every varying feature (conservative)
+    tested = []
+    for name in candidates:
+        n, m = _finite_count(ref_rows, name), _finite_count(cur_rows, name)
+        smallest = smallest_p_value(n, m)
+        if smallest < threshold:
+            tested.append(name)
+            continue
+        note = (
+            f"too few volumes ({n} and {m} with a value): the smallest possible p-value, {smallest:.2g}, is not "
+            f"below the threshold {threshold:.2g}, so no test can tell drift from chance"
+        )
+        features.append(FeatureDrift(name=name, test="not tested", drifted=False, note=note))
     report_html = None
-    if tested and sufficient:
-        p_values, methods, report_html = _evidently(ref_rows, cur_rows, tested, out / "report.html")
+    if tested:
+        p_values, methods, report_html = _evidently(ref_rows, cur_rows, tested, out)
         for name in tested:
             p = p_values.get(name)
+            note = "" if p is not None else "Evidently returned no result for it"
             features.append(
-                FeatureDrift(name=name, test=methods.get(name, "?"), p_value=p, drifted=p is not None and p < threshold)
-            )
-    elif tested:
-        note = (
-            f"too few volumes ({len(ref_rows)} and {len(cur_rows)}): the smallest possible p-value, {smallest:.2g}, "
-            f"is not below the threshold {threshold:.2g}, so no test can tell drift from chance"
-        )
-        features += [FeatureDrift(name=name, test="not tested", drifted=False, note=note) for name in tested]
+                FeatureDrift(name=name, test=methods.get(name, "not tested"), p_value=p,
+                             drifted=p is not None and p < threshold, note=note)
+            )  # fmt: skip
+    sufficient = bool(tested) or not candidates
     features.sort(key=lambda f: (FEATURES + PREDICTION_FEATURES).index(f.name))
     drifted = [f.name for f in features if f.drifted]
     result = DriftResult(
@@ -205,7 +221,11 @@ def _constant_features(
     for name in [name for name in FEATURES + PREDICTION_FEATURES if name in ref_rows[0]]:
         ref = {_rounded(row[name]) for row in ref_rows}
         cur = {_rounded(row[name]) for row in cur_rows}
-        if len(ref) == 1 and len(cur) == 1:
+        empty = [side for side, values in (("reference", ref), ("current", cur)) if values == {"nan"}]
+        if empty:  # e.g. SNR of volumes whose masks are empty, predictions of volumes the model trained on
+            note = f"no value on any volume of the {' and '.join(empty)} dataset"
+            settled.append(FeatureDrift(name=name, test="not tested", drifted=False, note=note))
+        elif len(ref) == 1 and len(cur) == 1:
             same = ref == cur
             note = f"constant: {next(iter(ref))}" + ("" if same else f" vs {next(iter(cur))}")
             settled.append(FeatureDrift(name=name, test="constant", drifted=not same, note=note))
@@ -214,23 +234,40 @@ def _constant_features(
     return settled, tested
 
 
+def _finite_count(rows: list[dict[str, float]], name: str) -> int:
+    return sum(math.isfinite(row[name]) for row in rows)
+
+
 def _rounded(value: float) -> float | str:
     return "nan" if math.isnan(value) else round(value, 6)
 
 
 def _evidently(
-    ref_rows: list[dict[str, float]], cur_rows: list[dict[str, float]], columns: list[str], html: Path
+    ref_rows: list[dict[str, float]], cur_rows: list[dict[str, float]], columns: list[str], out: Path
 ) -> tuple[dict[str, float], dict[str, str], str]:
-    """Evidently's per-column drift p-values and methods for ``columns``, and its HTML report."""
+    """Evidently's per-column drift p-values and methods for ``columns``, and its HTML report (``out/report.html``).
+
+    Every column is tested with the two-sample K-S test (scipy's exact p-value at these sizes): Evidently's default
+    picks a Z or chi-square test for columns with few distinct values, which are anti-conservative at n ≈ 5–10.
+
+    Raises:
+        DataError: Evidently refused the data.
+    """
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(numerical_columns=columns)
-    reference = Dataset.from_pandas(pd.DataFrame(ref_rows)[columns], data_definition=definition)
-    current = Dataset.from_pandas(pd.DataFrame(cur_rows)[columns], data_definition=definition)
-    snapshot = Report([DataDriftPreset(columns=columns)]).run(current, reference)
-    snapshot.save_html(str(html))
+    try:
+        reference = Dataset.from_pandas(pd.DataFrame(ref_rows)[columns], data_definition=definition)
+        current = Dataset.from_pandas(pd.DataFrame(cur_rows)[columns], data_definition=definition)
+        snapshot = Report([DataDriftPreset(columns=columns, num_method="ks")]).run(current, reference)
+    except ValueError as exc:
+        raise DataError(f"the drift test could not run on these features: {exc}") from exc
+    html = out / "report.html"
+    partial = out / f".report-{os.getpid()}.html"  # two processes on one comparison must not tear the file
+    snapshot.save_html(str(partial))
+    os.replace(partial, html)
     p_values, methods = {}, {}
     for metric in json.loads(snapshot.json())["metrics"]:
         config = metric.get("config", {})
@@ -271,7 +308,11 @@ def search_drift_notes(settings: Settings, dataset: str | Path, model: str = "ch
         return [f"no drift check: no {model} to compare the data with ({exc})"]
     except DataError as exc:
         return [f"no drift check: {exc}"]
-    if reference.resolve() == Path(dataset).resolve():
+    try:
+        same = reference.resolve() == resolve_dataset(settings, str(dataset))
+    except DataError as exc:
+        return [f"no drift check: {exc}"]
+    if same:
         return []
     try:
         result = compare_datasets(settings, str(reference), str(dataset))
@@ -285,7 +326,7 @@ def search_drift_notes(settings: Settings, dataset: str | Path, model: str = "ch
             f"not compare with this search's; report {result.report_html or result.result_json}"
         ]
     if not result.sufficient:
-        why = next((f.note for f in result.features if f.test == "not tested"), "too few volumes")
+        why = next((f.note for f in result.features if f.note.startswith("too few")), "too few volumes")
         return [f"drift: no verdict for {where}: {why}"]
     return [f"no drift: {where} ({result.n_current} vs {result.n_reference} volumes)"]
 
@@ -297,17 +338,25 @@ def training_range_warnings(settings: Settings, run_ref: str, image_path: Path, 
     the training labels' fraction: a model far outside it is likely wrong on this volume). One volume cannot be
     tested, so this is a range check: beyond the training volumes' min/max by more than ``RANGE_MARGIN`` of the
     range (or a different value where all training volumes share one). A reference that cannot be read is a
-    warning too, never silence.
+    warning too, never silence; and so is any failure of the check itself: the mask is already written, and an
+    advisory check must not turn a finished prediction into an error.
     """
     try:
         folder = Path(training_data(settings, run_ref))
-        rows = _reference_rows(settings, folder)
+        return _outside_range(_reference_rows(settings, folder), folder, image_path, mask_path)
     except (DataError, TrackingError, TrainingError, OSError) as exc:
         return [f"no drift check: {exc}"]
-    image = np.asarray(load_nifti(image_path).dataobj, dtype=np.float32)
+    except Exception as exc:  # advisory only (see above); the message says what failed
+        logger.warning("drift check of %s failed", image_path, exc_info=True)
+        return [f"no drift check: {type(exc).__name__}: {exc}"]
+
+
+def _outside_range(rows: list[dict[str, float]], folder: Path, image_path: Path, mask_path: Path) -> list[str]:
+    nifti = load_nifti(image_path)
+    image = np.asarray(nifti.dataobj, dtype=np.float32)
     mask = np.asarray(load_nifti(mask_path).dataobj) > 0
     p1, p50, p99 = np.percentile(image, [1, 50, 99])
-    spacing = [float(v) for v in load_nifti(image_path).header.get_zooms()[:3]]
+    spacing = [float(v) for v in nifti.header.get_zooms()[:3]]
     values = {"intensity_p1": float(p1), "intensity_p50": float(p50), "intensity_p99": float(p99),
               **{f"spacing_{axis}": v for axis, v in zip("xyz", spacing, strict=True)},
               "predicted vessel_fraction": float(mask.mean())}  # fmt: skip

@@ -98,3 +98,23 @@ def test_the_summary_says_what_drifted_and_when_there_is_no_verdict() -> None:
     assert summarize(outcome_of("check_drift", few.model_dump_json())).startswith("No verdict: too few volumes")
     same = summarize(outcome_of("check_drift", _result(drifted=False, drifted_features=[]).model_dump_json()))
     assert same.startswith("No drift detected")
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [("train segresnet on data/drift-2024", "train_model"), ("start a search on data/drift-batch", "start_search"),
+     ("find label issues in data/drift", "find_label_issues"), ("what is in data/drift?", "dataset_info"),
+     ("predict data/drift/raw/v1.nii.gz with the champion", "predict_volume"),
+     ("synthesize a dataset with domain shift", "synthesize_data"),
+     ("generate 8 volumes with intensity drift called d1", "synthesize_data"),
+     ("compare runs abc123 and def456, did dice drift", "compare_runs"),
+     ("show the learning curves of run abc123, did the loss drift?", "learning_curves")],
+)  # fmt: skip
+def test_drift_words_do_not_steal_other_requests(text: str, tool: str) -> None:
+    assert planned_steps(text)[0][0] == tool
+
+
+def test_vs_with_a_period_does_not_split_the_request() -> None:
+    assert planned_steps("check data/new vs. data/old for drift") == [
+        ("check_drift", {"current": "data/new", "reference": "data/old"})
+    ]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from minivess.cli.app import app
 from minivess.pipelines.data.manifest import scan_dataset
 from minivess.pipelines.data.synthetic import get_preset, write_dataset
-from minivess.pipelines.governance.drift import MIN_VOLUMES, compare_datasets, smallest_p_value, volume_features
+from minivess.pipelines.governance.drift import compare_datasets, smallest_p_value, volume_features
 from minivess.settings import Settings, get_settings
 
 SHAPE = (48, 48, 16)
@@ -32,13 +32,14 @@ def test_shifted_is_flagged_and_another_default_seed_is_not(datasets: dict[str, 
     settings = get_settings()
     shifted = compare_datasets(settings, str(datasets["ref"]), str(datasets["shift"]))
     assert shifted.sufficient and shifted.drifted
+    assert all(f.test == "ks" for f in shifted.features if f.p_value is not None)  # never Z / chi-square
     assert {"snr", "intensity_p1"} <= set(shifted.drifted_features)  # lower contrast, more noise and haze
     report = Path(shifted.report_html or "")
     assert report.is_file() and "intensity_p1" in report.read_text()  # Evidently's HTML names the columns
     same = compare_datasets(settings, str(datasets["ref"]), str(datasets["same"]))
     assert same.sufficient and not same.drifted and same.drifted_features == []
     tested = [f for f in same.features if f.p_value is not None]
-    assert tested and all(f.test.startswith("K-S") for f in tested)  # Evidently's test for small numeric samples
+    assert tested and all(f.test == "ks" for f in tested)  # forced: K-S, exact at these sizes
     assert same.threshold == pytest.approx(0.05 / len(tested))
     constant = {f.name: f for f in same.features if f.test == "constant"}
     assert {"spacing_x", "shape_z"} <= set(constant) and not any(f.drifted for f in constant.values())
@@ -46,9 +47,9 @@ def test_shifted_is_flagged_and_another_default_seed_is_not(datasets: dict[str, 
 
 def test_too_few_volumes_is_reported_not_called_no_drift(datasets: dict[str, Path]) -> None:
     result = compare_datasets(get_settings(), str(datasets["ref"]), str(datasets["few"]))
-    assert result.n_current == 3 < MIN_VOLUMES and not result.sufficient
+    assert result.n_current == 3 and not result.sufficient
     assert not result.drifted and result.report_html is None
-    assert all("too few volumes (6 and 3)" in f.note for f in result.features if f.test == "not tested")
+    assert all("too few volumes (6 and 3 with a value)" in f.note for f in result.features if f.test == "not tested")
 
 
 def test_the_smallest_p_value_decides_whether_a_test_can_fire() -> None:
@@ -97,3 +98,23 @@ def test_cli_exit_codes_and_user_folders_untouched(datasets: dict[str, Path]) ->
     assert few.exit_code == 0 and "too few volumes" in few.output
     assert sorted(p.relative_to(datasets["ref"]) for p in datasets["ref"].rglob("*")) == before  # read only
     assert (Settings().home_dir / "drift").is_dir()
+
+
+def test_a_feature_undefined_on_one_side_is_not_tested_and_the_rest_still_is(
+    datasets: dict[str, Path], tmp_path: Path
+) -> None:
+    """Unlabelled new data (empty masks): SNR has no value there; Evidently would refuse the column."""
+    import shutil
+
+    import nibabel as nib
+    import numpy as np
+
+    empty = tmp_path / "empty-masks"
+    shutil.copytree(datasets["shift"], empty)
+    for path in (empty / "seg").glob("*.nii.gz"):
+        image = nib.load(path)
+        nib.save(nib.Nifti1Image(np.zeros(image.shape, dtype=np.uint8), image.affine, image.header), path)
+    result = compare_datasets(get_settings(), str(datasets["ref"]), str(empty))
+    snr = next(f for f in result.features if f.name == "snr")
+    assert snr.test == "not tested" and not snr.drifted and "current dataset" in snr.note
+    assert result.sufficient and "intensity_p1" in result.drifted_features
