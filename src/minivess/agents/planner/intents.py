@@ -379,9 +379,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "synthesize" and families_in(clause):
             continue
-        if (intent == "check_drift" and not _ABOUT_DATA_DRIFT.search(clause)) or (
-            intent == "check_drift" and _NOT_DATA_DRIFT.search(clause)
-        ):
+        if intent == "check_drift" and (not _ABOUT_DATA_DRIFT.search(clause) or _NOT_DATA_DRIFT.search(clause)):
             continue  # "did the loss drift", "generate volumes with intensity drift": another tool's request
         if intent == "param_effect" and param_in(clause) is None:
             if len(refs) >= 2:

@@ -105,11 +105,12 @@ def volume_features(manifest: DatasetManifest) -> list[dict[str, float]]:
 
 
 def prediction_features(
-    settings: Settings, run_ref: str, manifest: DatasetManifest
-) -> tuple[str, list[dict[str, float]]]:
-    """The run's full id and, per volume, its predicted vessel fraction and mean predictive entropy.
+    settings: Settings, run_ref: str, manifests: list[DatasetManifest]
+) -> tuple[str, list[list[dict[str, float]]]]:
+    """The run's full id and, per manifest and volume, its predicted vessel fraction and mean predictive entropy.
 
-    Volumes of the run's own train split (matched by checksum) get NaN: they are left out of the test.
+    The run's model is opened once for all manifests. Volumes of the run's own train split (matched by checksum)
+    get NaN: they are left out of the test.
 
     Raises:
         TrackingError, TrainingError: ``run_ref`` matches no run, or its model cannot be rebuilt.
@@ -118,21 +119,25 @@ def prediction_features(
 
     run = open_run(run_ref, settings)
     trained_on = {v.sha256 for v in run.manifest.volumes if v.id in set(run.splits.get("train") or [])}
-    rows = []
-    for record in manifest.volumes:
-        if record.sha256 in trained_on:  # a model is more confident on what it trained on: not comparable
-            rows.append({"pred_vessel_fraction": math.nan, "pred_mean_entropy": math.nan})
-            continue
-        probability = segment_probability(
-            run.model, run.spec, record.image, run.cfg.inference, run.device, run.temperature
-        )
-        rows.append(
-            {
-                "pred_vessel_fraction": float((probability > 0.5).mean()),
-                "pred_mean_entropy": float(binary_entropy(probability).mean()),
-            }
-        )
-    return run.run_id, rows
+    unseen = {"pred_vessel_fraction": math.nan, "pred_mean_entropy": math.nan}
+    per_manifest = []
+    for manifest in manifests:
+        rows = []
+        for record in manifest.volumes:
+            if record.sha256 in trained_on:  # a model is more confident on what it trained on: not comparable
+                rows.append(dict(unseen))
+                continue
+            probability = segment_probability(
+                run.model, run.spec, record.image, run.cfg.inference, run.device, run.temperature
+            )
+            rows.append(
+                {
+                    "pred_vessel_fraction": float((probability > 0.5).mean()),
+                    "pred_mean_entropy": float(binary_entropy(probability).mean()),
+                }
+            )
+        per_manifest.append(rows)
+    return run.run_id, per_manifest
 
 
 def _snr(image: NDArray[Any], mask: NDArray[Any]) -> float:
@@ -159,8 +164,7 @@ def compare_datasets(settings: Settings, reference: str, current: str, run_ref: 
     ref_rows, cur_rows = volume_features(ref_manifest), volume_features(cur_manifest)
     run_id = None
     if run_ref is not None:
-        run_id, ref_pred = prediction_features(settings, run_ref, ref_manifest)
-        _, cur_pred = prediction_features(settings, run_id, cur_manifest)
+        run_id, (ref_pred, cur_pred) = prediction_features(settings, run_ref, [ref_manifest, cur_manifest])
         ref_rows = [row | pred for row, pred in zip(ref_rows, ref_pred, strict=True)]
         cur_rows = [row | pred for row, pred in zip(cur_rows, cur_pred, strict=True)]
     key = hashlib.sha256(f"{ref_manifest.version}-{cur_manifest.version}-{run_id}".encode()).hexdigest()[:8]
