@@ -36,9 +36,12 @@ def test_run_prints_the_summary_stores_history_and_gates(runner: CliRunner, tmp_
 
     # the shipped floors pass on what was just recorded …
     assert runner.invoke(app, ["evals", "gate"]).exit_code == 0
-    # … a floor raised above the measured mean fails (exit 1), and so does a floored scorer nobody measured
-    tool_choice = sum(r.scores["tool_choice"] or 0 for r in records) / len(records)
-    assert tool_choice < 1.0
+    # … a floor raised above the measured mean fails (exit 1), and so does a floored scorer nobody measured; one
+    # missed case is added to the run, so the mean is below 1 however well the planner does
+    miss = records[0].model_copy(
+        update={"case_id": "a-missed-case", "scores": {**records[0].scores, "tool_choice": 0.0}}
+    )
+    append_records(get_settings(), [miss])
     raised = runner.invoke(app, ["evals", "gate", "planner", "--floors", str(_floors_file(tmp_path / "a.yaml",
                                                                                       tool_choice=1.0))])  # fmt: skip
     assert raised.exit_code == 1, raised.output

@@ -113,8 +113,11 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     spans = [(ref.start, ref.end) for ref in refs] + [m.span() for m in _NAMES.finditer(clause)]
     numbers = _used_numbers(steps)
     text = _used_text(steps)
+    keys = {key for step in steps for key in step.args}
     for match in _KEY_VALUE.finditer(clause):
         value = match.group("value").rstrip(".")
+        if match.group("key") in keys:
+            continue  # "by_family=false": the step sets that argument from it
         if parse_token(value) is None and value.lower() not in text.lower():
             return match.group(0), match.start(), match.end()
     sizes = [[float(v) for v in value] for value in _list_args(steps)]

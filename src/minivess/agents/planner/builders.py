@@ -103,7 +103,9 @@ def _word_out_of_range(values: dict[str, Any], text: str) -> Clarify | None:
     return None
 
 
-def _train_options(clause: str) -> dict[str, Any] | Clarify:
+def train_options(clause: str) -> dict[str, Any] | Clarify:
+    """The training options written in ``clause`` (epochs, lr, loss, sizes, budget, folder, seed, name); values out
+    of range are left out so the accounting pass asks about them, or a question when one is written in words."""
     patch = slots.patch_size(clause)
     if patch is not None and min(patch) < 1:
         return Clarify("Which patch size (X×Y×Z, e.g. 64x64x32)? Each side must be at least 1.", "patch {}")
@@ -134,7 +136,7 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         return problem
     steps: list[Step] = []
     for family, text in segments:
-        options = _train_options(text)
+        options = train_options(text)
         if isinstance(options, Clarify):
             return options
         alias = str(options.get("register_as", "")).lower()
@@ -237,7 +239,10 @@ def build_promote(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """promote_model (champion unless challenger is named)."""
     if problem := unknown.unknown_alias(clause):
         return problem
-    refs = [ref for ref in refs if ref.kind != "alias"]  # "promote X to champion": the alias is the target
+    target = slots.target_alias_span(clause)
+    sources = [ref for ref in refs if ref.kind == "alias" and target and not ref.start <= target[0] < ref.end]
+    # "promote X to champion": that alias is the target; "promote the challenger to champion": the challenger runs
+    refs = [ref for ref in refs if ref.kind != "alias"] or sources
     runs = targets(refs, res, single=True)
     if not runs:
         return ask_run("promote", refs)
@@ -322,7 +327,12 @@ def build_get_run(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 def build_sql(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """query_runs with a canned SELECT."""
     sql = canned_sql(clause)
-    return [Step("query_runs", {"sql": sql})] if sql else Clarify("Which question about the runs should I answer?")
+    if not sql:
+        return Clarify("Which question about the runs should I answer?")
+    args: dict[str, Any] = {"sql": sql}
+    if rows := slots.row_cap(clause):
+        args["max_rows"] = rows
+    return [Step("query_runs", args)]
 
 
 def build_registry(clause: str, refs: list[RunRef], res: RefResolver) -> Built:

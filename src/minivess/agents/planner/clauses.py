@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from minivess.agents.planner.rewrite import rewrite
+
 _ACTIONS: Final = (
     r"(?:train|retrain|evaluate|eval|test|compare|show|plot|draw|chart|graph|promote|make|segment|predict|generate"
     r"|synthesi[sz]e|create|describe|list|tell|give|report|summari[sz]e|rank|check|find|get|display|print|inspect"
@@ -25,12 +27,15 @@ _WEAK: Final = re.compile(
     r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
-    r"|,?\s+and\s+(?=again\b)",
+    r"|,?\s+and\s+(?=again\b)"
+    # "…, and did the loss choice matter?"
+    r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)",
     re.I,
 )
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
+    r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
     r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
@@ -40,6 +45,8 @@ _FILLER: Final = re.compile(rf"^(?:{_FILLER_WORDS}[\s.!?,]*)+$", re.I)
 _POLITE: Final = re.compile(
     r"^(?:(?:hey|hi|hello|ok(?:ay)?|so|now|alright|please|pls|kindly|first(?:ly)?|also)\s*[,!]?\s+"
     r"|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|would\s+like|'d\s+like|need)\s+(?:you\s+)?to\s+"
+    r"|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+(?:know|see|find\s+out|learn|check)\s+|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+"
+    r"|i\s*'d\s+(?:like|love)\s+|i\s+would\s+love\s+(?:to\s+)?"
     r"|i\s+want\s+|let'?s\s+|help\s+me\s+)+",
     re.I,
 )
@@ -55,10 +62,11 @@ class Clause:
 
 
 def normalize(text: str) -> str:
-    """Plain spacing and quotes, common typos of the words that decide a request fixed; case is kept."""
+    """Plain spacing and quotes, common typos of the words that decide a request fixed, durations and sizes in the
+    forms the extractors read (`rewrite`); case is kept."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
-    return _TYPO_WORD.sub(_fix_typo, re.sub(r"\s+", " ", text).strip())
+    return rewrite(_TYPO_WORD.sub(_fix_typo, re.sub(r"\s+", " ", text).strip()))
 
 
 # Words that decide what a request is; a close misspelling of one ("evalute", "leaderbord") is read as it.

@@ -154,9 +154,11 @@ class Conversation:
         tools = [outcome.name for position, outcome in sorted(self.outcomes.items()) if position < index]
         reviews = [folders for position, folders in sorted(self.reviews.items()) if position < index]
         made = [version for _, version in reviews if version]
+        earlier = [outcome for position, outcome in sorted(self.outcomes.items()) if position < index]
         return History(
             self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None,
             review_dataset=reviews[-1][0] if reviews else None, reviewed_dataset=made[-1] if made else None,
+            group=_latest_group(earlier), dataset=_latest_dataset(earlier),
         )  # fmt: skip
 
     def worker_note(self, start: int) -> str | None:
@@ -198,6 +200,41 @@ class Conversation:
             answer = self.user_text(turn)
             request = merge_answer(request, previous, answer, history) if previous.text_kind == "clarify" else answer
         return request, anchor
+
+
+def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
+    """The run ids of the latest successful answer about several runs (a comparison, a leaderboard's rows, curves
+    of several runs), in its order."""
+    for outcome in reversed(outcomes):
+        data = outcome.data if outcome.status == "ok" and isinstance(outcome.data, dict) else {}
+        runs = data.get("runs")
+        ids = (
+            [r["run_id"] for r in runs if isinstance(r, dict) and isinstance(r.get("run_id"), str)]
+            if isinstance(runs, list)
+            else []
+        )
+        rows = data.get("rows")
+        if not ids and isinstance(rows, list):
+            ids = [r["run"]["run_id"] for r in rows if isinstance(r, dict) and isinstance(r.get("run"), dict)
+                   and isinstance(r["run"].get("run_id"), str)]  # fmt: skip
+        curves = data.get("curves")
+        if not ids and isinstance(curves, dict):
+            ids = [key for key in curves if isinstance(key, str) and len(key) == 32]
+        if len(ids) >= 2:
+            return ids
+        if run_id_of(data):
+            return []  # a later answer about one run ends the group
+    return []
+
+
+def _latest_dataset(outcomes: list[ToolOutcome]) -> str | None:
+    """The folder the latest successful synthesize_data / dataset_info answer was about."""
+    for outcome in reversed(outcomes):
+        data = outcome.data if isinstance(outcome.data, dict) else {}
+        if outcome.name in ("synthesize_data", "dataset_info") and outcome.status == "ok":
+            path = data.get("path")
+            return path if isinstance(path, str) and path else None
+    return None
 
 
 def _train_arguments(raw: str | None, outcome: ToolOutcome) -> dict[str, Any]:

@@ -131,10 +131,11 @@ _INTENTS: Final = _compile(
          rf"|\b(?:average|combine)\s+(?:(?:the|our|my|all)\s+)?(?:(?:\d+|{_NUM_WORDS}|top|best|last|latest)\s+){{1,3}}"
          rf"(?:runs|models|(?:{FAMILY_ALT})s)\b"),
         ("synthesize",
-         r"\b(?:generate|synthesi[sz]e)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
+         r"\b(?:generate|synthesi[sz]e|synth)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
          r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
-         r"|\bsynthetic\s+(?:data|dataset|volumes?)\s+(?:with|of|please)\b"
+         r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
+         r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
         # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
@@ -203,14 +204,15 @@ _INTENTS: Final = _compile(
          r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
-         r"(?<!\bon )(?<!\bon the )\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
+         r"(?<!\bon )(?<!\bon the )(?<!=)\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
          r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
          r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
          r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
          r"(?:training|experiment|job|fit|(?:new\s+)?run)\b(?!\s+(?:curves?|loss|history|\d|[0-9a-f]{6}))"
          rf"|\btraining\s+(?:a\s+|an\s+|the\s+|another\s+"
          rf"|new\s+)?(?:{FAMILY_ALT})|\b(?:try|fit)\b.{{0,20}}\b(?:{FAMILY_ALT})"
-         rf"|\b(?:need|want|like|get)\s+(?:an?\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})\s+(?:model\s+)?trained\b"),
+         rf"|\b(?:need|want|like|get)\s+(?:an?\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})\s+(?:model\s+)?trained\b"
+         rf"|\b(?:start|launch|kick\s*off|begin|fire\s+off|spin\s+up)\s+(?:an?\s+|the\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})"),
         ("predict",
          r"\b(?:segment|predict|predictions?|infer|inference|apply)\b(?!ation)|\.nii(?:\.gz)?\b"),
         ("registry",
@@ -229,7 +231,7 @@ _INTENTS: Final = _compile(
          r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
         ("compare",
          r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
-         r"|\bdiff\b|\bcontrast\b"
+         r"|\bdiff\b|\bcontrast\b|\bdiffer(?:s|ed)?\b"
          r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
         ("failures",
          r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
@@ -241,7 +243,8 @@ _INTENTS: Final = _compile(
          r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"
          r"|\b(?:which|what|best|optimal|ideal|good)\s+(?:learning[\s-]+rate|lr|loss|patch\s*size|batch\s*size|seed)"
          r"|\bhow\s+much\s+does\b.{0,40}\bmatter"
-         r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|made\s+a\s+difference|improved)\b"
+         r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|mak(?:es|e|ing)\s+(?:a|any)\s+difference"
+         r"|made\s+(?:a|any)\s+difference|improved|improves|changes?)\b"
          r"|\bworth\s+it\b"),
         ("evaluate",
          r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
@@ -282,7 +285,9 @@ _SPLIT_SCORE: Final = re.compile(
     r"\b(?:test|val|validation|held[\s-]out)(?:\s+set)?\s+(?:performance|results?|scores?|metrics|dice|accuracy)\b", _I
 )
 _TRAIN_OPTION: Final = re.compile(
-    r"\bepochs?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch\b|\bminutes?\b|\bhours?\b|\bseed\b", _I
+    r"\bepochs?\b|\beps?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch(?:es)?\b|\bminutes?\b|\bmins?\b|\bhours?\b"
+    r"|\bseed\b|\b(?:max_minutes|batch_size|patch_size|register_as|loss|epochs|lr|seed|dataset)\s*=",
+    _I,
 )
 _IMPERATIVE_TRAIN: Final = re.compile(r"^(?:please\s+)?(?:re-?)?train\b", _I)
 # A ranking asked for as a list; without these words "the best swinunetr" names one run (get_run).
@@ -297,6 +302,11 @@ def _one_best_run(clause: str, refs: list[RunRef]) -> bool:
     """ "what's our top swinunetr by val dice": one best run of one family, not a ranking."""
     best = [ref for ref in refs if ref.kind == "best" and ref.value.split(":")[1:2] not in ([], [""])]
     return len(refs) == 1 and len(best) == 1 and not _RANKING.search(clause)
+
+
+def has_train_option(text: str) -> bool:
+    """True when ``text`` names a training option (epochs, lr, batch, patch, a budget, a seed …)."""
+    return bool(_TRAIN_OPTION.search(text))
 
 
 def is_help(text: str) -> bool:
@@ -335,6 +345,7 @@ TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INT
     "registry": "query_runs"
 }
 _RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias"})
+_WHICH_RUN: Final = re.compile(r"\b(?:which|what)\s+(?:run|model|checkpoint)\b", _I)
 
 
 def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
@@ -402,6 +413,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "leaderboard" and _one_best_run(clause, refs):
             return "get_run"
+        if intent == "registry" and _WHICH_RUN.search(clause) and [ref.kind for ref in refs] == ["alias"]:
+            return "get_run"  # "which run is the champion": that one run, with its details
         return intent
     if canned_sql(clause):
         return "sql"

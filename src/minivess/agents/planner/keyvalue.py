@@ -45,7 +45,20 @@ TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ("check_drift", "current reference model", "current"),
     )
 }
-_PAIR: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|[^\s,;]+)")
+# (tool, argument) → the values its schema allows (restated like TOOL_ARGS; a unit test checks them against the
+# schemas' enums), so "split=holdout" is asked about instead of handed to the tool.
+CHOICES: Final[dict[tuple[str, str], frozenset[str]]] = {
+    ("train_model", "model"): frozenset({"segresnet", "swinunetr", "dynunet"}),
+    ("train_model", "loss"): frozenset({"dice_ce", "dice_ce_cldice"}),
+    ("evaluate_run", "split"): frozenset({"train", "val", "test"}),
+    ("promote_model", "alias"): frozenset({"champion", "challenger"}),
+    ("synthesize_data", "preset"): frozenset({"default", "small", "minivess", "shifted", "noisy_labels"}),
+    ("build_ensemble", "family"): frozenset({"segresnet", "swinunetr", "dynunet"}),
+    ("build_ensemble", "strategy"): frozenset({"mean", "vote", "weighted"}),
+}
+_PAIR: Final = re.compile(
+    r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>\[[^\]]*\]|\"[^\"]*\"|'[^']*'|\d+(?:\s*[,x×]\s*\d+)+\b|[^\s,;]+)"
+)
 _LISTS: Final = frozenset({"run_ids", "metrics", "patch_size", "shape", "families"})
 _TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "path", "name", "model_name", "param",
                           "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split", "family",
@@ -86,6 +99,15 @@ def tool_values(clause: str, tool: str) -> dict[str, Any]:
     """The clause's ``key=value`` pairs that name arguments of ``tool``, typed."""
     names = TOOL_ARGS.get(tool, (frozenset(), frozenset()))[0]
     return {key: coerce(key, raw) for key, raw in pairs(clause).items() if key in names}
+
+
+def invalid_choice(tool: str, values: dict[str, Any]) -> tuple[str, str, frozenset[str]] | None:
+    """(argument, value, allowed) for the first written value its argument does not allow, or None."""
+    for key, value in values.items():
+        allowed = CHOICES.get((tool, key))
+        if allowed is not None and isinstance(value, str) and value not in allowed:
+            return key, value, allowed
+    return None
 
 
 def complete_step(clause: str, tool: str) -> Step | None:

@@ -12,7 +12,8 @@ _UNITS: Final = {
 }  # fmt: skip
 _TENS: Final = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
                 "ninety": 90}  # fmt: skip
-_WORD_ALT: Final = "|".join(sorted([*_UNITS, *_TENS, "hundred", "half"], key=len, reverse=True))
+_SCALES: Final = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+_WORD_ALT: Final = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "half"], key=len, reverse=True))
 
 # A number as digits (1, 2.5, 1e-3, .5) or in words ("twenty five", "a hundred", "half an").
 NUM: Final = rf"(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+|(?:(?:{_WORD_ALT})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD_ALT}))*)\b)"
@@ -55,7 +56,8 @@ PARAM_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
 
 
 def parse_number(text: str) -> float | None:
-    """A number written in digits or English words ("1e-3", "twenty five", "a hundred"); None if not one."""
+    """A number written in digits or English words ("1e-3", "twenty five", "a hundred", "five thousand"); None if
+    not one."""
     raw = text.strip().lower().replace(",", "")
     try:
         return float(raw)
@@ -76,6 +78,9 @@ def parse_number(text: str) -> float | None:
             current += _TENS[word]
         elif word == "hundred":
             current = max(current, 1) * 100
+        elif word in _SCALES:  # "two thousand three hundred": each thousand/million closes a group
+            total += max(current, 1) * _SCALES[word]
+            current = 0
         else:
             return None
     return float(total + current)

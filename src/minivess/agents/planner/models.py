@@ -95,3 +95,5 @@ class History:
     last_tool: str | None = None  # the latest tool that answered ("now on the training split" continues it)
     review_dataset: str | None = None  # the dataset the review loop last worked on ("queue them for review")
     reviewed_dataset: str | None = None  # the version the latest import_reviews made ("train on the reviewed data")
+    group: list[str] = field(default_factory=list)  # the runs of the latest answer about several ("plot both")
+    dataset: str | None = None  # the folder the latest data tool made or described ("train segresnet on that")

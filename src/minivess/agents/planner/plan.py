@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from minivess.agents.planner import keyvalue, risk
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.annotation import ANNOTATION_BUILDERS
 from minivess.agents.planner.bounds import bound_for
-from minivess.agents.planner.builders import AGAIN, BUILDERS
+from minivess.agents.planner.builders import AGAIN, BUILDERS, train_options
 from minivess.agents.planner.cards import CARD_BUILDERS
-from minivess.agents.planner.clauses import is_filler, normalize, split_clauses, strip_polite
+from minivess.agents.planner.clauses import Clause, is_filler, normalize, split_clauses, strip_polite
 from minivess.agents.planner.drift import DRIFT_BUILDERS
-from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT, Intent, cannot_reason, classify, is_help
+from minivess.agents.planner.intents import (
+    INTENT_OF_TOOL,
+    TOOL_OF_INTENT,
+    Intent,
+    cannot_reason,
+    classify,
+    has_train_option,
+    is_help,
+)
 from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
-from minivess.agents.planner.refs import run_refs
+from minivess.agents.planner.refs import RunRef, run_refs
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.search import SEARCH_BUILDERS
 from minivess.agents.planner.slots import model_name, nii_paths
@@ -70,15 +78,28 @@ def _with_key_values(body: str, intent: Intent, built: list[Step] | Clarify) -> 
         return built
     if isinstance(built, Clarify):
         step = keyvalue.complete_step(body, TOOL_OF_INTENT[intent])
+        if step is not None and (problem := _choice_question(step.tool, step.args)):
+            return problem
         return [step] if step is not None else built
     for step in built:
         values = keyvalue.tool_values(body, step.tool)
+        if problem := _choice_question(step.tool, values):
+            return problem
         for key, value in values.items():
             bound = bound_for(step.tool, key)
             if bound and isinstance(value, int | float) and not bound.allows(value):
                 return Clarify(f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value?")
         step.args.update(values)
     return built
+
+
+def _choice_question(tool: str, values: dict[str, Any]) -> Clarify | None:
+    """ "split=holdout": a written value its argument does not allow, asked about with the allowed ones."""
+    found = keyvalue.invalid_choice(tool, values)
+    if found is None:
+        return None
+    key, value, allowed = found
+    return Clarify(f"{key} can't be '{value}': it is one of {', '.join(sorted(allowed))}. Which one should I use?")
 
 
 def _retry(body: str, resolver: RefResolver) -> Intent | None:
@@ -89,6 +110,27 @@ def _retry(body: str, resolver: RefResolver) -> Intent | None:
 def _repeat(body: str, resolver: RefResolver) -> Intent | None:
     """ "same thing but with lr 5e-4": a training like the last one."""
     return "train" if resolver.last_train is not None and AGAIN.search(body) else None
+
+
+def _merge_train_options(body: str, steps: list[Step], refs: list[RunRef]) -> bool | Clarify:
+    """ "Train a SwinUNETR for me. I think twelve epochs should be plenty, and use lr 2e-4.": a clause of options
+    alone, right after a training step, sets that step's options (a question when one of them is unusable)."""
+    if not steps or steps[-1].tool != "train_model" or families_in(body) or not has_train_option(body):
+        return False
+    options = train_options(body)
+    if isinstance(options, Clarify):
+        return options
+    if problem := check_values(body, [Step("train_model", dict(options))], refs):
+        return problem  # "I think 5000 epochs": out of range, asked about with its limit
+    if not options:
+        return False
+    steps[-1].args.update(options)
+    return True
+
+
+def _same_run_again(previous: Step, step: Step, index: int) -> bool:
+    """``step`` asks the same tool about the run ``previous`` (at ``index``) answered about, and nothing more."""
+    return step.tool == previous.tool == "get_run" and step.args == {"run_id": StepOutput(index, "run_id")}
 
 
 def _absolute(step: Step, index: int) -> Step:
@@ -137,6 +179,21 @@ def _text_plan(text: str) -> Plan | None:
     return None
 
 
+def _clarify_plan(clause: Clause, body: str, question: Clarify) -> Plan:
+    """The question as a plan, its positions moved from the clause body into the whole request."""
+    offset = clause.start + clause.text.rfind(body)
+    at = clause.end if question.at is None else offset + question.at
+    span = (offset + question.span[0], offset + question.span[1]) if question.span else None
+    return Plan(
+        text=question.question,
+        text_kind="clarify",
+        insert_at=at,
+        template=question.template,
+        replace=span,
+        replace_number=question.number_only,
+    )
+
+
 def build_plan(request: str, history: History | list[str]) -> Plan:
     """Plan one request.
 
@@ -160,6 +217,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         context.last_train,
         review_dataset=context.review_dataset,
         reviewed_dataset=context.reviewed_dataset,
+        group=context.group,
+        dataset=context.dataset,
     )
     previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
     for clause in split_clauses(text):
@@ -175,6 +234,11 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             or _repeat(body, resolver)
         )
         if intent is None:
+            merged = _merge_train_options(body, steps, refs)
+            if merged is True:
+                continue
+            if isinstance(merged, Clarify):
+                return _clarify_plan(clause, body, merged)
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
         if intent == "promote" and _merge_register(body, steps):
             continue
@@ -184,21 +248,13 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         if not isinstance(built, Clarify):
             built = check_values(body, built, refs) or built
         if isinstance(built, Clarify):
-            offset = clause.start + clause.text.rfind(body)
-            at = clause.end if built.at is None else offset + built.at
-            span = (offset + built.span[0], offset + built.span[1]) if built.span else None
-            return Plan(
-                text=built.question,
-                text_kind="clarify",
-                insert_at=at,
-                template=built.template,
-                replace=span,
-                replace_number=built.number_only,
-            )
+            return _clarify_plan(clause, body, built)
         for step in built:
             step = _absolute(step, len(steps))
             if steps and steps[-1] == step:
                 continue  # "how many volumes … and what's their spacing": one dataset_info answers both
+            if steps and _same_run_again(steps[-1], step, len(steps) - 1):
+                continue  # "which run is the champion and what were its settings": one get_run answers both
             resolver.note(len(steps), step)
             steps.append(step)
         understood.append(describe_step(built[0]))

@@ -8,7 +8,9 @@ from typing import Final, Literal
 
 from minivess.agents.planner.lexicon import FAMILY_ALT, METRIC_ALT, NUM, families_in, first_metric, parse_int
 
-RefKind = Literal["id", "last", "previous", "best", "pronoun", "plural", "lastn", "family", "alias"]
+RefKind = Literal[
+    "id", "last", "previous", "best", "pronoun", "plural", "lastn", "family", "alias", "ordinal", "firstn"
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,15 @@ _REF_RE: Final = re.compile(
             r"(?P<last>\b(?:the\s+)?(?:last|latest|most\s+recent|newest"
             r"|previous|recent|final)\s+(?:trained\s+|finished\s+)?"
             r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b)",
+            r"(?P<firstn>\b(?:the\s+)?(?:first|top)\s+(?P<fn>two|three|2|3)\b(?!\s*(?:epochs?|volumes?|%|rows?)))"
+            r"(?:\s+(?:runs|ones|models))?",
+            r"(?P<ordinal>\bthe\s+(?P<ord>first|second|third|1st|2nd|3rd)\s+(?:run|one|model|training|experiment)\b"
+            r"|\bthe\s+(?P<ord2>second|third|2nd|3rd)\b(?!\s+(?:time|epoch|split|set)))",
+            r"(?P<lastbare>\b(?:the\s+)?(?:last|latest|newest)\b(?=\s*(?:[?.!,;]|$|\s+(?:and|or|with|vs\.?|versus|against"
+            r"|on|to|run)\b)))",
+            rf"(?P<bestwhich>\b(?:whichever|the|our)\s+(?P<bwf>{_FAM})(?:\s+{_NOUN})?\s+(?:(?:that|which)\s+)?"
+            r"(?:(?:scores?|scored|performs?|performed|does|did|is|was)\s+(?:the\s+)?(?:best|highest)"
+            rf"(?:\s+(?:on|by|in|for)\s+(?:the\s+)?(?P<bwm>{_MET}))?|with\s+the\s+(?:best|highest)\s+(?P<bhm>{_MET})))",
             r"(?P<bestbare>\b(?:the\s+|our\s+)?best\b(?=\s*(?:[?.!,]|$|\s+(?:and|or|vs\.?|so\s+far|overall)\b)))",
             r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those|the)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
             r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
@@ -64,6 +75,7 @@ _REF_RE: Final = re.compile(
 )
 
 
+_ORDINALS: Final = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2}
 _OBJECT_IT: Final = re.compile(r"\b(?:save|saved|write|store|name|call|put|export)\s+$", re.I)
 
 
@@ -97,6 +109,17 @@ def _from_match(match: re.Match[str]) -> RunRef:
         if "previous" in match.group("last").lower():  # "compare it with the previous run": the one before it
             return RunRef("previous", "previous", start)
         return RunRef("last", "last", start)
+    if match.group("firstn"):
+        return RunRef("firstn", str(parse_int(match.group("fn")) or 2), start)
+    if match.group("ordinal"):
+        word = (match.group("ord") or match.group("ord2")).lower()
+        return RunRef("ordinal", str(_ORDINALS[word]), start)
+    if match.group("lastbare"):
+        return RunRef("last", "last", start)
+    if match.group("bestwhich"):
+        metric_text = match.group("bwm") or match.group("bhm")
+        metric = first_metric(metric_text) if metric_text else None
+        return RunRef("best", _best_value(_family(match.group("bwf")), metric), start)
     if match.group("bestbare"):
         return RunRef("best", "best", start)
     if match.group("plural"):

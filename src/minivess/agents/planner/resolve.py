@@ -15,9 +15,11 @@ PRODUCERS: Final = frozenset(
 )  # fmt: skip
 # The review loop's tools: each works on one dataset folder (their `dataset` argument).
 REVIEW_TOOLS: Final = frozenset({"find_label_issues", "queue_for_review", "review_status", "import_reviews"})
-_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best")
+_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best", "ordinal", "firstn")
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
-_PRIORITY: Final = ("id", "alias", "last", "previous", "best", "pronoun", "plural", "lastn", "family")
+_PRIORITY: Final = (
+    "id", "alias", "ordinal", "last", "previous", "best", "pronoun", "plural", "lastn", "firstn", "family"
+)  # fmt: skip
 
 
 def run_id_of(data: Any) -> str | None:
@@ -50,10 +52,12 @@ class RefResolver:
         *,
         review_dataset: str | None = None,
         reviewed_dataset: str | None = None,
+        group: list[str] | None = None,
+        dataset: str | None = None,
     ) -> None:
         self.history = history_ids
         self.last_train = last_train
-        self.dataset: str | StepOutput | None = None  # a folder an earlier step of this plan looked at ("on it")
+        self.dataset: str | StepOutput | None = dataset  # the folder an earlier step (or turn) looked at ("on it")
         self.review_dataset: str | StepOutput | None = review_dataset  # the folder the review loop works on
         self.review_planned = False  # a review-loop step of this plan chose the folder (the history's no longer counts)
         self.reviewed: str | StepOutput | None = reviewed_dataset  # the version import_reviews made
@@ -61,7 +65,7 @@ class RefResolver:
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
         self.trained: list[int] = []
-        self.group: list[RunValue] = []
+        self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
 
     def note(self, index: int, step: Step) -> None:
         """Record a planned step; later pronouns point at the latest run-producing one."""
@@ -126,6 +130,12 @@ class RefResolver:
             if len(self.trained) >= 2:
                 return [StepOutput(index) for index in self.trained]
             return list(reversed(self._recent(2)))  # "compare the two": older first, as they happened
+        if ref.kind in ("ordinal", "firstn"):
+            # "the first two" of the latest list (a leaderboard, a comparison), else of the conversation's runs
+            listed: list[RunValue] = list(self.group) or list(self.history)
+            if ref.kind == "firstn":
+                return listed[: int(ref.value)] if len(listed) >= int(ref.value) else []
+            return listed[int(ref.value) : int(ref.value) + 1]
         if ref.kind == "id":
             return [self._expand(ref.value)]
         return [ref.value]

@@ -12,7 +12,13 @@ _FLOAT: Final = r"(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)"
 _SEP: Final = r"\s*[x×*,]\s*|\s+"
 
 _EPOCHS = re.compile(rf"\b({NUM})\s*-?\s*(?:single\s+|full\s+|more\s+)?(?:epochs?|eps?)\b", _FLAGS)
-_EPOCHS_AFTER = re.compile(r"\bepochs?\s*(?:=|:|of|to|set\s+to)\s*(\d+)\b", _FLAGS)
+_EPOCHS_AFTER = re.compile(
+    r"\bepochs?\s*(?:=|:|of|to|set\s+to|\s)\s*(\d+)\b(?!\s*(?:[x×*]|times\b|runs?\b|%|epochs?\b))", _FLAGS
+)
+# "seed 123 epochs 4": a number right after another option's keyword is that option's, not an epoch count.
+_OTHER_KEYWORD_BEFORE = re.compile(
+    r"\b(?:seed|lr|learning[\s-]+rate|batch(?:[\s_-]*size)?|bs|patch(?:[\s_-]*size)?|top|limit|n)\s*[=:]?\s*$", _FLAGS
+)
 _LR = re.compile(
     rf"\b(?:lr|learning[\s-]+rate)\s*(?:of|=|:|to|at|is|set\s+to)?\s*(?:~|about|around|roughly)?\s*({_FLOAT})(?![\w.])",
     _FLAGS,
@@ -40,8 +46,8 @@ _REGISTER_AS = re.compile(
     _FLAGS,
 )
 _MODEL_NAME = re.compile(
-    r"\b(?:model[\s_-]?name|registered\s+model|under(?:\s+the\s+name)?|named|called|as)\s+(?:model\s+)?['\"`]?"
-    r"([A-Za-z0-9][\w.-]*)",
+    r"(?:\b(?:model[\s_-]?name|registered\s+model|under(?:\s+the\s+name)?|named|called|as|for\s+model)"
+    r"|\b(?:champion|challenger)\s+(?:of|for|in)(?:\s+the)?)\s+(?:model\s+)?['\"`]?([A-Za-z0-9][\w.-]*)",
     _FLAGS,
 )
 _NOT_PATH_PARTS: Final = frozenset(
@@ -50,6 +56,11 @@ _NOT_PATH_PARTS: Final = frozenset(
 _NOT_NAMES: Final = frozenset({"champion", "challenger", "the", "a", "an", "it", "model", "our", "my", "well"})
 _TOP = re.compile(
     rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))|\b({NUM})\s+(?:best|top|highest[\s-]scoring)\b", _FLAGS
+)
+_SYNTH_N_NEXT = re.compile(
+    rf"\b({NUM})\s+(?:(?:synthetic|new|more|small|tiny|noisy|shifted|fresh|extra|test|training)\s+)?"
+    r"(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b",
+    _FLAGS,
 )
 _SYNTH_N = re.compile(
     rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
@@ -72,7 +83,8 @@ def epochs(text: str) -> int | None:
 
     "lr=0.0005 epochs=8" has "0.0005 epochs" too: a fraction is not an epoch count, so "epochs=8" is used.
     """
-    found = sorted([*_EPOCHS.finditer(text), *_EPOCHS_AFTER.finditer(text)], key=lambda m: m.start())
+    before = [m for m in _EPOCHS.finditer(text) if not _OTHER_KEYWORD_BEFORE.search(text[: m.start()])]
+    found = sorted([*before, *_EPOCHS_AFTER.finditer(text)], key=lambda m: m.start())
     values = [value for value in (parse_int(m.group(1)) for m in found) if value is not None]
     return values[-1] if values else None
 
@@ -236,9 +248,22 @@ def model_name(text: str) -> str | None:
     return None
 
 
+_TARGET_ALIAS = re.compile(r"\b(?:to|as|into)\s+(?:the\s+)?(?:new\s+)?(champion|challenger)\b", _FLAGS)
+
+
 def alias(text: str) -> str:
-    """Registry alias: challenger when named, else champion."""
+    """Registry alias: the one after "to"/"as" ("promote the challenger to champion"), else challenger when named,
+    else champion."""
+    target = _last(_TARGET_ALIAS, text)
+    if target:
+        return target.group(1).lower()
     return "challenger" if re.search(r"\bchallenger\b", text, re.I) else "champion"
+
+
+def target_alias_span(text: str) -> tuple[int, int] | None:
+    """Where the target alias ("to champion") is written, if it is."""
+    target = _last(_TARGET_ALIAS, text)
+    return target.span(1) if target else None
 
 
 def top_n(text: str) -> int | None:
@@ -247,9 +272,20 @@ def top_n(text: str) -> int | None:
     return parse_int(match.group(1) or match.group(2)) if match else None
 
 
+_ROW_CAP = re.compile(
+    rf"\b(?:up\s+to|at\s+most|max(?:imum)?(?:\s+of)?|no\s+more\s+than|cap(?:ped)?\s+at)\s+({NUM})\s+rows\b", _FLAGS
+)
+
+
+def row_cap(text: str) -> int | None:
+    """A query's row cap ("up to 500 rows", "at most 50 rows")."""
+    match = _last(_ROW_CAP, text)
+    return parse_int(match.group(1)) if match else None
+
+
 def volume_count(text: str) -> int | None:
     """Number of volumes to synthesise ("8 synthetic volumes", "twenty images")."""
-    match = _last(_SYNTH_N, text)
+    match = _last(_SYNTH_N_NEXT, text) or _last(_SYNTH_N, text)  # "a dataset of twenty-four volumes": 24, not "a"
     return parse_int(match.group(1)) if match else None
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from minivess.agents.planner.lexicon import NUM, families_in, first_metric, parse_int
+from minivess.agents.planner.lexicon import NUM, families_in, first_metric, parse_int, parse_number
+from minivess.agents.planner.slots import directories, row_cap
 
 _TABLES: Final = (
     r"(?:runs|params|tags|metrics|metric_summary|experiments|registered_models|model_versions|model_aliases"
@@ -33,7 +34,8 @@ _LONGEST: Final = re.compile(r"\b(?:longest|slowest|took\s+the\s+longest|most\s+
 _SHORTEST: Final = re.compile(r"\b(?:shortest|fastest|quickest|least\s+time)\b", _I)
 _TOTAL_TIME: Final = re.compile(r"\btotal\s+(?:training\s+|compute\s+|run\s+|wall[\s-]?clock\s+)?time\b"
                                 r"|\bhow\s+much\s+(?:compute|time|training\s+time)\b", _I)  # fmt: skip
-_LIST: Final = re.compile(r"\b(?:list|show|see|display|give\s+me|what)\b.{0,25}\bruns\b|\bruns\s+(?:so\s+far|we\s+have)"
+_LIST: Final = re.compile(r"\b(?:list|show|see|display|give\s+me|what|which)\b.{0,25}\bruns\b"
+                          r"|\bruns\s+(?:so\s+far|we\s+have)|\b(?:list|show|display)\s+(?:me\s+)?(?:every|each|all)\s+(?:\w+\s+)?runs?\b"
                           r"|\b(?:recent|latest|last\s+\S+)\s+runs\b", _I)  # fmt: skip
 _RANKING: Final = re.compile(
     r"\b(?:best|top|leader[\s-]?board|rank\w*|highest|lowest|worst|compare|curves?|why|fail\w*|crash\w*|errors?)\b", _I
@@ -92,7 +94,48 @@ def _conditions(text: str) -> list[str]:
         if re.search(pattern, text, _I):
             conditions.append(condition)
             break
-    return conditions
+    if took := _TOOK.search(text):
+        conditions.append(_duration_condition(took))
+    if data := _DATA_DIR.search(text):
+        conditions.append(_data_condition(text[data.end() :]))
+    return [condition for condition in conditions if condition]
+
+
+# "runs trained on data/minivess": the training folder is the run's data.dir parameter (an absolute path there).
+_DATA_DIR: Final = re.compile(
+    r"\b(?:trained|run|fit|fitted)\s+(?:on|with|using)\s+(?:the\s+)?(?:data(?:set)?\s+)?(?=\S*/)", _I
+)
+
+
+# "runs that took longer than 10 minutes", "shorter than an hour", "runs over 2 hours"
+_TOOK: Final = re.compile(
+    rf"\b(?P<dir>longer|more|over|shorter|less|under|fewer)(?:\s+than)?\s+(?P<n>{NUM})\s*"
+    r"(?P<unit>hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b",
+    _I,
+)
+_SECONDS: Final = {"h": 3600, "m": 60, "s": 1}
+_TOOK_RUNS: Final = re.compile(
+    r"\bruns?\b.{0,30}\b(?:took|lasted|ran|running|run\s+time)\s+(?:longer|more|over|shorter|less|under)\b", _I
+)
+
+
+def _duration_condition(match: re.Match[str]) -> str:
+    value = parse_number(match.group("n"))
+    if value is None:
+        return ""
+    factor = _SECONDS[match.group("unit")[0].lower()]
+    op = ">" if match.group("dir").lower() in ("longer", "more", "over") else "<"
+    written = match.group("n") if re.fullmatch(r"[\d.]+", match.group("n")) else f"{value:g}"
+    return f"r.duration_s {op} {written} * {factor}"
+
+
+def _data_condition(rest: str) -> str:
+    found = directories(rest)
+    if not found or found[0][1] != 0:
+        return ""
+    folder = found[0][0].rstrip("/").replace("'", "''")
+    relative = "" if folder.startswith(("/", "~")) else f" OR p.value LIKE '%/{folder.removeprefix('./')}'"
+    return f"r.run_id IN (SELECT p.run_id FROM params p WHERE p.key = 'data.dir' AND (p.value = '{folder}'{relative}))"
 
 
 def _where(conditions: list[str]) -> str:
@@ -129,9 +172,11 @@ def _duration_sql(text: str, order: str) -> str:
 
 
 def _limit(text: str) -> int | None:
+    """ "the last 5 runs", else the row cap asked for ("up to 500 rows"), at most 1000."""
     match = _LIMIT.search(text)
     if not match:
-        return None
+        cap = row_cap(text)
+        return max(1, min(cap, 1000)) if cap else None
     value = parse_int(match.group(1) or match.group(2))
     return max(1, min(value, 1000)) if value else None
 
@@ -153,7 +198,7 @@ def canned_sql(text: str) -> str | None:
     if _TOTAL_TIME.search(text):
         where = _where(_conditions(text))
         return f"SELECT count(*) AS n_runs, round(sum(r.duration_s) / 60, 1) AS total_minutes FROM runs r{where}"
-    if (_LIST.search(text) or _ACTIVE.search(text)) and not _RANKING.search(text):
+    if (_LIST.search(text) or _ACTIVE.search(text) or _TOOK_RUNS.search(text)) and not _RANKING.search(text):
         limit = _limit(text) or 20
         return f"SELECT {_RUN_COLUMNS} FROM runs r{_where(_conditions(text))} ORDER BY r.start_time DESC LIMIT {limit}"
     return None

@@ -26,7 +26,7 @@ _COMMON: Final = _words(
 )
 _LOSS_WORDS: Final = (re.compile(rf"\b{_WORD}\s+loss\b", re.I), re.compile(rf"\bloss\s*[=:]\s*{_WORD}", re.I))
 _KNOWN_LOSS: Final = _words(
-    "dice ce cldice cl-dice cl_dice dice_ce dice_ce_cldice dice+ce topology topological "
+    "dice ce cldice cl-dice cl_dice dice_ce dice_ce_cldice dice+ce dice-ce dicece dice-ce-cldice topology topological "
     "topology-aware plain combined training train val validation lower higher low high best"
 )
 _TRAIN_WORD: Final = re.compile(rf"\b(?:re-?)?train\s+(?:(?:a|an|the|my|our|new|fresh)\s+)?{_WORD}", re.I)
@@ -37,9 +37,7 @@ _KNOWN_TRAIN_OBJECT: Final = _words(
 _SPLIT_WORD: Final = re.compile(
     rf"\b(?:on|against|using|with)\s+(?:the\s+)?{_WORD}\s+(?:split|set|partition|fold)\b", re.I
 )
-_KNOWN_SPLIT: Final = _words(
-    "val valid validation test testing train training held-out heldout holdout hold-out same whole entire"
-)
+_KNOWN_SPLIT: Final = _words("val valid validation test testing train training held-out heldout same whole entire")
 _ALIAS_WORD: Final = re.compile(rf"\bto\s+(?:the\s+)?(?:new\s+)?{_WORD}(?:\s+(?:alias|stage|slot))?\s*[.!?]*$", re.I)
 _KNOWN_ALIAS: Final = _words("champion challenger production prod registry mlflow")
 _PRESET_WORDS: Final = (
@@ -67,11 +65,12 @@ def _ask(word: re.Match[str], question: str) -> Clarify:
 def _unknown(
     patterns: re.Pattern[str] | tuple[re.Pattern[str], ...], clause: str, known: frozenset[str]
 ) -> re.Match[str] | None:
-    """The first word in a name's place that is neither a known name nor a common word."""
+    """The first word in a name's place that is neither a known name, a common word nor a model family ("train
+    dynunet loss=tversky": "dynunet loss" is no loss name, "tversky" is)."""
     for pattern in patterns if isinstance(patterns, tuple) else (patterns,):
         for match in pattern.finditer(clause):
             word = (match.group("w") or "").lower().rstrip(".,;")
-            if word and word not in known and word not in _COMMON:
+            if word and word not in known and word not in _COMMON and not families_in(word):
                 return match
     return None
 

@@ -21,6 +21,8 @@ QUESTIONS = [
     "what was the longest run?", "the 3 slowest runs", "what's the fastest run?", "total training time",
     "list all runs", "show the last 5 runs", "list the killed runs from yesterday", "which runs are still running?",
     "how long did the runs take on average?", "how many runs in the last 24 hours?",
+    "which runs were trained on data/minivess?", "how many runs were trained on /data/lab/vessels?",
+    "list the runs that took longer than 10 minutes", "how many runs took less than half an hour?",
 ]  # fmt: skip
 
 
@@ -62,6 +64,26 @@ def test_every_generated_query_is_guarded_and_binds(warehouse: duckdb.DuckDBPyCo
         assert sql is not None
         statement = check_sql(sql)
         warehouse.execute(statement).fetchall()
+
+
+def test_runs_trained_on_a_folder_are_found_by_their_data_dir(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """The folder as written matches the absolute data.dir the engine logs, and no other folder."""
+    sql = canned_sql("which runs were trained on data/minivess?")
+    assert sql is not None
+    rows = [
+        ("a" * 32, "/home/lab/data/minivess"),
+        ("b" * 32, "/home/lab/data/minivess-old"),
+        ("c" * 32, "data/minivess"),
+    ]
+    try:
+        for run_id, folder in rows:
+            warehouse.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
+            warehouse.execute("INSERT INTO params (run_id, key, value) VALUES (?, 'data.dir', ?)", [run_id, folder])
+        found = {row[0] for row in warehouse.execute(sql).fetchall()}
+    finally:
+        warehouse.execute("DELETE FROM params")
+        warehouse.execute("DELETE FROM runs")
+    assert found == {"a" * 32, "c" * 32}
 
 
 def test_typed_sql_is_passed_through_unchanged() -> None:

@@ -1,0 +1,61 @@
+"""Rewrites that put what users type into the forms the extractors read, before a request is planned.
+
+Compound durations become one number of minutes ("an hour and a half" → "90 minutes", "1h30" → "90 minutes"), so
+the budget is read whole and the accounting pass sees one value, not "1" and "30"; sizes spelled with "by"
+("64 by 64 by 32") become "64x64x32". The rewrite is idempotent: normalising twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import Final
+
+from minivess.agents.planner.lexicon import NUM, parse_number
+
+_I: Final = re.I
+_HOURS: Final = r"(?:hours?|hrs?|h)"
+_MINUTES: Final = r"(?:minutes?|mins?|m)"
+_DURATIONS: Final[tuple[tuple[re.Pattern[str], tuple[float, float]], ...]] = (
+    # (pattern, (factor on group 1 in minutes, constant minutes added))
+    (re.compile(rf"\b({NUM})\s+and\s+a\s+half\s+{_HOURS}\b", _I), (60.0, 30.0)),  # "one and a half hours"
+    (re.compile(rf"\b({NUM})\s*{_HOURS}\s+and\s+a\s+half\b", _I), (60.0, 30.0)),  # "an hour and a half"
+    (re.compile(r"\bthree[\s-]quarters?\s+of\s+an\s+hour\b", _I), (0.0, 45.0)),
+    (re.compile(r"\b(?:a\s+)?quarter(?:\s+of\s+an|[\s-])\s*hour\b", _I), (0.0, 15.0)),
+    (re.compile(r"\b(?:a\s+)?half[\s-](?:an\s+)?hour\b", _I), (0.0, 30.0)),
+)
+# "1 hour 30 minutes", "2 hours and 15 mins", "1h30m", "1h 30", "1h30".
+_HOURS_AND_MINUTES: Final = re.compile(
+    rf"\b({NUM})\s*{_HOURS}\s*(?:and\s+)?(\d+|{NUM})\s*{_MINUTES}\b|\b(\d+)h(\d{{1,2}})\b", _I
+)
+_BY_SIZE: Final = re.compile(r"\b(\d+)\s+by\s+(\d+)(?:\s+by\s+(\d+))?\b", _I)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:g} minutes"
+
+
+def _duration(match: re.Match[str], factor: float, constant: float) -> str:
+    if factor == 0.0:
+        return _minutes(constant)
+    value = parse_number(match.group(1))
+    return match.group(0) if value is None else _minutes(value * factor + constant)
+
+
+def _hours_and_minutes(match: re.Match[str]) -> str:
+    hours, minutes = parse_number(match.group(1) or match.group(3)), parse_number(match.group(2) or match.group(4))
+    if hours is None or minutes is None or minutes >= 60:
+        return match.group(0)
+    return _minutes(hours * 60.0 + minutes)
+
+
+def _by_size(match: re.Match[str]) -> str:
+    return "x".join(group for group in match.groups() if group)
+
+
+def rewrite(text: str) -> str:
+    """``text`` with compound durations as minutes and "N by N by N" sizes as NxNxN."""
+    for pattern, (factor, constant) in _DURATIONS:
+        text = pattern.sub(partial(_duration, factor=factor, constant=constant), text)
+    text = _HOURS_AND_MINUTES.sub(_hours_and_minutes, text)
+    return _BY_SIZE.sub(_by_size, text)

@@ -1,0 +1,208 @@
+"""Values as people type them: verbless commands, numbers and durations in words, sizes "by", key=value lists,
+bare "last", ordinals, three-run comparisons, model names, options in a sentence of their own, earlier answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from minivess.agents.planner.clauses import normalize
+from minivess.agents.planner.conversation import Conversation
+from minivess.agents.planner.models import History
+from minivess.agents.planner.plan import build_plan
+from tests.unit.agents.planner.support import RUN_A, RUN_B, planned_steps
+
+RUN_C = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("segresnet, 3 ep", {"model": "segresnet", "epochs": 3}),
+        ("segresnet seed 123 epochs 4", {"model": "segresnet", "seed": 123, "epochs": 4}),
+        ("swin unetr, patches of 64 by 64 by 32, batch of 1", {"model": "swinunetr", "patch_size": [64, 64, 32],
+                                                                "batch_size": 1}),
+        ("model=swinunetr max_minutes=20 loss=dice_ce_cldice", {"model": "swinunetr", "max_minutes": 20,
+                                                                 "loss": "dice_ce_cldice"}),
+        ("train segresnet with batch_size=2 and patch_size=64,64,64", {"batch_size": 2, "patch_size": [64, 64, 64]}),
+        ("Train DynUNet: forty epochs, plain dice-ce loss, seed 7.", {"epochs": 40, "loss": "dice_ce", "seed": 7}),
+        ("train the nnU-Net style model for an hour and a half", {"model": "dynunet", "max_minutes": 90}),
+        ("train segresnet for a quarter of an hour", {"max_minutes": 15}),
+        ("train segresnet for 1h30", {"max_minutes": 90}),
+        ("train segresnet for 2 hours and 15 minutes", {"max_minutes": 135}),
+        ("kick off segresnet with a 45 min budget and register as seg-nightly", {"max_minutes": 45,
+                                                                                 "register_as": "seg-nightly"}),
+        ("Could you please train a SwinUNETR for me? I think twelve epochs should be plenty for a first look, and "
+         "use a learning rate of 2e-4.", {"model": "swinunetr", "epochs": 12, "lr": 0.0002}),
+    ],
+)  # fmt: skip
+def test_training_values_as_typed(request_text: str, expected: dict[str, Any]) -> None:
+    ((tool, args),) = planned_steps(request_text)
+    assert tool == "train_model"
+    assert {key: args.get(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("request_text", "limit"),
+    [
+        ("segresnet, five thousand epochs", "between 1 and 1000"),
+        ("train segresnet. I think 5000 epochs.", "between 1 and 1000"),
+        ("train segresnet. Use 8 epochs and lr -1.", "between 0 and 1"),
+    ],
+)
+def test_out_of_range_values_in_words_or_their_own_sentence_are_asked_about(request_text: str, limit: str) -> None:
+    plan = build_plan(request_text, [])
+    assert plan.text_kind == "clarify"
+    assert limit in (plan.text or "")
+
+
+def test_rewrites_are_idempotent_and_leave_other_numbers_alone() -> None:
+    for text in ("an hour and a half", "1 hour 30 minutes", "64 by 64 by 32", "train for 2 hours 5 epochs"):
+        assert normalize(normalize(text)) == normalize(text)
+    assert normalize("train for 2 hours 5 epochs") == "train for 2 hours 5 epochs"
+    assert normalize("run 5 by hand") == "run 5 by hand"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "expected"),
+    [
+        ("eval last on val", "evaluate_run", {"run_id": "last", "split": "val"}),
+        ("evaluate run_id=last split=train", "evaluate_run", {"run_id": "last", "split": "train"}),
+        ("Evaluate, on the test set, whichever segresnet scores best on clDice", "evaluate_run",
+         {"run_id": "best:segresnet:val_cldice", "split": "test"}),
+        ("evaluate the dynunet with the highest nsd", "evaluate_run", {"run_id": "best:dynunet:val_nsd"}),
+        ("compare last and champion", "compare_runs", {"run_ids": ["last", "champion"]}),
+        ("how do runs a1b2c3, d4e5f6 and 0a0b0c differ?", "compare_runs", {"run_ids": ["a1b2c3", "d4e5f6", "0a0b0c"]}),
+        ("make run 5e6f7a the challenger for model vessel-seg", "promote_model",
+         {"run_id": "5e6f7a", "alias": "challenger", "model_name": "vessel-seg"}),
+        ("promote run 8e8e8e to champion of vessels-v2", "promote_model",
+         {"run_id": "8e8e8e", "alias": "champion", "model_name": "vessels-v2"}),
+        ("promote the challenger to champion", "promote_model", {"run_id": "challenger", "alias": "champion"}),
+        ("synth n=6 shape=48,48,24 preset=small", "synthesize_data", {"n": 6, "shape": [48, 48, 24],
+                                                                       "preset": "small"}),
+        ("generate a dataset of twenty-four volumes, 64x64x32, seed 5", "synthesize_data", {"n": 24, "seed": 5}),
+        ("I'd love a synthetic set with label noise, just ten volumes please", "synthesize_data",
+         {"n": 10, "label_noise": True}),
+        ("leaderboard metric=val_cldice limit=20 by_family=false", "leaderboard",
+         {"metric": "val_cldice", "limit": 20, "by_family": False}),
+        ("I'd love to know whether the model family makes a difference to NSD", "param_effect",
+         {"param": "model.name", "metric": "val_nsd"}),
+    ],
+)  # fmt: skip
+def test_other_tools_values_as_typed(request_text: str, tool: str, expected: dict[str, Any]) -> None:
+    ((planned, args),) = planned_steps(request_text)
+    assert planned == tool
+    assert {key: args.get(key) for key in expected} == expected
+
+
+def test_sql_questions_about_durations_folders_and_row_caps() -> None:
+    ((_, longer),) = planned_steps("list every run that took longer than an hour")
+    assert "r.duration_s > 1 * 3600" in longer["sql"]
+    ((_, shorter),) = planned_steps("which runs took less than 30 seconds?")
+    assert "r.duration_s < 30 * 1" in shorter["sql"]
+    ((_, capped),) = planned_steps("list every finished run, up to 500 rows")
+    assert capped["max_rows"] == 500 and "LIMIT 500" in capped["sql"] and "FINISHED" in capped["sql"]
+    ((_, folder),) = planned_steps("which runs were trained on data/minivess? list them")
+    assert "p.key = 'data.dir'" in folder["sql"] and "'%/data/minivess'" in folder["sql"]
+
+
+def test_a_second_question_after_and_did_is_its_own_step() -> None:
+    steps = planned_steps("what failed recently, and did the loss choice matter?")
+    assert [tool for tool, _ in steps] == ["failure_summary", "param_effect"]
+    assert steps[1][1]["param"] == "loss.name"
+
+
+def test_an_unknown_split_is_asked_about() -> None:
+    plan = build_plan("evaluate last on the holdout split", [])
+    assert plan.text_kind == "clarify" and "holdout" in (plan.text or "")
+
+
+def test_ordinals_and_both_refer_to_the_latest_list() -> None:
+    listed = History(run_ids=[RUN_A], group=[RUN_B, RUN_C, RUN_A])
+    ((_, first_two),) = planned_steps_with("compare the first two", listed)
+    assert first_two["run_ids"] == [RUN_B, RUN_C]
+    ((_, second),) = planned_steps_with("evaluate the second one on val", listed)
+    assert second["run_id"] == RUN_C
+    ((_, both),) = planned_steps_with("plot both", History(run_ids=[], group=[RUN_A, RUN_B]))
+    assert both["run_ids"] == [RUN_A, RUN_B]
+    conversation_order = History(run_ids=[RUN_A, RUN_B])
+    ((_, ordered),) = planned_steps_with("compare the first run with the second", conversation_order)
+    assert ordered["run_ids"] == [RUN_A, RUN_B]
+
+
+def test_on_that_trains_on_the_folder_an_earlier_turn_made() -> None:
+    ((_, args),) = planned_steps_with("train segresnet on that for 3 epochs", History(dataset="data/drift_c"))
+    assert args == {"model": "segresnet", "epochs": 3, "dataset": "data/drift_c"}
+
+
+def test_the_conversation_remembers_the_latest_list_and_folder() -> None:
+    def answered(tool: str, result: dict[str, Any], number: int) -> list[dict[str, Any]]:
+        call = {"id": f"c{number}", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+        return [
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": f"c{number}", "name": tool, "content": json.dumps(result)},
+        ]
+
+    rows = {"rows": [{"run": {"run_id": RUN_B}}, {"run": {"run_id": RUN_A}}]}
+    messages = [
+        {"role": "user", "content": "make data"},
+        *answered("synthesize_data", {"path": "data/x"}, 1),
+        {"role": "user", "content": "top 2"},
+        *answered("leaderboard", rows, 2),
+        {"role": "user", "content": "compare the first two"},
+    ]
+    history = Conversation.parse(messages).history_before(len(messages) - 1)
+    assert history.group == [RUN_B, RUN_A]
+    assert history.dataset == "data/x"
+    one_run = [*messages[:-1], *answered("get_run", {"run_id": RUN_A}, 3)]
+    assert Conversation.parse(one_run).history_before(len(one_run)).group == []  # an answer about one run ends it
+
+
+def planned_steps_with(text: str, history: History) -> list[tuple[str, dict[str, Any]]]:
+    plan = build_plan(text, history)
+    assert not plan.is_text, plan.text
+    return [(step.tool, step.args) for step in plan.steps]
+
+
+def _schema_enums() -> dict[tuple[str, str], frozenset[str]]:
+    """Every string enum of the tool schemas, inline or one level into anyOf / items."""
+    from minivess.tools.registry import REGISTRY
+
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for tool in REGISTRY.names():
+        for key, spec in REGISTRY.get(tool).schema()["function"]["parameters"].get("properties", {}).items():
+            options = [spec, *spec.get("anyOf", []), spec.get("items") or {}]
+            enums = [value for option in options for value in option.get("enum", [])]
+            if enums:
+                found[(tool, key)] = frozenset(enums)
+    return found
+
+
+def test_the_key_value_choices_are_the_schemas_enums() -> None:
+    from minivess.agents.planner.keyvalue import CHOICES
+
+    assert _schema_enums() == CHOICES
+
+
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [
+        ("evaluate run_id=last split=holdout", "'holdout'"),
+        ("train dynunet loss=tversky epochs=5", "'tversky"),
+        ("promote_model run_id=last alias=staging", "'staging'"),
+        ("synth n=4 preset=foggy", "'foggy'"),
+    ],
+)
+def test_a_key_value_its_schema_does_not_allow_is_asked_about(request_text: str, named: str) -> None:
+    plan = build_plan(request_text, [])
+    assert plan.text_kind == "clarify"
+    assert named in (plan.text or "")
+
+
+def test_which_run_is_the_champion_is_one_get_run_with_its_details() -> None:
+    assert planned_steps("which run is the champion and what were its settings?") == [
+        ("get_run", {"run_id": "champion"})
+    ]
+    assert planned_steps("who is the champion?")[0][0] == "query_runs"  # the registry: every alias
