@@ -27,9 +27,15 @@ real work are excluded from the agent's own time):
   `tracing` (traced − untraced own time) and `graph_rest` (own time − llm − checkpointer on the calling thread:
   LangGraph's loop, executor threads, waits for background checkpoint writes, node code).
 
+With ``--tracer-time`` the real tracer's own calls (entering and leaving `trace` / `observe`, `update`,
+`get_tracer`) are timed on whichever thread makes them (wall time, `perf_counter`): `in_tracer_ms_per_round` and
+per observation type, `in_tracer_ms_per_call`. That is the part of the overhead tracing spends on the calling
+threads, steadier than the ratio on a busy machine; the timers add ~1 µs per call, so ratios of such a run are not
+comparable with a plain one.
+
 Prints one JSON line; progress goes to stderr.
 
-    .venv/bin/python benchmarks/tracing_overhead.py [--runs 5] [--rounds 12]
+    .venv/bin/python benchmarks/tracing_overhead.py [--runs 5] [--rounds 12] [--tracer-time]
 """
 
 from __future__ import annotations
@@ -156,8 +162,76 @@ def prepare_store(root: Path, homes: list[Path]) -> str:
     return "analytics fixture (build_store)"
 
 
-def worker(rounds: int) -> dict[str, Any]:
+class TracerTimer:
+    """Wall seconds spent inside the real tracer's calls, by kind (``enter agent``, ``exit tool``, ``update`` …)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    def install(self) -> None:
+        """Wrap LangfuseTracer.trace / observe (enter and exit), _Observation.update and get_tracer (everywhere)."""
+        import minivess.observability as observability
+        from minivess.observability import api, tracer
+
+        timer = self
+
+        class Timed:
+            def __init__(self, scope: Any, kind: str) -> None:
+                self.scope, self.kind = scope, kind
+
+            def __enter__(self) -> Any:
+                tic = time.perf_counter()
+                try:
+                    return self.scope.__enter__()
+                finally:
+                    timer.add(f"enter {self.kind}", time.perf_counter() - tic)
+
+            def __exit__(self, *exc: Any) -> Any:
+                tic = time.perf_counter()
+                try:
+                    return self.scope.__exit__(*exc)
+                finally:
+                    timer.add(f"exit {self.kind}", time.perf_counter() - tic)
+
+        observe, trace = tracer.LangfuseTracer.observe, tracer.LangfuseTracer.trace
+        tracer.LangfuseTracer.observe = lambda self, name, **kw: Timed(  # type: ignore[method-assign]
+            observe(self, name, **kw), kw.get("as_type", "span")
+        )
+        tracer.LangfuseTracer.trace = lambda self, name, **kw: Timed(  # type: ignore[method-assign,assignment]
+            trace(self, name, **kw), "trace"
+        )
+        tracer._Observation.update = self.wrap("update", tracer._Observation.update)  # type: ignore[method-assign]
+        original = api.get_tracer
+        timed_get = self.wrap("get_tracer", original)
+        for module in list(sys.modules.values()):  # every module that imported get_tracer by name
+            name = getattr(module, "__name__", "")
+            if name.startswith("minivess") and getattr(module, "get_tracer", None) is original:
+                module.get_tracer = timed_get  # type: ignore[attr-defined]
+        observability.get_tracer = timed_get
+
+    def wrap(self, kind: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            tic = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.add(kind, time.perf_counter() - tic)
+
+        return timed
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.seconds[kind] += seconds
+        self.counts[kind] += 1
+
+
+def worker(rounds: int, tracer_time: bool = False) -> dict[str, Any]:
     """One run: fresh homes, warm-up, `rounds` alternating rounds; returns the raw per-round measurements."""
+    timer = TracerTimer() if tracer_time else None
     root = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
     os.environ["MINIVESS_HOME"] = str(root / "default")  # anything not passed our Settings stays in here
     homes = {True: root / "traced", False: root / "untraced"}
@@ -167,6 +241,8 @@ def worker(rounds: int) -> dict[str, Any]:
     from minivess.observability import get_tracer
 
     sides = {traced: build_side(home, traced, meter) for traced, home in homes.items()}
+    if timer is not None:
+        timer.install()  # after the graph's modules are imported (each holds get_tracer by name)
     instrumented = [
         "tools",
         "checkpointer",
@@ -179,28 +255,41 @@ def worker(rounds: int) -> dict[str, Any]:
             session.send(request)
         get_tracer(settings).flush()
     measured: dict[str, list[dict[str, float]]] = {"traced": [], "untraced": []}
+    if timer is not None:
+        timer.seconds.clear()
+        timer.counts.clear()
     for round_index in range(rounds):
         for traced in (True, False) if round_index % 2 == 0 else (False, True):
             settings, graph = sides[traced]
             session = ChatSession(settings, graph=graph)
             meter.reset()
             calls, statuses = 0, set()
+            in_tracer = timer.total() if timer is not None else 0.0
             tic = time.perf_counter()
             for request in REQUESTS:
                 outcome = session.send(request)
                 calls += len(outcome.tools)
                 statuses.add(outcome.status)
             total = time.perf_counter() - tic
+            in_tracer = (timer.total() if timer is not None else 0.0) - in_tracer
             flush_tic = time.perf_counter()  # drain the exporter so its work cannot spill into the next side
             get_tracer(settings).flush()
             row = {"total_s": total, "flush_s": time.perf_counter() - flush_tic, "tool_calls": calls, **meter.seconds}
+            if timer is not None:
+                row["in_tracer_s"] = in_tracer
             row["llm_calls"] = meter.counts.get("llm", 0)
             measured["traced" if traced else "untraced"].append(row)
             if statuses != {"done"}:
                 log(f"round {round_index}: statuses {sorted(statuses)}")
         t, u = measured["traced"][-1]["total_s"], measured["untraced"][-1]["total_s"]
         log(f"round {round_index + 1}/{rounds}: traced {t:.3f}s untraced {u:.3f}s ratio {t / u:.3f}")
-    return {"rounds": measured, "store": store, "instrumented": instrumented}
+    result: dict[str, Any] = {"rounds": measured, "store": store, "instrumented": instrumented}
+    if timer is not None:
+        result["tracer_calls"] = {
+            kind: {"ms_per_round": timer.seconds[kind] * 1000 / rounds, "calls_per_round": timer.counts[kind] / rounds}
+            for kind in sorted(timer.seconds)
+        }
+    return result
 
 
 def per_call_ms(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -296,6 +385,28 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             statistics.median(r["flush_s"] for x in runs for r in x["rounds"]["traced"]) * 1000, 2
         ),
         "instrumented": runs[0]["instrumented"],
+        **tracer_time_summary(runs),
+    }
+
+
+def tracer_time_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """With --tracer-time: wall time inside the tracer's calls per traced round, and per call by kind."""
+    if "tracer_calls" not in runs[0]:
+        return {}
+    per_round = [r["in_tracer_s"] * 1000 for run in runs for r in run["rounds"]["traced"]]
+    kinds = sorted({kind for run in runs for kind in run["tracer_calls"]})
+
+    def across(kind: str, field: str) -> float:
+        return float(statistics.median(run["tracer_calls"].get(kind, {}).get(field, 0.0) for run in runs))
+
+    return {
+        "in_tracer_ms_per_round": round(statistics.median(per_round), 2),
+        "in_tracer_ms_per_round_iqr": [round(q, 2) for q in quartiles(per_round)[::2]],
+        "in_tracer_ms_per_call": {
+            kind: round(1000 * across(kind, "ms_per_round") / max(across(kind, "calls_per_round"), 1e-9), 1)
+            for kind in kinds
+        },
+        "in_tracer_calls_per_round": {kind: across(kind, "calls_per_round") for kind in kinds},
     }
 
 
@@ -303,10 +414,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (≥ 3)")
     parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds per run (≥ 10)")
+    parser.add_argument(
+        "--tracer-time", action="store_true", help="also time the tracer's own calls (in_tracer_ms_per_round …)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.rounds)))
+        print(json.dumps(worker(args.rounds, args.tracer_time)))
         return
     if args.runs < 3 or args.rounds < 10:
         parser.error("use --runs ≥ 3 and --rounds ≥ 10")
@@ -314,7 +428,8 @@ def main() -> None:
     for index in range(args.runs):
         log(f"run {index + 1}/{args.runs}")
         proc = subprocess.run(
-            [sys.executable, __file__, "--worker", "--rounds", str(args.rounds)],
+            [sys.executable, __file__, "--worker", "--rounds", str(args.rounds)]
+            + (["--tracer-time"] if args.tracer_time else []),
             stdout=subprocess.PIPE,
             text=True,
             check=False,

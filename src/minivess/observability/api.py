@@ -269,6 +269,9 @@ def _warn_once_per_config(message: str) -> None:
 
 _LOCK = threading.Lock()
 _TRACERS: OrderedDict[tuple[str, ...], Tracer] = OrderedDict()
+# The settings fields a TracingConfig is made of → (cache key, tracer): call sites ask for the tracer on every node,
+# LLM call and tool call, and building the config (paths, a SHA-256 of the secret) cost ~20-50 µs each time.
+_BY_FIELDS: dict[tuple[Any, ...], tuple[tuple[str, ...], Tracer]] = {}
 
 
 def get_tracer(settings: Settings) -> Tracer:
@@ -282,12 +285,19 @@ def get_tracer(settings: Settings) -> Tracer:
     """
     if not settings.tracing:
         return NULL_TRACER
+    fields = _config_fields(settings)
+    with _LOCK:
+        known = _BY_FIELDS.get(fields)
+        if known is not None and _TRACERS.get(known[0]) is known[1]:
+            _TRACERS.move_to_end(known[0])
+            return known[1]
     config = TracingConfig.from_settings(settings)
     key = config.cache_key()
     with _LOCK:
         tracer = _TRACERS.get(key)
         if tracer is not None:
             _TRACERS.move_to_end(key)
+            _BY_FIELDS[fields] = (key, tracer)
             return tracer
         from minivess.observability.tracer import LangfuseTracer  # heavy imports only when tracing is used
 
@@ -296,8 +306,22 @@ def get_tracer(settings: Settings) -> Tracer:
             stale.append(next(k for k in _TRACERS if k not in stale))
         for old in stale:
             _TRACERS.pop(old).close()
+        _forget_closed()
         tracer = _TRACERS[key] = LangfuseTracer(config, settings)
+        _BY_FIELDS[fields] = (key, tracer)
         return tracer
+
+
+def _config_fields(settings: Settings) -> tuple[Any, ...]:
+    """The settings values `TracingConfig.from_settings` reads (SecretStr compares and hashes by its value)."""
+    return (settings.home_dir, settings.langfuse_host, settings.langfuse_public_key, settings.langfuse_secret_key)
+
+
+def _forget_closed() -> None:
+    """Drop shortcuts to tracers no longer cached (call with `_LOCK` held)."""
+    for fields, (key, tracer) in list(_BY_FIELDS.items()):
+        if _TRACERS.get(key) is not tracer:
+            del _BY_FIELDS[fields]
 
 
 def reset_tracers() -> None:
@@ -305,6 +329,7 @@ def reset_tracers() -> None:
     with _LOCK:
         tracers = list(_TRACERS.values())
         _TRACERS.clear()
+        _BY_FIELDS.clear()
     for tracer in tracers:
         tracer.close()
 

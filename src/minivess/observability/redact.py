@@ -6,10 +6,12 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
+import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -63,6 +65,7 @@ _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/=\s]+")
 _BLOB_MIN = 256
 _CACHE_SIZE = 4096  # distinct strings whose masked form is remembered
 _CACHE_MAX_CHARS = 64_000  # longer strings are masked every time (not worth keeping)
+_ITEM_CACHE_CHARS = 4_000_000  # characters (keys + encoded forms) of the encoded list items remembered
 
 
 # Shell variables whose names look secret ("pwd" ~ password) but hold the working directory.
@@ -94,6 +97,8 @@ class Redactor:
         self._literals = tuple(sorted(literals, key=len, reverse=True))
         # A chat thread sends the same earlier messages with every LLM call: mask each distinct string once.
         self._masked = functools.lru_cache(maxsize=_CACHE_SIZE)(self._mask)
+        self._items = _TextCache(_ITEM_CACHE_CHARS)
+        self._key_name = functools.lru_cache(maxsize=_CACHE_SIZE)(self._name)
 
     @classmethod
     def from_settings(cls, settings: BaseModel | None = None) -> Redactor:
@@ -170,6 +175,42 @@ class Redactor:
             text = f"{text[:limit]}…[truncated {len(text) - limit} chars]"
         return text
 
+    def payload(self, obj: Any) -> Any:
+        """`value(obj)` as the text Langfuse stores: None, a string as it is, anything else its JSON text.
+
+        The Langfuse SDK keeps a string as it is and otherwise re-walks the value in Python (`EventSerializer`) to
+        encode the same JSON, so the C encoder's text (identical bytes for `value` output, which is JSON-safe) is
+        handed over instead. A list of mappings — a chat's message history, sent again with every LLM call and
+        growing by a message or two — is encoded item by item, and each item's encoded form is remembered under an
+        exact key of its content (`_item_key`): an earlier message is neither walked nor masked nor encoded again.
+        The text is always the same as ``json.dumps(value(obj))``.
+
+        Args:
+            obj: Anything a call site wants to trace.
+
+        Returns:
+            None, a (masked, bounded) string, or the JSON text of `value(obj)`.
+        """
+        if type(obj) in (list, tuple) and obj and all(type(item) is dict for item in obj):
+            return self._encode_items(obj)
+        value = self.value(obj)
+        return value if value is None or isinstance(value, str) else json.dumps(value)
+
+    def _encode_items(self, items: Sequence[dict[Any, Any]]) -> str:
+        """``json.dumps(value(items))`` for a list of dicts, from the remembered encodings of its items."""
+        parts: list[str] = []
+        for item in items[:MAX_ITEMS]:
+            key = _item_key(item)
+            part = None if key is None else self._items.get(key)
+            if part is None:
+                part = json.dumps(self.value(item, 1))  # what `_sequence` makes of the item
+                if key is not None:
+                    self._items.put(key, part)
+            parts.append(part)
+        if len(items) > MAX_ITEMS:
+            parts.append(json.dumps(f"… {len(items) - MAX_ITEMS} more items"))
+        return "[" + ", ".join(parts) + "]"
+
     def value(self, obj: Any, _depth: int = 0) -> Any:
         """Turn any value into a masked, bounded, JSON-safe structure.
 
@@ -183,6 +224,13 @@ class Redactor:
             None, bool, int, float, str, list or dict — JSON-safe, every secret masked (known values, secret keys,
             value patterns such as ``sk-…``), so exporters need not scan what came through here again.
         """
+        kind = type(obj)  # exact built-in types first (the common case), same results as the checks below
+        if kind is str:
+            return self.string(obj)
+        if kind is dict or kind is list or kind is tuple:
+            if _depth >= MAX_DEPTH:
+                return f"<{kind.__name__} nested too deep>"
+            return self._mapping(obj, _depth) if kind is dict else self._sequence(obj, _depth)
         if obj is None or isinstance(obj, bool | int):
             return obj
         if isinstance(obj, float):
@@ -209,12 +257,21 @@ class Redactor:
             if index >= MAX_ITEMS:
                 out["…"] = f"{len(obj) - MAX_ITEMS} more keys"
                 break
-            name = self.string(str(key), 200)
-            out[name] = MASK if item is not None and is_secret_key(name) else self.value(item, depth + 1)
+            if type(key) is str:
+                name, secret = self._key_name(key)
+            else:
+                name = self.string(str(key), 200)
+                secret = is_secret_key(name)
+            out[name] = MASK if item is not None and secret else self.value(item, depth + 1)
         return out
 
+    def _name(self, key: str) -> tuple[str, bool]:
+        """A mapping key as traced (masked, at most 200 characters) and whether its value is a secret."""
+        name = self.string(key, 200)
+        return name, is_secret_key(name)
+
     def _sequence(self, obj: Iterable[Any], depth: int) -> list[Any]:
-        items = list(obj)
+        items = obj if type(obj) is list else list(obj)
         out = [self.value(item, depth + 1) for item in items[:MAX_ITEMS]]
         if len(items) > MAX_ITEMS:
             out.append(f"… {len(items) - MAX_ITEMS} more items")
@@ -242,6 +299,96 @@ class Redactor:
         if callable(item) and getattr(obj, "shape", None) == ():  # numpy / torch scalar
             return self.value(item(), depth + 1)
         return self.string(repr(obj), 500)
+
+
+_DICT, _LIST = object(), object()  # tags of frozen containers (never equal to anything else)
+_NONE = (None, None)  # a frozen None (None itself means "no key")
+
+
+def _item_key(item: dict[Any, Any]) -> Any:
+    """An exact, hashable key of an item's content; None if it cannot have one.
+
+    Equal keys mean equal `Redactor.value` results. A mapping of exact strings (the usual chat message) is keyed by
+    its (key, value) pairs, which hash cheaply (a string caches its hash); other plain JSON data is frozen into
+    tagged tuples (`_freeze`). Anything else — subclasses, non-str keys (``True`` and ``"True"`` mask alike but
+    differ), other objects, nesting deeper than `MAX_DEPTH` (whose marker names list or tuple) — is not keyed.
+    """
+    pairs = tuple(item.items())
+    for k, v in pairs:
+        if type(k) is not str or (type(v) is not str and v is not None):
+            return _freeze(item, 1)
+    return pairs
+
+
+def _freeze(obj: Any, depth: int) -> Any:
+    """`obj` as nested tagged tuples, strings kept as they are; None if it is not plain JSON data."""
+    kind = type(obj)
+    if kind is str:
+        return obj
+    if obj is None:
+        return _NONE
+    if kind is int or kind is bool:
+        return kind, obj  # tagged: 1, 1.0 and True are equal in Python but not as traced
+    if kind is float:
+        return kind, repr(obj)  # by repr: -0.0 == 0.0, and NaN is never equal to itself
+    if depth >= MAX_DEPTH:
+        return None
+    frozen: list[Any]
+    if kind is dict:
+        frozen = [_DICT]
+        for k, v in obj.items():
+            value = v if type(v) is str else _freeze(v, depth + 1)
+            if value is None or type(k) is not str:
+                return None
+            frozen.append(k)
+            frozen.append(value)
+        return tuple(frozen)
+    if kind is list or kind is tuple:
+        frozen = [_LIST]
+        for v in obj:
+            value = v if type(v) is str else _freeze(v, depth + 1)
+            if value is None:
+                return None
+            frozen.append(value)
+        return tuple(frozen)
+    return None
+
+
+def _chars(key: Any) -> int:
+    """Characters a frozen key holds (what remembering it costs)."""
+    if isinstance(key, str):
+        return len(key)
+    if isinstance(key, tuple):
+        return sum(_chars(part) for part in key)
+    return 8
+
+
+class _TextCache:
+    """A thread-safe map of encoded items, bounded by the characters it holds (keys and values); oldest out first."""
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+        self._chars = 0
+        self._data: dict[Any, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> str | None:
+        entry = self._data.get(key)  # atomic under the GIL
+        return None if entry is None else entry[0]
+
+    def put(self, key: Any, value: str) -> None:
+        size = _chars(key) + len(value)
+        if size > self._max_chars // 16:  # one huge item would push everything else out
+            return
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._chars -= old[1]
+            self._data[key] = (value, size)
+            self._chars += size
+            while self._chars > self._max_chars:
+                oldest = next(iter(self._data))
+                self._chars -= self._data.pop(oldest)[1]
 
 
 def _describe_blob(text: str) -> str | None:

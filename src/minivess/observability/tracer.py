@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -33,20 +34,27 @@ GENERATION_TYPES = frozenset({"generation", "embedding"})
 CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "NodeInterrupt", "ParentCommand"})
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _USAGE_KEYS = {"prompt_tokens": "input", "completion_tokens": "output", "total_tokens": "total"}
+_JS_SAFE = 2**53 - 1  # the SDK writes ints beyond ±(2⁵³ − 1) as strings
 
 _ROOT: ContextVar[_Observation | None] = ContextVar("minivess_trace_root", default=None)
 
 
-def payload(value: Any) -> Any:
-    """A redacted input/output as the JSON text Langfuse would store, encoded by the C JSON encoder.
+def sdk_json(mapping: dict[str, Any]) -> Any:
+    """A flat mapping of plain scalars as the JSON text the Langfuse SDK would make of it, else the mapping itself.
 
-    The Langfuse SDK keeps a string as it is and otherwise re-walks the value in Python (`EventSerializer`) to
-    encode the same JSON: for a chat's message history that walk was a third of the tracing cost. `Redactor.value`
-    output is JSON-safe already (non-finite floats become strings), so ``json.dumps`` gives identical text.
+    The SDK encodes usage, cost and model parameters with its Python `EventSerializer` (a string it keeps as it is);
+    for str keys and str / bool / None / finite float / JS-safe int values that gives exactly ``json.dumps``'s text,
+    so the C encoder's is handed over (other values are left to the SDK: it turns big ints into strings).
     """
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value)
+    for key, value in mapping.items():
+        kind = type(value)
+        if type(key) is not str or not (
+            kind is str or kind is bool or value is None
+            or (kind is int and -_JS_SAFE <= value <= _JS_SAFE)
+            or (kind is float and math.isfinite(value))
+        ):  # fmt: skip
+            return mapping
+    return json.dumps(mapping)
 
 
 def usage_details(usage: Mapping[str, int]) -> dict[str, int]:
@@ -89,20 +97,20 @@ class _Observation:
         kwargs: dict[str, Any] = {}
         if self._generation:
             if usage:
-                kwargs["usage_details"] = usage_details(usage)
+                kwargs["usage_details"] = sdk_json(usage_details(usage))
             if cost_usd is not None:
-                kwargs["cost_details"] = {"total": float(cost_usd)}
+                kwargs["cost_details"] = sdk_json({"total": float(cost_usd)})
             if model:
                 kwargs["model"] = model
             if model_parameters:
-                kwargs["model_parameters"] = r.value(dict(model_parameters))
+                kwargs["model_parameters"] = sdk_json(r.value(dict(model_parameters)))
         else:
             extra = {"usage": dict(usage) if usage else None, "cost_usd": cost_usd, "model": model}
             meta.update({k: v for k, v in extra.items() if v is not None})
         if output is not None:
-            kwargs["output"] = payload(r.value(output))
+            kwargs["output"] = r.payload(output)
         if input is not None:
-            kwargs["input"] = payload(r.value(input))
+            kwargs["input"] = r.payload(input)
         if meta:
             kwargs["metadata"] = r.value(meta)
         if level is not None:
@@ -233,7 +241,8 @@ class LangfuseTracer:
             meta["model"] = model
         extra: dict[str, Any] = {}
         if generation:
-            extra = {"model": model, "model_parameters": self.redactor.value(dict(model_parameters or {})) or None}
+            parameters = self.redactor.value(dict(model_parameters or {}))
+            extra = {"model": model, "model_parameters": sdk_json(parameters) if parameters else None}
         error: BaseException | None = None
         with self._start(name, as_type, input, self.redactor.value(meta) or None, **extra) as obs:
             handle = _Observation(obs, self.redactor, generation)
@@ -249,7 +258,7 @@ class LangfuseTracer:
         return self._langfuse.start_as_current_observation(
             name=self.redactor.string(name, 200),
             as_type=cast(Any, as_type),
-            input=payload(self.redactor.value(input)),
+            input=self.redactor.payload(input),
             metadata=metadata or None,
             **extra,
         )
@@ -276,8 +285,8 @@ class LangfuseTracer:
         r = self.redactor
         self._langfuse.create_event(
             name=r.string(name, 200),
-            input=payload(r.value(input)),
-            output=payload(r.value(output)),
+            input=r.payload(input),
+            output=r.payload(output),
             metadata=r.value(dict(metadata)) if metadata else None,
             level=level,
             status_message=r.string(status_message, 1000) if status_message else None,

@@ -143,3 +143,61 @@ def test_values_are_fully_masked_before_they_are_cut() -> None:
 def test_non_finite_floats_become_strings_so_payloads_stay_json() -> None:
     assert Redactor().value({"a": float("nan"), "b": float("inf"), "c": 0.5}) == {"a": "nan", "b": "inf", "c": 0.5}
     json.loads(json.dumps(Redactor().value([float("-inf")]), allow_nan=False))
+
+
+class _Text(str):
+    """A str subclass: its JSON is the same as a plain string's, so it must not share a remembered encoding."""
+
+
+def _histories() -> list[list[dict[object, object]]]:
+    """Message histories, with items whose content compares or encodes alike but masks differently."""
+    tool_call = {"id": "c1", "type": "function", "function": {"name": "get_run", "arguments": '{"token": "abc123"}'}}
+    deep: object = "leaf"
+    for _ in range(14):
+        deep = [deep]
+    deep_tuple: object = "leaf"
+    for _ in range(14):
+        deep_tuple = (deep_tuple,)
+    return [
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "use sk-" + "A1b2C3d4" * 4}],
+        [{"role": "assistant", "content": None, "tool_calls": [tool_call]}, {"role": "tool", "content": "x" * 9000}],
+        [{True: "a"}, {"True": "a"}, {"true": "a"}, {None: 1}, {"None": 1}, {1: "x"}, {"1": "x"}],
+        [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": -0.0}, {"a": 0.0}, {"a": float("nan")}, {"a": "nan"}],
+        [{"a": _Text("secret-looking")}, {"a": "secret-looking"}, {_Text("password"): "hunter2"}],
+        [{"a": deep}, {"a": deep_tuple}, {"a": [1, (2, 3)]}, {"a": [1, [2, 3]]}],
+        [{"password": "hunter2-xyz"}, {"password": None}, {"blob": "QUJD" * 200}, {"long": "x y " * 3000}],
+        [{"i": i} for i in range(250)],
+    ]
+
+
+def test_payload_is_exactly_the_json_of_value_with_remembered_items() -> None:
+    """`payload` encodes message histories item by item from a cache: the text must be what encoding the masked
+    value whole gives, whatever was remembered before (items in every order, twice over)."""
+    shared = Redactor(["supersecretvalue123"])
+    for history in _histories():
+        for items in (history, history[::-1], history, [history[-1]], history[:1] * 3):
+            expected = json.dumps(Redactor(["supersecretvalue123"]).value(items))
+            assert shared.payload(items) == expected
+            assert shared.payload(tuple(items)) == expected
+
+
+def test_payload_masks_secrets_in_remembered_messages_too() -> None:
+    redactor = Redactor(["supersecretvalue123"])
+    history = [
+        {"role": "user", "content": "the key is supersecretvalue123 and sk-" + "A1b2C3d4" * 4},
+        {"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": '{"api_key": "k-123456"}'}}]},
+        {"role": "tool", "content": "ok", "api_key": "hunter2-xyz"},
+    ]
+    for _ in range(3):
+        text = redactor.payload(history)
+        assert "supersecretvalue123" not in text and "A1b2C3d4" not in text and "hunter2" not in text
+        assert "k-123456" not in text and text.count(MASK) == 4
+
+
+def test_payload_keeps_strings_and_none_and_encodes_the_rest() -> None:
+    redactor = Redactor()
+    assert redactor.payload(None) is None
+    assert redactor.payload("plain text") == "plain text"
+    assert redactor.payload({"a": [1, 2.5, None]}) == '{"a": [1, 2.5, null]}'
+    assert redactor.payload([]) == "[]"
+    assert redactor.payload([{"a": 1}, "not a dict"]) == '[{"a": 1}, "not a dict"]'

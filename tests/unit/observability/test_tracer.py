@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,50 @@ def test_seeding_the_random_module_does_not_repeat_trace_or_span_ids(minivess_ho
     store = TraceStore(minivess_home / "traces.db")
     for trace_id in ids:
         assert sorted(o.name for o in store.observations(trace_id)) == ["epoch", "train", "training finished", "turn"]
+
+
+def test_get_tracer_shortcut_follows_settings_and_never_returns_a_closed_tracer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from minivess.observability import reset_tracers
+
+    first = get_tracer(get_settings())
+    assert get_tracer(get_settings()) is first  # another Settings object, same home and keys
+    monkeypatch.setenv("MINIVESS_HOME", str(tmp_path / "other"))
+    other = get_tracer(get_settings())
+    assert other is not first
+    reset_tracers()
+    fresh = get_tracer(get_settings())
+    assert isinstance(fresh, LangfuseTracer) and not fresh._closed and fresh is not other
+
+
+def test_sdk_json_is_the_text_the_sdk_would_write() -> None:
+    from langfuse._client.attributes import _serialize
+
+    from minivess.observability.tracer import sdk_json
+
+    for mapping in ({"input": 10, "output": 5, "total": 15}, {"total": 0.0}, {"timeout_s": 30.0, "retries": 2},
+                    {"a": "ü", "b": None, "c": True}, {"big": 2**60}, {"nested": [1, {"x": 2}]}):  # fmt: skip
+        encoded = sdk_json(mapping)
+        assert _serialize(encoded if isinstance(encoded, str) else mapping) == _serialize(mapping)
+    assert sdk_json({"big": 2**60}) == {"big": 2**60}  # left to the SDK (it writes it as a string)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_replay_its_parents_ids() -> None:
+    import random
+
+    from minivess.observability.pipeline import SecretsIdGenerator
+
+    ids = SecretsIdGenerator()
+    random.seed(0)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.write(write, str(ids.generate_span_id()).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = int(os.read(read, 64).decode())
+    os.close(read)
+    assert child != ids.generate_span_id()
