@@ -28,7 +28,8 @@ _NAMES: Final = re.compile(
     r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³)",
     re.I,
 )
-_MINUTE_FACTORS: Final = (1.0, 60.0, 1 / 60.0)  # a budget in minutes may have been written in hours or seconds
+# a budget in minutes may have been written in hours, seconds, days or weeks
+_MINUTE_FACTORS: Final = (1.0, 60.0, 1 / 60.0, 1 / 1440.0, 1 / 10080.0)
 _PERCENT_FACTORS: Final = (1.0, 100.0)  # a false-negative rate (a fraction) may have been written as a percentage
 _FACTORS: Final = {
     "max_minutes": _MINUTE_FACTORS,

@@ -42,7 +42,11 @@ _TOP: Final = (
         _I,
     ),
     re.compile(rf"\btop[\s_-]?k\s*(?:=|:|of|to)?\s*{_SIGNED}(?![\w.])", _I),
-    re.compile(rf"\b(?:queue|send|list|show|flag|review)\s+(?:me\s+)?(?:the\s+)?{_SIGNED}(?![\w.]){_NOT_COUNT}", _I),
+    re.compile(
+        rf"\b(?:queue|send|list|show|flag|review)\s+(?:me\s+)?(?:the\s+|those\s+|these\s+|all\s+)?{_SIGNED}(?![\w.])"
+        rf"{_NOT_COUNT}",
+        _I,
+    ),
 )
 _NOT_NUMBERS: Final = frozenset({"a", "an"})
 # "find label issues with the champion": the tool trains its own fold models and takes no run.
@@ -52,8 +56,8 @@ _PREDICTION: Final = re.compile(r"\bpredict(?:ions?|ed)\b|\bmodel(?:'s)?\s+(?:ou
 _ITS_PREDICTION: Final = re.compile(r"^\s*(?:'s\s+|s\s+)?(?:own\s+)?(?:predictions?|predicted\s+masks?|masks?)\b", _I)
 # "in it", "of those volumes": the folder an earlier step of this request made or looked at.
 _IN_IT: Final = re.compile(
-    r"\b(?:in|on|of|for|from|with)\s+(?:it|them|that|this|these|those|the\s+same)(?:\s+(?:data(?:set)?|folder|one"
-    r"|volumes))?\b(?!\s+(?:predictions?|runs?|models?))",
+    r"\b(?:in|on|of|for|from|with)\s+(?:it|them|that|this|these|those|the\s+same)(?:\s+(?:new\s+)?(?:data(?:set)?|folder"
+    r"|one|volumes|batch))?\b(?!\s+(?:predictions?|runs?|models?))|\bthere\b",
     _I,
 )
 # "the noisy_labels dataset": a name where a folder goes (the tools take a path).

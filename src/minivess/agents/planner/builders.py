@@ -37,7 +37,7 @@ _OVERALL: Final = re.compile(
     re.I,
 )
 _NOT_GROUPED: Final = re.compile(
-    r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+per\s+family\b|\bungrouped\b", re.I
+    r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+(?:one\s+|the\s+best\s+)?per\s+family\b|\bungrouped\b", re.I
 )
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
 _PRESETS: Final[tuple[tuple[str, str], ...]] = (
@@ -209,6 +209,13 @@ def _predict_extras(clause: str) -> tuple[str, dict[str, Any]] | Clarify:
     return clause, extras
 
 
+_SAME_RISK: Final = re.compile(
+    r"\b(?:the\s+|that\s+)?same\s+(?:risk|alpha|fnr|miss\s+rate|false[\s-]+negative\s+rate)(?:\s+level)?\b"
+    r"|\bthat\s+(?:risk|alpha|fnr)(?:\s+level)?\b",
+    re.I,
+)
+
+
 def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """predict_volume per NIfTI input named ("segment a.nii.gz and b.nii.gz"; "… to out.nii.gz" is the output);
     "missing at most 5 % of vessels" asks for the conformal mask (risk_fnr), "… uncertainty map to u.nii.gz" for
@@ -229,6 +236,15 @@ def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         return Clarify(f"Where should the masks of {len(sources)} volumes go? One output path fits one volume.")
     if "uncertainty_path" in extras and len(sources) > 1:
         return Clarify(f"Where should the uncertainty maps of {len(sources)} volumes go? One path fits one volume.")
+    if "risk_fnr" not in extras and (same := _SAME_RISK.search(clause)):
+        if res.alpha is None:
+            return Clarify(
+                "Which risk do you mean? No conformal threshold or risk was set earlier: give the tolerated share of "
+                "missed vessel voxels (e.g. 'at most 5 %').",
+                at=same.start(),
+                span=same.span(),
+            )
+        extras["risk_fnr"] = res.alpha
     steps = [Step("predict_volume", {"run_id": runs[0], "input_path": source, **extras}) for source in sources]
     if target:
         steps[0].args["output_path"] = target

@@ -7,6 +7,7 @@ model people ask to document), never a guess from the conversation's latest run 
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from minivess.agents.planner.builders import Builder, Built
@@ -18,8 +19,18 @@ from minivess.agents.planner.resolve import RefResolver
 DEFAULT_MODEL: Final = "champion"
 
 
+_VERSION: Final = re.compile(
+    r"(?<![\w/.-])(?P<name>[A-Za-z][\w.-]*[A-Za-z0-9])(?:\s+version\s+|\s+v|@)(?P<version>\d+)\b", re.I
+)
+_NOT_MODEL_NAMES: Final = frozenset({"the", "model", "card", "of", "for", "registered", "its", "a"})
+
+
 def build_model_card(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """model_card of the one model named (a run, 'it', the champion or challenger), else of the champion."""
+    """model_card of the one model named (a registered version "name version 3", a run, 'it', the champion or
+    challenger), else of the champion."""
+    version = _VERSION.search(clause)
+    if version and version.group("name").lower() not in _NOT_MODEL_NAMES:
+        return [Step("model_card", {"model": f"{version.group('name')}@{version.group('version')}"})]
     named = [ref for ref in refs if ref.kind != "family"]
     values = res.resolve(named, single=True) if named else []
     return [Step("model_card", {"model": values[0] if values else DEFAULT_MODEL})]

@@ -36,6 +36,7 @@ _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
+    r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
     r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
@@ -74,7 +75,7 @@ _VOCABULARY: Final = (
     "evaluate", "leaderboard", "compare", "synthesize", "synthesise", "generate", "promote", "predict", "segment",
     "champion", "challenger", "validation", "training", "segresnet", "swinunetr", "dynunet", "learning", "epochs",
     "warehouse", "schema", "failures", "curves", "dataset", "volumes", "register", "inference", "production",
-    "calibrate", "calibration", "conformal", "ensemble", "weightwatcher", "suspicious", "mislabelled",
+    "calibrate", "calibration", "conformal", "ensemble", "weightwatcher", "suspicious", "mislabelled", "latest",
 )  # fmt: skip
 _TYPO_WORD: Final = re.compile(r"(?<![\w/.\\-])[a-z]{5,}(?![\w/.\\-])")
 

@@ -18,6 +18,7 @@ _MAX_CHAIN: Final = 6
 _DROP: Final = re.compile(
     r"^\s*(?:drop|ignore|remove|skip|forget|leave\s+out|never\s*mind)\b(?:\s+(?:it|that|this))?[\s.!]*$", re.I
 )
+_RUN_ID_TEXT: Final = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 _ANSWER_NUMBER: Final = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)(?![\w.])", re.I)
 _ANSWER_VERB: Final = re.compile(
     r"\b(?:train|retrain|evaluate|compare|show|plot|promote|segment|predict|generate|synthesi[sz]e|list|describe"
@@ -89,6 +90,8 @@ class Conversation:
     texts: list[int] = field(default_factory=list)
     trainings: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool message index → train arguments
     reviews: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)  # → (folder, new version)
+    arguments: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # tool message → (tool, args)
+    text_runs: dict[int, list[str]] = field(default_factory=dict)  # assistant text → the run ids it names
 
     @classmethod
     def parse(cls, raw: list[dict[str, Any]] | None) -> Conversation:
@@ -111,6 +114,8 @@ class Conversation:
                         task = _task_of(arguments)
                 if content.strip() and not message.get("tool_calls"):
                     view.texts.append(index)
+                    if len(ids := set(_RUN_ID_TEXT.findall(content))) == 1:  # "That's run 9898…": one run named
+                        view.text_runs[index] = list(ids)
             elif role in ("user", "human"):
                 if not task or content.strip() != task:
                     view.users.append(index)  # a task handed down right after a transfer is not a user turn
@@ -119,6 +124,8 @@ class Conversation:
                 name = message.get("name") or names.get(str(message.get("tool_call_id") or ""), "")
                 if isinstance(name, str) and name and not name.startswith(TRANSFER_PREFIX):
                     view.outcomes[index] = outcome = outcome_of(name, content)
+                    if outcome.status == "ok":
+                        view.arguments[index] = (name, _json_object(arguments_of.get(str(message.get("tool_call_id")))))
                     if name == "train_model" and outcome.status == "ok":
                         view.trainings[index] = _train_arguments(
                             arguments_of.get(str(message.get("tool_call_id"))), outcome
@@ -140,11 +147,18 @@ class Conversation:
         return [o for i, o in sorted(self.outcomes.items()) if start < i < stop]
 
     def run_ids_before(self, index: int) -> list[str]:
-        """Run ids named by successful tool answers before `index`, oldest first."""
-        ids: list[str] = []
-        for position, outcome in sorted(self.outcomes.items()):
-            run_id = run_id_of(outcome.data) if position < index and outcome.status == "ok" else None
+        """Run ids named by successful tool answers (and by the assistant's own answers: "That's run 9898…")
+        before `index`, oldest first."""
+        named: list[tuple[int, str]] = [
+            (position, run_id) for position, ids in self.text_runs.items() for run_id in ids
+        ]
+        for position, outcome in self.outcomes.items():
+            run_id = run_id_of(outcome.data) if outcome.status == "ok" else None
             if run_id:
+                named.append((position, run_id))
+        ids: list[str] = []
+        for position, run_id in sorted(named, key=lambda item: item[0]):
+            if position < index and (not ids or ids[-1] != run_id):
                 ids.append(run_id)
         return ids
 
@@ -155,10 +169,12 @@ class Conversation:
         reviews = [folders for position, folders in sorted(self.reviews.items()) if position < index]
         made = [version for _, version in reviews if version]
         earlier = [outcome for position, outcome in sorted(self.outcomes.items()) if position < index]
+        calls = {name: args for position, (name, args) in sorted(self.arguments.items()) if position < index}
         return History(
             self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None,
             review_dataset=reviews[-1][0] if reviews else None, reviewed_dataset=made[-1] if made else None,
-            group=_latest_group(earlier), dataset=_latest_dataset(earlier),
+            group=_latest_group(earlier), dataset=_latest_dataset(earlier), alpha=_latest_alpha(earlier, calls),
+            last_args=calls,
         )  # fmt: skip
 
     def worker_note(self, start: int) -> str | None:
@@ -227,12 +243,35 @@ def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
     return []
 
 
+def _json_object(raw: str | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw or "{}")
+    except (json.JSONDecodeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _latest_alpha(outcomes: list[ToolOutcome], calls: dict[str, dict[str, Any]]) -> float | None:
+    """The latest conformal alpha or prediction risk (its answer's value, else the call's)."""
+    for outcome in reversed(outcomes):
+        if outcome.name in ("conformal_calibrate", "predict_volume") and outcome.status == "ok":
+            data = outcome.data if isinstance(outcome.data, dict) else {}
+            value = data.get("alpha", data.get("risk_fnr"))
+            if not isinstance(value, float):
+                args = calls.get(outcome.name, {})
+                value = args.get("alpha", args.get("risk_fnr"))
+            if isinstance(value, float):
+                return value
+    return None
+
+
 def _latest_dataset(outcomes: list[ToolOutcome]) -> str | None:
-    """The folder the latest successful synthesize_data / dataset_info answer was about."""
+    """The folder the latest successful synthesize_data / dataset_info answer was about (a drift check's: the new
+    dataset)."""
     for outcome in reversed(outcomes):
         data = outcome.data if isinstance(outcome.data, dict) else {}
-        if outcome.name in ("synthesize_data", "dataset_info") and outcome.status == "ok":
-            path = data.get("path")
+        if outcome.name in ("synthesize_data", "dataset_info", "check_drift") and outcome.status == "ok":
+            path = data.get("current") if outcome.name == "check_drift" else data.get("path")
             return path if isinstance(path, str) and path else None
     return None
 

@@ -26,7 +26,10 @@ _REFERENCE_CUE: Final = re.compile(
     re.I,
 )
 _MODEL_KINDS: Final = frozenset({"id", "alias", "best", "last", "previous"})
-_IT: Final = re.compile(r"\b(?:it|them|that\s+(?:data(?:set)?|folder)|this\s+(?:data(?:set)?|folder))\b", re.I)
+_IT: Final = re.compile(
+    r"\b(?:it|them|that\s+(?:data(?:set)?|folder|batch)|this\s+(?:data(?:set)?|folder|batch)|that|this|those|these)\b",
+    re.I,
+)
 _NO_DATASET: Final = (
     "Which dataset should I check for drift? Give its folder (raw/ + seg/, e.g. data/new-batch); I compare it with "
     "the champion's training data unless you name a reference folder."
@@ -48,7 +51,10 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
         if values and values[0] != "champion":
             args["model"] = values[0]
     named, reference = _current_and_reference(clause, found)
-    current = named if named is not None else _pronoun_dataset(clause, res)
+    if reference is None and _SAME_REFERENCE.search(clause):
+        earlier = res.last_args.get("check_drift", {}).get("reference")
+        reference = earlier if isinstance(earlier, str) else None  # "… against the same reference"
+    current = named if named is not None else _pronoun_dataset(clause, res) or _made_by_name(clause, res)
     if current is None:
         return Clarify(_NO_DATASET)
     return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
@@ -64,6 +70,17 @@ def _current_and_reference(clause: str, found: list[tuple[str, int]]) -> tuple[s
     if len(found) == 1:
         return (None, cued[0]) if cued else (plain[0], None)
     return None, None
+
+
+_SAME_REFERENCE: Final = re.compile(r"\bsame\s+(?:reference|baseline)\b", re.I)
+
+
+def _made_by_name(clause: str, res: RefResolver) -> StepOutput | None:
+    """ "synthesize … name it shift8, then check shift8 for drift": the folder that step writes."""
+    name = res.made_name
+    if res.made is None or not name or not re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w/.-])", clause):
+        return None
+    return StepOutput(res.made, "path")
 
 
 def _pronoun_dataset(clause: str, res: RefResolver) -> str | StepOutput | None:

@@ -96,7 +96,9 @@ _INTENTS: Final = _compile(
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
-         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"),
+         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
+         r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
+         r"|[/~].{0,80}\bwhat\s+(?:the\s+)?[\w'-]+(?:\s+\w+)?\s+(?:was|were)\s+trained\s+on\b"),
         ("describe_warehouse",
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
          r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
@@ -109,14 +111,17 @@ _INTENTS: Final = _compile(
          r"\bweight[\s_-]?watcher\b|\bquality[\s_-]+gate\b|\bweights?\s+(?:quality|health|check|diagnostics?|analysis)\b"
          r"|\b(?:check|inspect|analy[sz]e|audit|examine|test)\s+(?:the\s+)?(?:\w+\s+)?weights\b"
          r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
-         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b"),
+         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b|\bweights?\s+gate\b"
+         r"|\bweights\b.{0,30}\bany\s+good\b"),
         ("soup",
-         r"\bsoup(?:s|ed|ing)?\b|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
+         r"\bsoupe?(?:s|ed|ing)?\b|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
          r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
         ("conformal",
          r"\bconformal\w*|\bfalse[\s-]+negative(?:s|\s+rate)?\b|\bfnr\b|\bmiss[\s-]+rate\b|\brisk[\s-]+control\w*"
          r"|\bmiss(?:es|ing|ed)?\s+(?:at\s+most|no\s+more\s+than|(?:less|fewer)\s+than|under|below|only|up\s+to)\b"
-         r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"),
+         r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"
+         r"|\blos(?:e|es|ing)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?\S+\s*(?:%|percent)?\s+of\s+(?:the\s+)?"
+         r"(?:vessels?|vessel\s+voxels)"),
         ("calibrate",
          r"\b(?:re-?|mis-?)?calibrat\w*\b(?!\s+(?:split|set|partition|fold|data|volumes))"
          r"|\b(?:over|under)[\s-]?confiden\w*|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
@@ -146,6 +151,10 @@ _INTENTS: Final = _compile(
          r"|\bhow\s+(?:is|'s|did|was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
          r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+)?(?:search|sweep)\b.{0,20}\b(?:done|finished|over|running)\b"
+         r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+)?"
+         r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
+         r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
+         r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+\d{8}-\d{4}"
          r"|\bsearch_status\b"),
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
@@ -153,7 +162,8 @@ _INTENTS: Final = _compile(
          r"|\b(?:search|look|hunt|shop)\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
          r"hyper-?parameters?|settings|setup|segmenter)\b"
          r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b"
-         r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:\w+\s+)?search\b"),
+         r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
+         r"|\bsearch\s+(?:over|across|among|through)\b"),
         # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
         # alone a run's details.
@@ -163,6 +173,11 @@ _INTENTS: Final = _compile(
          r"|\b(?:bring|get|load|apply|merge|take|pull|fetch)\b.{0,40}\b(?:corrected|fixed|reviewed|relabell?ed)\s+"
          r"(?:masks?|labels?|slices?|annotations?|segmentations?)\b"
          r"|\b(?:bring|get)\b.{0,30}\b(?:reviews?|corrections?|label\s+fixes)\s+back\b"
+         r"|\b(?:bring|get|grab|pull|fetch|collect)\b.{0,40}\b(?:fix(?:es)?|corrections?|annotations?|reviews?|masks?)\b"
+         r".{0,10}\bback\b"
+         r"|\b(?:grab|get|pull|fetch|collect|take)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
+         r"|corrections?)\b"
+         r"|\bimport\s+(?:them|those|these)\b"
          r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
         ("review_status",
          r"\b(?:review|annotation|labell?ing|label[\s-]?studio|correction)\s+(?:status|progress)\b"
@@ -173,7 +188,11 @@ _INTENTS: Final = _compile(
          r"|(?:been\s+)?(?:corrected|annotated))\b"
          r"|\b(?:are|is|have)\s+(?:the\s+)?(?:reviews?|reviewers?)\b.{0,20}\b(?:done|finished|complete|ready)\b"
          r"|\bhow\s+far\s+(?:along\s+)?(?:is|are)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing"
-         r"|reviewers?|corrections?)\b"),
+         r"|reviewers?|corrections?)\b"
+         r"|\bhow\s+far\s+(?:have|has)\s+(?:the\s+)?(?:reviewers?|annotators?|labell?ers?)\b"
+         r"|\b(?:waiting|pending|queued)\s+for\s+(?:human\s+)?review\b|\bstill\s+(?:waiting|pending|to\s+be\s+reviewed)\b"
+         r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,30}\b(?:finished|done|complete|through)\b"
+         r"|\breviews?\b.{0,40}\b(?:done|finished|complete|pending)\b"),
         ("queue_review",
          r"\bqueue\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\bfor\s+(?:human\s+|manual\s+"
@@ -186,8 +205,9 @@ _INTENTS: Final = _compile(
          r"|\b(?:label|labell?ing|annotation|mask|ground[\s-]truth)s?\s+(?:issues?|errors?|mistakes?|problems?"
          r"|faults?|inconsistenc(?:y|ies))\b"
          r"|\b(?:suspicious|suspect|dubious|questionable|doubtful)\s+(?:labels?|masks?|slices?|annotations?)\b"
-         r"|\b(?:find|detect|spot|flag|look\s+for|search\s+for|identify|which|any|show|list|are\s+there)\b.{0,40}"
-         r"\b(?:wrong|bad|incorrect|faulty|erroneous|noisy|broken)\s+(?:labels?|masks?|annotations?)\b"
+         r"|\b(?:find|detect|spot|flag|look\s+for|search\s+for|identify|which|any|show|list|are\s+there|scan|hunt"
+         r"|check)\b.{0,40}"
+         r"\b(?:wrong|bad|incorrect|faulty|erroneous|noisy|broken)\s+(?:\w+\s+)?(?:labels?|masks?|annotations?)\b"
          r"|\b(?:check|verify|audit|inspect|validate|review|vet)\s+(?:the\s+)?(?:labels?|masks?|annotations?"
          r"|ground[\s-]truth)\b(?!\s+(?:loss|noise))"
          r"|\blabels?\b.{0,40}\b(?:wrong|incorrect|errors?|mistakes?)\b"
@@ -204,7 +224,7 @@ _INTENTS: Final = _compile(
          r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
-         r"(?<!\bon )(?<!\bon the )(?<!=)\b(?:re-?)?train\b(?!\s*(?:ing\s+)?(?:loss|set|split"
+         r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?train\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
          r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
          r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
          r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
@@ -345,6 +365,11 @@ TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INT
     "registry": "query_runs"
 }
 _RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias"})
+_DESCRIBE_DATA: Final = re.compile(
+    r"\bdataset\s+(?:info|summary|details|stats)\b|\b(?:info|details|stats|statistics)\s+(?:on|for|about|of)\b", _I
+)
+_SEGMENT_VERB: Final = re.compile(r"\b(?:segment|predict|infer|run\s+inference)\b", _I)
+_CONFORMAL_WORD: Final = re.compile(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", _I)
 _WHICH_RUN: Final = re.compile(r"\b(?:which|what)\s+(?:run|model|checkpoint)\b", _I)
 
 
@@ -383,12 +408,14 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent in _UNCERTAINTY and nii_paths(clause)[0]:
             continue
+        if intent == "conformal" and _SEGMENT_VERB.search(clause) and not _CONFORMAL_WORD.search(clause):
+            continue  # "segment a volume with the best segresnet, fnr at most 5 %": predict_volume, which asks
         if intent in _UNCERTAINTY and _names_a_result(pattern, clause):
             deferred = deferred or intent
             continue
         if intent == "train" and _QUESTION_TRAIN.search(clause) and not _IMPERATIVE_TRAIN.search(clause):
             continue
-        if intent == "synthesize" and families_in(clause):
+        if intent == "synthesize" and (families_in(clause) or _DESCRIBE_DATA.search(clause)):
             continue
         if intent == "check_drift" and (not _ABOUT_DATA_DRIFT.search(clause) or _NOT_DATA_DRIFT.search(clause)):
             continue  # "did the loss drift", "generate volumes with intensity drift": another tool's request

@@ -27,7 +27,7 @@ from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOut
 from minivess.agents.planner.refs import RunRef, run_refs
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.search import SEARCH_BUILDERS
-from minivess.agents.planner.slots import model_name, nii_paths
+from minivess.agents.planner.slots import directories, model_name, nii_paths, row_cap
 from minivess.agents.planner.sqlmap import literal_sql
 from minivess.agents.planner.texts import EXAMPLES, HELP_TEXT, cannot_text, describe_step, unknown_text
 from minivess.agents.planner.uncertainty import UNCERTAINTY_BUILDERS
@@ -45,6 +45,7 @@ _BUILDERS: Final = {
     **CARD_BUILDERS,
     **DRIFT_BUILDERS,
 }
+_FOLDER_INTENTS: Final = frozenset({"check_drift", "dataset_info", "label_issues", "review_status"})
 _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
@@ -59,12 +60,36 @@ _RETRY: Final = re.compile(
 _IDLE_TEXT: Final = f'What should I do next? For example: {", ".join(EXAMPLES[:3])} (or say "help").'
 
 
+_SEARCH_FOLLOW: Final = re.compile(
+    r"\b(?:status|progress|finished|done|over|complete|running|going|how\s+(?:is|'s)\s+it|news|trials?)\b", re.I
+)
+_SAME_FOR: Final = re.compile(
+    r"^(?:and\s+|now\s+|then\s+)?(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?|likewise|ditto|again)\s+"
+    r"(?:for|with|on)\b",
+    re.I,
+)
+
+
+def _search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> Intent | None:
+    """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status."""
+    if previous not in ("start_search", "search_status") or not _SEARCH_FOLLOW.search(body):
+        return None
+    return "search_status" if all(ref.kind == "pronoun" for ref in refs) else None
+
+
+def _same_for(previous: Intent | None, body: str) -> Intent | None:
+    """ "and the same for the challenger": the previous request's tool, on what this clause names."""
+    return previous if previous is not None and _SAME_FOR.search(body) else None
+
+
 def _dataset_followup(previous: Intent | None, body: str) -> Intent | None:
     """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
     return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
 
 
 def _inherit(previous: Intent | None, body: str) -> Intent | None:
+    if previous in _FOLDER_INTENTS and directories(body):
+        return previous  # "now do data/siteC against the same reference"
     if previous not in _INHERITABLE:
         return None
     if families_in(body) or run_refs(body) or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
@@ -78,19 +103,24 @@ def _with_key_values(body: str, intent: Intent, built: list[Step] | Clarify) -> 
         return built
     if isinstance(built, Clarify):
         step = keyvalue.complete_step(body, TOOL_OF_INTENT[intent])
-        if step is not None and (problem := _choice_question(step.tool, step.args)):
+        if step is not None and (problem := _choice_question(step.tool, step.args) or _bound_question(step)):
             return problem
         return [step] if step is not None else built
     for step in built:
         values = keyvalue.tool_values(body, step.tool)
-        if problem := _choice_question(step.tool, values):
+        if problem := _choice_question(step.tool, values) or _bound_question(Step(step.tool, values)):
             return problem
-        for key, value in values.items():
-            bound = bound_for(step.tool, key)
-            if bound and isinstance(value, int | float) and not bound.allows(value):
-                return Clarify(f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value?")
         step.args.update(values)
     return built
+
+
+def _bound_question(step: Step) -> Clarify | None:
+    """ "alpha=1.5": a written number outside its argument's range, asked about with the limit."""
+    for key, value in step.args.items():
+        bound = bound_for(step.tool, key)
+        if bound and isinstance(value, int | float) and not isinstance(value, bool) and not bound.allows(value):
+            return Clarify(f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value?")
+    return None
 
 
 def _choice_question(tool: str, values: dict[str, Any]) -> Clarify | None:
@@ -128,9 +158,69 @@ def _merge_train_options(body: str, steps: list[Step], refs: list[RunRef]) -> bo
     return True
 
 
+_OPTION_TOOLS: Final = frozenset({"find_label_issues", "start_search"})
+
+
+def _merge_tool_options(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool | Clarify:
+    """ "find label issues in data/x. Do it with five folds", "…, list the worst 50": options of the step before,
+    read by that step's own builder, set on it (a question when one is unusable)."""
+    if (
+        not steps
+        or steps[-1].tool not in _OPTION_TOOLS
+        or not re.search(
+            r"\d|\b(?:single|one|two|three|four|five|six"
+            r"|seven|eight|nine|ten|twenty|fifty)\b",
+            body,
+            re.I,
+        )
+    ):
+        return False
+    built = _BUILDERS[INTENT_OF_TOOL[steps[-1].tool]](body, refs, resolver)
+    if isinstance(built, Clarify):
+        return built
+    options = {key: value for key, value in built[0].args.items() if key != "dataset" or directories(body)}
+    if not options:
+        return False
+    if problem := check_values(body, [Step(steps[-1].tool, dict(options))], refs):
+        return problem
+    steps[-1].args.update(options)
+    return True
+
+
+_FOR_PREDICTIONS: Final = re.compile(r"\bpredictions?\b|\bmodel\b", re.I)
+
+
+def _merge_drift_model(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
+    """ "is data/new different from data/old? use run 77ab12cd for the predictions": that check's model."""
+    if not steps or steps[-1].tool != "check_drift" or "model" in steps[-1].args or not _FOR_PREDICTIONS.search(body):
+        return False
+    runs = resolver.resolve([ref for ref in refs if ref.kind != "pronoun"], single=True)
+    if not runs:
+        return False
+    steps[-1].args["model"] = runs[0]
+    return True
+
+
+def _merge_risk(body: str, steps: list[Step], refs: list[RunRef]) -> bool:
+    """ "segment v.nii.gz with the challenger; I can live with losing 8 % of the vessels": that prediction's risk."""
+    if not steps or steps[-1].tool != "predict_volume" or "risk_fnr" in steps[-1].args or refs:
+        return False
+    if re.search(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", body, re.I):
+        return False
+    value = risk.fnr_value(body, "The tolerated share of missed vessel voxels (risk_fnr)")
+    if not isinstance(value, float):
+        return False
+    steps[-1].args["risk_fnr"] = value
+    return True
+
+
 def _same_run_again(previous: Step, step: Step, index: int) -> bool:
-    """``step`` asks the same tool about the run ``previous`` (at ``index``) answered about, and nothing more."""
-    return step.tool == previous.tool == "get_run" and step.args == {"run_id": StepOutput(index, "run_id")}
+    """``step`` asks the same tool again about the run ``previous`` (at ``index``) was about, with nothing new:
+    "which run is the champion and what were its settings", "is the ensemble over-confident? calibrate it"."""
+    if step.tool != previous.tool or step.tool == "train_model" or step.args.get("run_id") != StepOutput(index):
+        return False
+    rest = {key: value for key, value in step.args.items() if key != "run_id"}
+    return all(previous.args.get(key) == value for key, value in rest.items())
 
 
 def _absolute(step: Step, index: int) -> Step:
@@ -172,7 +262,8 @@ def _text_plan(text: str) -> Plan | None:
         return Plan(text=HELP_TEXT, text_kind="help")
     sql = literal_sql(text)
     if sql:
-        return Plan(steps=[Step("query_runs", {"sql": sql})])
+        cap = row_cap(text[: text.find(sql)] if sql in text else text)  # "max 50 rows: SELECT …"
+        return Plan(steps=[Step("query_runs", {"sql": sql, **({"max_rows": cap} if cap else {})})])
     reason = cannot_reason(text)
     if reason:
         return Plan(text=cannot_text(reason), text_kind="cannot")
@@ -219,6 +310,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         reviewed_dataset=context.reviewed_dataset,
         group=context.group,
         dataset=context.dataset,
+        alpha=context.alpha,
+        last_args=context.last_args,
     )
     previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
     for clause in split_clauses(text):
@@ -228,13 +321,19 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         refs = run_refs(body)
         intent = (
             _retry(body, resolver)
+            or _search_followup(previous, body, refs)
+            or _same_for(previous, body)
             or _dataset_followup(previous, body)
             or classify(body, refs)
             or _inherit(previous, body)
             or _repeat(body, resolver)
         )
+        if intent == "conformal" and _merge_risk(body, steps, refs):
+            continue
+        if intent in (None, "get_run", "predict") and _merge_drift_model(body, steps, refs, resolver):
+            continue
         if intent is None:
-            merged = _merge_train_options(body, steps, refs)
+            merged = _merge_train_options(body, steps, refs) or _merge_tool_options(body, steps, refs, resolver)
             if merged is True:
                 continue
             if isinstance(merged, Clarify):

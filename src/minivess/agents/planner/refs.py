@@ -49,6 +49,7 @@ _REF_RE: Final = re.compile(
             r"(?P<last>\b(?:the\s+)?(?:last|latest|most\s+recent|newest"
             r"|previous|recent|final)\s+(?:trained\s+|finished\s+)?"
             r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b)",
+            r"(?P<trial>\bthe\s+(?:best|winning|top)\s+(?:trial|config(?:uration)?|candidate)\b)",
             r"(?P<firstn>\b(?:the\s+)?(?:first|top)\s+(?P<fn>two|three|2|3)\b(?!\s*(?:epochs?|volumes?|%|rows?)))"
             r"(?:\s+(?:runs|ones|models))?",
             r"(?P<ordinal>\bthe\s+(?P<ord>first|second|third|1st|2nd|3rd)\s+(?:run|one|model|training|experiment)\b"
@@ -109,6 +110,8 @@ def _from_match(match: re.Match[str]) -> RunRef:
         if "previous" in match.group("last").lower():  # "compare it with the previous run": the one before it
             return RunRef("previous", "previous", start)
         return RunRef("last", "last", start)
+    if match.group("trial"):
+        return RunRef("pronoun", "", start)  # "the best trial": the run the latest search answer named
     if match.group("firstn"):
         return RunRef("firstn", str(parse_int(match.group("fn")) or 2), start)
     if match.group("ordinal"):

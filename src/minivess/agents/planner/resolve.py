@@ -28,6 +28,8 @@ def run_id_of(data: Any) -> str | None:
         return None
     if isinstance(data.get("run_id"), str):
         return str(data["run_id"])
+    if isinstance(data.get("best_run_id"), str):  # a search: its best trial
+        return str(data["best_run_id"])
     runs = data.get("runs")
     if isinstance(runs, list) and len(runs) == 1 and isinstance(runs[0], dict) and runs[0].get("run_id"):
         return str(runs[0]["run_id"])
@@ -54,6 +56,8 @@ class RefResolver:
         reviewed_dataset: str | None = None,
         group: list[str] | None = None,
         dataset: str | None = None,
+        alpha: float | None = None,
+        last_args: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.history = history_ids
         self.last_train = last_train
@@ -66,6 +70,9 @@ class RefResolver:
         self.producer: int | None = None
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
+        self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
+        self.last_args: dict[str, dict[str, Any]] = dict(last_args or {})  # earlier turns' arguments per tool
+        self.made_name: str | None = None  # the name of the dataset this plan synthesises
 
     def note(self, index: int, step: Step) -> None:
         """Record a planned step; later pronouns point at the latest run-producing one."""
@@ -81,9 +88,14 @@ class RefResolver:
             self.group = list(step.args["run_ids"])  # "…, then compare them"
         if step.tool == "train_model":
             self.last_train = {k: v for k, v in step.args.items() if k != "register_as"}  # "… and again with seed 2"
-        if step.tool in ("dataset_info", "synthesize_data"):
-            path = step.args.get("path") or step.args.get("name")
+        if step.tool in ("dataset_info", "synthesize_data", "check_drift"):
+            path = step.args.get("path") or step.args.get("name") or step.args.get("current")
             self.dataset = path if isinstance(path, str) and "/" in path else self.dataset
+        if step.tool in ("conformal_calibrate", "predict_volume"):
+            alpha = step.args.get("alpha", step.args.get("risk_fnr"))
+            self.alpha = alpha if isinstance(alpha, float) else self.alpha
+        if step.tool == "synthesize_data" and isinstance(step.args.get("name"), str):
+            self.made_name = step.args["name"]
         if step.tool == "synthesize_data":
             self.made = index
         if step.tool in REVIEW_TOOLS:

@@ -2,7 +2,9 @@
 
 Compound durations become one number of minutes ("an hour and a half" → "90 minutes", "1h30" → "90 minutes"), so
 the budget is read whole and the accounting pass sees one value, not "1" and "30"; sizes spelled with "by"
-("64 by 64 by 32") become "64x64x32". The rewrite is idempotent: normalising twice changes nothing.
+("64 by 64 by 32") become "64x64x32", and a fraction of the vessels in words a percentage ("a fifth of the
+vessels" → "20 % of the vessels", "one in twenty vessels" → "5 % of the vessels"). The rewrite is idempotent:
+normalising twice changes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ _DURATIONS: Final[tuple[tuple[re.Pattern[str], tuple[float, float]], ...]] = (
 _HOURS_AND_MINUTES: Final = re.compile(
     rf"\b({NUM})\s*{_HOURS}\s*(?:and\s+)?(\d+|{NUM})\s*{_MINUTES}\b|\b(\d+)h(\d{{1,2}})\b", _I
 )
+_FRACTIONS: Final = {"half": 50, "third": 33.3, "quarter": 25, "fifth": 20, "tenth": 10, "twentieth": 5,
+                      "hundredth": 1}  # fmt: skip
+# "miss at most a fifth of the vessels" → "20 % of the vessels" (only of vessels: "a quarter of an hour" is time)
+_FRACTION_OF_VESSELS: Final = re.compile(
+    r"\b(?:a|one)\s+(half|third|quarter|fifth|tenth|twentieth|hundredth)\s+(?=of\s+(?:the\s+|all\s+)?(?:vessel|voxel))",
+    _I,
+)
+# "no more than one in twenty vessels" → "5 % of the vessels"
+_ONE_IN_N_VESSELS: Final = re.compile(rf"\b(?:one|1)\s+(?:in|out\s+of)\s+({NUM})\s+(?=(?:vessel|voxel))", _I)
 _BY_SIZE: Final = re.compile(r"\b(\d+)\s+by\s+(\d+)(?:\s+by\s+(\d+))?\b", _I)
 
 
@@ -49,6 +60,11 @@ def _hours_and_minutes(match: re.Match[str]) -> str:
     return _minutes(hours * 60.0 + minutes)
 
 
+def _one_in_n(match: re.Match[str]) -> str:
+    count = parse_number(match.group(1))
+    return match.group(0) if not count or count < 1 else f"{100 / count:.3g} % of the "
+
+
 def _by_size(match: re.Match[str]) -> str:
     return "x".join(group for group in match.groups() if group)
 
@@ -58,4 +74,6 @@ def rewrite(text: str) -> str:
     for pattern, (factor, constant) in _DURATIONS:
         text = pattern.sub(partial(_duration, factor=factor, constant=constant), text)
     text = _HOURS_AND_MINUTES.sub(_hours_and_minutes, text)
+    text = _FRACTION_OF_VESSELS.sub(lambda m: f"{_FRACTIONS[m.group(1).lower()]:g} % ", text)
+    text = _ONE_IN_N_VESSELS.sub(_one_in_n, text)
     return _BY_SIZE.sub(_by_size, text)

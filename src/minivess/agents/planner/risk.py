@@ -20,6 +20,7 @@ _PERCENT_VALUE: Final = rf"(?P<value>(?<![\w.])(?P<num>[-−]?\s?{NUM})\s*{_PERC
 # Words between the rate and its value ("fnr at most 0.05", "a false negative rate of 10 %", "alpha=0.1").
 _QUALIFIER: Final = (
     r"(?:at\s+most|no\s+more\s+than|not\s+more\s+than|(?:less|fewer|lower)\s+than|under|below|only|up\s+to"
+    r"|or\s+(?:below|less|lower|under|fewer)"
     r"|a\s+maximum\s+of|max(?:imum)?(?:\s+of)?|of|at|to|is|set\s+to|within|around|about|<=|<|≤|=|:)(?![a-z])"
 )
 _VESSELS: Final = r"(?:of\s+(?:the\s+|all\s+)?)?(?:vessels?|vessel\s+voxels|voxels|vasculature)\b"
@@ -33,10 +34,17 @@ _PATTERNS: Final = tuple(
         rf"{_VALUE}\s+(?:{_RATE_WORD}|(?:missed|lost)\s+{_VESSELS})",  # "a 10 % false negative rate"
         rf"\b(?:at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|under|below|(?:less|fewer)\s+than)\s+"
         rf"{_PERCENT_VALUE}",  # "a mask for the champion, at most 10 %"
+        rf"\b(?:los(?:e|es|ing|t)|miss(?:es|ing)?|dropp?(?:ing)?)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?{_VALUE}\s*"
+        rf"{_VESSELS}",  # "I can live with losing 8 % of the vessel voxels"
+        rf"\b(?:cap|limit|keep)\s+(?:the\s+)?(?:missed\s+vessels?|misses|miss\s+rate|fnr|false[\s-]+negatives?)"
+        rf"(?:\s+(?:at|to|below|under))?\s*{_VALUE}",  # "cap the missed vessels at 3 %"
     )
 )
 # Where the request is about the rate itself (conformal_calibrate), a bare percentage is it: "… at 10 %".
-_BARE_PERCENT: Final = re.compile(rf"\b(?:at|of|with|to|for)\s+{_PERCENT_VALUE}", _I)
+_BARE_PERCENT: Final = (
+    re.compile(rf"\b(?:at|of|with|to|for)\s+{_PERCENT_VALUE}", _I),
+    re.compile(rf"{_PERCENT_VALUE}\s+(?:conformal|risk|fnr|threshold)\b", _I),  # "a 5% conformal threshold"
+)
 _NOT_NUMBERS: Final = frozenset({"a", "an"})
 _OUT_OF_RANGE: Final = (
     "{what} must be a fraction between 0 and 1 (exclusive), e.g. 0.05 or 5 % for 'misses at most 5 % of "
@@ -60,7 +68,7 @@ def fnr_fraction(clause: str, *, bare_percent: bool = False) -> Fraction | None:
     With ``bare_percent``, "at 10 %" counts too (for requests that are about the rate itself).
     """
     found: re.Match[str] | None = None
-    for pattern in (*_PATTERNS, _BARE_PERCENT) if bare_percent else _PATTERNS:
+    for pattern in (*_PATTERNS, *_BARE_PERCENT) if bare_percent else _PATTERNS:
         for match in pattern.finditer(clause):
             if match.group("num").strip().lower() in _NOT_NUMBERS:
                 continue  # "misses at most a few": an article, not a value
@@ -90,11 +98,12 @@ def fnr_value(clause: str, what: str, *, bare_percent: bool = False) -> float | 
 
 _NII: Final = r"""['"`]?(?P<path>(?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?"""
 _UNCERTAINTY_WORD: Final = re.compile(
-    r"\buncertaint(?:y|ies)(?:[\s_-]+(?:maps?|volumes?|images?|outputs?|estimates?))?\b", _I
+    r"\buncertaint(?:y|ies)(?:[\s_-]+(?:maps?|volumes?|images?|outputs?|estimates?))?\b|\bentropy[\s_-]+maps?\b", _I
 )
 _UNCERTAINTY_PATH: Final = (
     re.compile(
-        rf"\buncertaint(?:y|ies)(?:[\s_-]+(?:maps?|volumes?|images?|outputs?|estimates?))?\s*(?:path\s*)?"
+        rf"\b(?:uncertaint(?:y|ies)|entropy(?=[\s_-]+maps?))(?:[\s_-]+(?:maps?|volumes?|images?|outputs?|estimates?))?"
+        rf"\s*(?:path\s*)?"
         rf"(?:(?:to|at|into|as|in|under|=|:)\s*)?{_NII}",
         _I,
     ),

@@ -18,6 +18,7 @@ from minivess.agents.planner.lexicon import NUM, families_in
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
+from minivess.agents.planner.unknown import unknown_model_word
 
 _I: Final = re.I
 _SIGNED: Final = rf"(?P<sign>[-−]\s?)?(?P<n>{NUM})"
@@ -25,20 +26,22 @@ _TRIALS: Final = (
     re.compile(rf"(?<![\w.]){_SIGNED}\s*-?\s*(?:trials?|configs?|configurations?|candidates?|runs?)\b", _I),
     re.compile(rf"\btrials?\s*(?:=|:|of|to|set\s+to)\s*{_SIGNED}(?![\w.])", _I),
 )
-_DURATION: Final = re.compile(r"\b\d[\d.]*\s*-?\s*(?:minutes?|mins?|hours?|hrs?|h|m)\b", _I)
+_DURATION: Final = re.compile(r"\b\d[\d.]*\s*-?\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|h|m)\b", _I)
 # Choices the search makes itself: a loss or optimiser the user names cannot be fixed, so it is asked about.
 _SEARCHED_CHOICE: Final = re.compile(
     r"\b(?:dice_ce(?:_cldice)?|(?:cl[\s_-]?dice|dice\s*\+?\s*ce|topolog\w*)\s+loss|loss\s+(?:dice_ce\w*|cl[\s_-]?dice)"
     r"|sgd|adamw?)\b",
     _I,
 )
-SEARCH_ID: Final = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{4}\b", _I)
+SEARCH_ID: Final = re.compile(r"\b\d{8}-\d{4,6}(?:-[0-9a-f]{4})?\b", _I)
 
 
 def build_start_search(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """start_search with the budget ("for 10 minutes", "2 hours"), trials, epochs per trial, families, dataset."""
     runs = [ref for ref in refs if ref.kind != "family"]  # "search segresnet and dynunet": families, not runs
     if problem := _no_run("start_search", clause, runs, "plans its own trials from every past run and takes no run"):
+        return problem
+    if problem := unknown_model_word(clause):
         return problem
     if fixed := _SEARCHED_CHOICE.search(clause):
         return Clarify(

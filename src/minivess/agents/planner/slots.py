@@ -35,7 +35,9 @@ _TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
 _CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³)", _FLAGS)
 _BATCH = re.compile(rf"\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b", _FLAGS)
 _BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
-_BUDGET = re.compile(rf"\b({NUM})\s*-?\s*(minutes?|mins?|hours?|hrs?|seconds?|secs?|h|m|s)\b(?!\s*(?:ago|old))", _FLAGS)
+_BUDGET = re.compile(
+    rf"\b({NUM})\s*-?\s*(minutes?|mins?|hours?|hrs?|seconds?|secs?|days?|weeks?|h|m|s)\b(?!\s*(?:ago|old))", _FLAGS
+)
 _SEED = re.compile(r"\b(?:random\s+)?seed\s*(?:=|:|of|is|to|set\s+to)?\s*(-?\d+)\b", _FLAGS)
 _SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
 _NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
@@ -55,7 +57,8 @@ _NOT_PATH_PARTS: Final = frozenset(
 )
 _NOT_NAMES: Final = frozenset({"champion", "challenger", "the", "a", "an", "it", "model", "our", "my", "well"})
 _TOP = re.compile(
-    rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))|\b({NUM})\s+(?:best|top|highest[\s-]scoring)\b", _FLAGS
+    rf"\b(?:top|first|best)\s+({NUM})\b(?!\s*(?:epochs?|%))|\b({NUM})\s+(?:best|top|highest[\s-]scoring|rows|entries)\b",
+    _FLAGS,
 )
 _SYNTH_N_NEXT = re.compile(
     rf"\b({NUM})\s+(?:(?:synthetic|new|more|small|tiny|noisy|shifted|fresh|extra|test|training)\s+)?"
@@ -66,7 +69,9 @@ _SYNTH_N = re.compile(
     rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
 )
 _DATASET_NAME = re.compile(
-    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)\s+(?:it\s+)?['\"`]?([A-Za-z0-9_.-]+)", _FLAGS
+    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)\s+(?:it\s+|the\s+(?:new\s+)?(?:dataset|data|folder)\s+|them\s+)?"
+    r"['\"`]?([A-Za-z0-9_.-]+)",
+    _FLAGS,
 )
 
 
@@ -166,6 +171,10 @@ def budget_minutes(text: str) -> float | None:
     if value is None:
         return None
     unit = match.group(2).lower()
+    if unit.startswith("d"):
+        return value * 1440.0
+    if unit.startswith("w"):
+        return value * 10080.0
     if unit.startswith("h"):
         return value * 60.0
     if unit.startswith("s"):

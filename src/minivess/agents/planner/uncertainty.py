@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from minivess.agents.planner import risk
+from minivess.agents.planner import risk, unknown
 from minivess.agents.planner.builders import Builder, Built, ask_run, targets
 from minivess.agents.planner.intents import Intent
 from minivess.agents.planner.lexicon import METRIC_ALT, NUM, families_in, first_metric, parse_int
@@ -36,6 +36,12 @@ _K_LIMITS: Final = (2, 10)  # build_ensemble: top_k and len(run_ids) (restated f
 _NAMED_KINDS: Final = frozenset({"id", "alias", "last", "previous", "pronoun", "plural", "lastn"})
 _VOTE: Final = re.compile(r"\bvot(?:e|es|ed|ing)\b|\bmajority\b", _I)
 _WEIGHTED: Final = re.compile(r"\bweight(?:ed|s|ing)?\b", _I)
+_OTHER_STRATEGY: Final = re.compile(
+    r"\b(?:median|max(?:imum)?|min(?:imum)?|geometric|stack(?:ed|ing)|bagg(?:ed|ing)|boost(?:ed|ing)|product|union"
+    r"|intersection|staple)\b",
+    _I,
+)
+_ITS_METRIC: Final = re.compile(rf"^\s*(?:own\s+)?(?:(?:val(?:idation)?|test)[\s_]*)?(?:{METRIC_ALT})\b", _I)
 _METRIC_WORD: Final = re.compile(rf"\b(?:(?:val(?:idation)?|test)[\s_]*)?(?:{METRIC_ALT})\b", _I)
 ENSEMBLE_QUESTION: Final = (
     "Which runs should I ensemble? Name 2 to 10 runs (run ids, 'the last run', 'the best dynunet', …) or ask for "
@@ -111,7 +117,13 @@ def _top_k(clause: str, refs: list[RunRef], k: re.Match[str]) -> dict[str, Any] 
             at=start,
             span=(start, end),
         )
-    named = [ref for ref in refs if ref.kind in _NAMED_KINDS and not (ref.start < k.end() and k.start() < ref.end)]
+    named = [
+        ref
+        for ref in refs
+        if ref.kind in _NAMED_KINDS
+        and not (ref.start < k.end() and k.start() < ref.end)
+        and not (ref.kind == "pronoun" and _ITS_METRIC.match(clause[ref.end :]))  # "by its validation dice"
+    ]
     if named:  # "the two best dynunets": "the two" is the count, not runs named besides
         return Clarify(
             "Should I ensemble the runs you named or the best ones? Name the runs, or ask for the k best "
@@ -146,6 +158,15 @@ def _members(refs: list[RunRef], res: RefResolver) -> list[Any] | Clarify:
 def build_ensemble(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """build_ensemble of the runs named, or of the k best (of one family); mean unless vote/weighted is named."""
     if problem := _other_metric(clause):
+        return problem
+    if other := _OTHER_STRATEGY.search(clause):
+        return Clarify(
+            f"build_ensemble has no '{other.group(0)}' strategy: it averages probabilities (mean), takes a majority "
+            "vote (vote) or weights members by validation Dice (weighted). Which one should I use?",
+            at=other.start(),
+            span=other.span(),
+        )
+    if problem := unknown.unknown_model_word(clause):
         return problem
     strategy = "vote" if _VOTE.search(clause) else "weighted" if _WEIGHTED.search(clause) else "mean"
     found = [match for match in _K.finditer(clause) if match.group("a") or match.group("b")]

@@ -98,6 +98,27 @@ def unknown_family(clause: str) -> Clarify | None:
     )
 
 
+# Words that look like a segmentation model ("unet3d", "unetr", "transunet", "vnet", "nnformer").
+_MODEL_WORD: Final = re.compile(
+    r"(?<![\w/.-])(?P<w>[A-Za-z0-9+]*(?:u-?net|former|vnet|v-net|resnet|densenet|deeplab)[A-Za-z0-9+]*)(?![\w/.-])",
+    re.I,
+)
+
+
+def unknown_model_word(clause: str) -> Clarify | None:
+    """ "ensemble the best three unet3d runs", "search over unetr and segresnet": a model the catalog lacks."""
+    known = [(start, end) for start, end, _ in families_in(clause)]
+    for match in _MODEL_WORD.finditer(clause):
+        if any(start <= match.start() < end for start, end in known) or families_in(match.group("w")):
+            continue
+        return _ask(
+            match,
+            f"I don't know the model '{match.group('w')}'. The model families are {', '.join(FAMILIES)}: which one "
+            "should I use?",
+        )
+    return None
+
+
 def unknown_split(clause: str) -> Clarify | None:
     """ "on the calibration split": the data has train, val and test splits only."""
     match = _unknown(_SPLIT_WORD, clause, _KNOWN_SPLIT)

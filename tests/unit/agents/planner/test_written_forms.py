@@ -206,3 +206,31 @@ def test_which_run_is_the_champion_is_one_get_run_with_its_details() -> None:
         ("get_run", {"run_id": "champion"})
     ]
     assert planned_steps("who is the champion?")[0][0] == "query_runs"  # the registry: every alias
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "expected"),
+    [
+        ("train a single epoch of segresnet", "train_model", {"model": "segresnet", "epochs": 1}),
+        ("synthesize 4 volumes and call the dataset probe_a", "synthesize_data", {"n": 4, "name": "probe_a"}),
+        ("show the top 7 rows of the leaderboard", "leaderboard", {"limit": 7}),
+        ("status of search 20261202-0915", "search_status", {"search_id": "20261202-0915"}),
+        ("scan data/vessels for label issues", "find_label_issues", {"dataset": "data/vessels"}),
+        ("conformal threshold for the champion, losing at most 5% of vessels", "conformal_calibrate",
+         {"run_id": "champion", "alpha": 0.05}),
+        ("conformal threshold for the champion, missing at most a tenth of the vessels", "conformal_calibrate",
+         {"alpha": 0.1}),
+        ("conformal threshold for the champion so that we lose no more than one in twenty vessels",
+         "conformal_calibrate", {"alpha": 0.05}),
+    ],
+)  # fmt: skip
+def test_round_four_forms(request_text: str, tool: str, expected: dict[str, Any]) -> None:
+    ((planned, args),) = planned_steps(request_text)
+    assert planned == tool
+    assert {key: args.get(key) for key in expected} == expected
+
+
+def test_a_budget_in_days_is_converted_and_checked_against_the_limit() -> None:
+    plan = build_plan("search over segresnet and dynunet for 2 days", [])
+    assert plan.text_kind == "clarify"
+    assert "2880" in (plan.text or "") and "1440" in (plan.text or "")
