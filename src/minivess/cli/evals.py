@@ -25,7 +25,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SUITES_HELP = "Suites: planner, planner_holdout, planner_holdout2, planner_holdout3, analytics, e2e (default: all)."
+SUITES_HELP = (
+    "Suites: planner, planner_holdout, planner_holdout2, planner_holdout3, planner_holdout4, analytics, e2e "
+    "(default: all)."
+)
 FLOORS_HELP = "Floors file (default: the versioned src/minivess/evals/floors.yaml)."
 
 

@@ -1,7 +1,8 @@
 """Braintrust eval suites that score the agent's decisions, with a local score history and a regression gate.
 
-Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout``, ``planner_holdout2`` and
-``planner_holdout3`` (the same scoring on three frozen holdouts of requests nobody tuned the planner on),
+Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout``, ``planner_holdout2``,
+``planner_holdout3`` and ``planner_holdout4`` (the same scoring on four frozen holdouts of requests nobody tuned
+the planner on),
 ``analytics`` (answers over a fixture warehouse) and ``e2e`` (scripted chats that really train).
 `build_suite(name, settings)` builds one; `run_suite` (in `minivess.evals.suite`) runs it through `braintrust.Eval`
 and records the scores under HOME/evals/.
@@ -24,6 +25,7 @@ SUITE_NAMES: Final[tuple[str, ...]] = (
     "planner_holdout",
     "planner_holdout2",
     "planner_holdout3",
+    "planner_holdout4",
     "analytics",
     "e2e",
 )
@@ -33,7 +35,7 @@ def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> S
     """Build one suite by name (its module is imported now).
 
     Args:
-        name: ``planner``, ``planner_holdout``, ``planner_holdout2``, ``planner_holdout3``, ``analytics`` or ``e2e``.
+        name: ``planner``, ``planner_holdout`` … ``planner_holdout4``, ``analytics`` or ``e2e``.
         settings: Effective settings; the suite measures the model `settings.llm_model` names.
         limit: Only the first ``limit`` cases (smoke runs and tests); the dataset version records it.
 

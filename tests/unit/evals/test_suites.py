@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from minivess.evals import build_suite, e2e, planner_holdout, planner_holdout2, planner_holdout3
+from minivess.evals import build_suite, e2e, planner_holdout, planner_holdout2, planner_holdout3, planner_holdout4
 from minivess.evals.harness import Conversation, case_settings, stub_registry
 from minivess.evals.history import mean_scores, read_records
 from minivess.evals.suite import run_suite
@@ -57,7 +57,10 @@ def test_planner_cases_are_linked_to_their_traces() -> None:
         assert "eval.planner.tool_choice" in names
 
 
-@pytest.mark.parametrize("holdout", [planner_holdout, planner_holdout2, planner_holdout3], ids=lambda m: m.NAME)
+HOLDOUT_MODULES = [planner_holdout, planner_holdout2, planner_holdout3, planner_holdout4]
+
+
+@pytest.mark.parametrize("holdout", HOLDOUT_MODULES, ids=lambda m: m.NAME)
 def test_planner_holdout_suite_is_recorded_under_its_own_name(
     holdout: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
