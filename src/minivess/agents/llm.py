@@ -79,15 +79,33 @@ class LLMGateway:
         """False when only the embedded planner can answer (no litellm import needed)."""
         return self.model != EMBEDDED_MODEL or bool(self.fallbacks) or bool(self.extra)
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> LLMReply:
-        """One completion, traced as a Langfuse generation (model, prompt, output, tokens, cost, latency)."""
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        name: str = "llm",
+        metadata: dict[str, Any] | None = None,
+    ) -> LLMReply:
+        """One completion, traced as a Langfuse generation (model, prompt, output, tokens, cost, latency).
+
+        Args:
+            messages: The conversation in OpenAI form.
+            tools: The tool schemas offered.
+            name: The generation's name: the graph node calling (``supervisor``, ``analyst`` …), else ``llm``.
+            metadata: More metadata for the generation (a node's step count or task).
+        """
         with get_tracer(self.settings).observe(
-            "llm",
+            name,
             as_type="generation",
             model=self.model,
             input=messages,
             model_parameters={"timeout_s": self.timeout, "retries": self.retries},
-            metadata={"tools": [t["function"]["name"] for t in tools or []], "fallbacks": self.fallbacks},
+            metadata={
+                **(metadata or {}),
+                "tools": [t["function"]["name"] for t in tools or []],
+                "fallbacks": self.fallbacks,
+            },
         ) as generation:
             tic = time.perf_counter()
             reply = self._litellm(messages, tools, tic) if self.uses_litellm else self._embedded(messages, tools, tic)

@@ -62,22 +62,28 @@ def _usage(state: ChatState, reply: LLMReply) -> dict[str, Any]:
     return {"usage": usage, "steps": state.get("steps", 0) + 1}
 
 
+def _budget_stop(node: str, problem: str, deps: AgentDeps) -> Command[Any]:
+    """End the request before the node's LLM call; traced as a warning event under the turn."""
+    get_tracer(deps.settings).event(
+        f"{node} stopped", metadata={"node": node, "stop_reason": "budget"}, level="WARNING", status_message=problem
+    )
+    return stop_request(problem, "budget")
+
+
 def supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
-    """Pick the worker for the next step, or answer the user and end the request (traced as an agent span)."""
-    with get_tracer(deps.settings).observe(
-        "supervisor", as_type="agent", input={"steps": state.get("steps", 0)}
-    ) as node:
-        command = _supervisor(state, deps)
-        update = command.update or {}
-        node.update(output={"goto": command.goto, "task": update.get("task"), "stop_reason": update.get("stop_reason")})
-        return command
+    """Pick the worker for the next step, or answer the user and end the request.
 
-
-def _supervisor(state: ChatState, deps: AgentDeps) -> Command[Literal["experimenter", "analyst", "__end__"]]:
+    Traced as one generation named ``supervisor``: its output (the reply, with the hand-off call) is the routing.
+    """
     if problem := limits.steps_exhausted(dict(state), deps.settings):
-        return stop_request(problem, "budget")
+        return _budget_stop("supervisor", problem, deps)
     messages = [{"role": "system", "content": load_prompt("supervisor")}, *state["messages"]]
-    reply = deps.llm.complete(messages, deps.transfer_tools)
+    reply = deps.llm.complete(
+        messages,
+        deps.transfer_tools,
+        name="supervisor",
+        metadata={"node": "supervisor", "steps": state.get("steps", 0)},
+    )
     update: dict[str, Any] = _usage(state, reply)
     if not reply.tool_calls:
         update["messages"] = [reply.as_message()]
@@ -104,19 +110,19 @@ def _task_of(call: dict[str, Any]) -> str:
 
 
 def worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
-    """Let a worker call its tools for the current step, or hand back to the supervisor (traced)."""
-    with get_tracer(deps.settings).observe(name, as_type="agent", input={"task": state.get("task", "")}) as node:
-        command = _worker(state, deps, name)
-        calls = (command.update or {}).get("pending_calls", [])
-        node.update(output={"goto": command.goto, "calls": [c["function"]["name"] for c in calls]})
-        return command
+    """Let a worker call its tools for the current step, or hand back to the supervisor.
 
-
-def _worker(state: ChatState, deps: AgentDeps, name: Worker) -> Command[Literal["approval", "supervisor", "__end__"]]:
+    Traced as one generation named after the worker: its output (the reply, with its tool calls) is the decision.
+    """
     if problem := limits.steps_exhausted(dict(state), deps.settings):
-        return stop_request(problem, "budget")
+        return _budget_stop(name, problem, deps)
     messages = [{"role": "system", "content": load_prompt(name)}, *state["messages"]]
-    reply = deps.llm.complete(messages, deps.tools.schemas(WORKER_TOOLS[name]))
+    reply = deps.llm.complete(
+        messages,
+        deps.tools.schemas(WORKER_TOOLS[name]),
+        name=name,
+        metadata={"node": name, "task": state.get("task", "")},
+    )
     update: dict[str, Any] = _usage(state, reply)
     update["messages"] = [reply.as_message()]
     if not reply.tool_calls:

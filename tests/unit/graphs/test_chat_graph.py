@@ -186,3 +186,43 @@ def test_only_the_calls_within_budget_are_asked_about(
     outcome = _session().send("make a tiny dataset, then train on it")
     assert outcome.status == "awaiting_approval"
     assert [q["tool"] for q in outcome.questions] == ["synthesize_data"]
+
+
+def _observations(session: ChatSession) -> list[tuple[str, str]]:
+    from minivess.observability import get_tracer
+
+    tracer = get_tracer(get_settings())
+    tracer.flush()
+    assert session.last_trace_id is not None
+    return [(o.type, o.name) for o in tracer.store.observations(session.last_trace_id)]
+
+
+def test_each_llm_hop_is_one_generation_named_after_its_node(scripted_llm: ScriptedLLM) -> None:
+    scripted_llm.queue(
+        [call("transfer_to_analyst", task="describe the warehouse")],
+        [call("describe_warehouse")],
+        "Here are the tables.",
+        "The warehouse has tables.",
+    )
+    session = _session()
+    assert session.send("what can I query?").status == "done"
+    seen = _observations(session)
+    assert seen == [
+        ("agent", "chat"),
+        ("generation", "supervisor"),
+        ("generation", "analyst"),
+        ("tool", "describe_warehouse"),
+        ("generation", "analyst"),
+        ("generation", "supervisor"),
+    ]
+
+
+def test_a_budget_stop_before_the_llm_call_is_a_warning_event(
+    scripted_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINIVESS_MAX_STEPS", "1")
+    scripted_llm.queue([call("transfer_to_analyst", task="x")])
+    session = _session()
+    assert session.send("loop forever").stop_reason == "budget"
+    seen = _observations(session)
+    assert seen == [("agent", "chat"), ("generation", "supervisor"), ("event", "analyst stopped")]
