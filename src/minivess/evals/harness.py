@@ -61,7 +61,10 @@ def stub_registry(ran: list[str], seed: str = "") -> ToolRegistry:
     def stub(name: str) -> Any:
         def run(args: BaseModel, ctx: ToolContext) -> StubResult:
             ran.append(name)
-            return StubResult(run_id=_stub_run_id(getattr(args, "run_id", None), f"{seed}:{len(ran)}"))
+            run_id = _stub_run_id(getattr(args, "run_id", None), f"{seed}:{len(ran)}")
+            if name == "synthesize_data":  # the folder it would write, so "…, then check it for drift" can chain
+                return StubResult(run_id=run_id, path=str(getattr(args, "name", "synthetic")))
+            return StubResult(run_id=run_id)
 
         return run
 

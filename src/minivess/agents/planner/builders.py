@@ -51,7 +51,7 @@ _ON_IT: Final = re.compile(r"\bon\s+(?:it|that|this|the\s+same)(?:\s+(?:data(?:s
 # "train it again", "same thing but with lr 5e-4", "the same model again": repeat the conversation's last training.
 AGAIN: Final = re.compile(
     r"\b(?:same\s+(?:thing|model|run|setup|config(?:uration)?|experiment|settings?|training)|again\b"
-    r"|retrain\s+(?:it|that|this))",
+    r"|(?:retrain|re-?run)\s+(?:it|that|this))",
     re.I,
 )
 _LABEL_NOISE: Final = re.compile(

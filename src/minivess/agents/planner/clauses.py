@@ -35,6 +35,8 @@ _WEAK: Final = re.compile(
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
+    r"|(?:good\s+)?(?:morning|afternoon|evening)|(?:that\s+)?(?:looks|sounds)\s+(?:good|great|fine|right)|lgtm"
+    r"|(?:all\s+)?good|nice\s+(?:work|one)|well\s+done|never\s*mind"
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
@@ -48,7 +50,8 @@ _POLITE: Final = re.compile(
     r"|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|would\s+like|'d\s+like|need)\s+(?:you\s+)?to\s+"
     r"|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+(?:know|see|find\s+out|learn|check)\s+|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+"
     r"|i\s*'d\s+(?:like|love)\s+|i\s+would\s+love\s+(?:to\s+)?"
-    r"|i\s+want\s+|let'?s\s+|help\s+me\s+)+",
+    r"|i\s+want\s+|let'?s\s+|help\s+me\s+|just\s+"
+    r"|[^.;!?]{0,100}?\bbut\s+never\s*mind\b[\s,.;:-]*)+",
     re.I,
 )
 

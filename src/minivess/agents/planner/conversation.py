@@ -130,6 +130,8 @@ class Conversation:
                         view.trainings[index] = _train_arguments(
                             arguments_of.get(str(message.get("tool_call_id"))), outcome
                         )
+                    if name == "get_run" and outcome.status == "ok" and (family := _one_run_family(outcome)):
+                        view.trainings[index] = {"model": family}  # "why did it fail? … rerun it with batch size 2"
                     if name in REVIEW_TOOLS and outcome.status == "ok":
                         view.reviews[index] = _review_folders(
                             name, arguments_of.get(str(message.get("tool_call_id"))), outcome
@@ -288,6 +290,15 @@ def _train_arguments(raw: str | None, outcome: ToolOutcome) -> dict[str, Any]:
         args["model"] = model
     args.pop("register_as", None)
     return args
+
+
+def _one_run_family(outcome: ToolOutcome) -> str | None:
+    """The model family of the one run a get_run answer shows (a rerun of it trains that family)."""
+    runs = outcome.data.get("runs") if isinstance(outcome.data, dict) else None
+    if not isinstance(runs, list) or len(runs) != 1 or not isinstance(runs[0], dict):
+        return None
+    family = runs[0].get("model_family")
+    return family if isinstance(family, str) and family else None
 
 
 def _review_folders(name: str, raw: str | None, outcome: ToolOutcome) -> tuple[str | None, str | None]:

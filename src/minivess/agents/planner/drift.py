@@ -55,6 +55,8 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
         earlier = res.last_args.get("check_drift", {}).get("reference")
         reference = earlier if isinstance(earlier, str) else None  # "… against the same reference"
     current = named if named is not None else _pronoun_dataset(clause, res) or _made_by_name(clause, res)
+    if current is None and (bare := _BARE_FOLDER.search(clause)) and bare.group(1).lower() not in _NOT_FOLDERS:
+        current = bare.group(1)  # "check new_acquisitions for distribution shift": a folder under the data dir
     if current is None:
         return Clarify(_NO_DATASET)
     return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
@@ -73,6 +75,14 @@ def _current_and_reference(clause: str, found: list[tuple[str, int]]) -> tuple[s
 
 
 _SAME_REFERENCE: Final = re.compile(r"\bsame\s+(?:reference|baseline)\b", re.I)
+_BARE_FOLDER: Final = re.compile(
+    r"\b(?:check|test|scan|examine|inspect)\s+['\"`]?([A-Za-z0-9][\w.-]*)['\"`]?\s+for\s+(?:any\s+)?"
+    r"(?:(?:data|distribution|covariate|domain|dataset)\s+)?(?:shift|drift)\b",
+    re.I,
+)
+_NOT_FOLDERS: Final = frozenset(
+    {"it", "them", "this", "that", "these", "those", "data", "dataset", "datasets", "volumes", "everything", "all"}
+)
 
 
 def _made_by_name(clause: str, res: RefResolver) -> StepOutput | None:

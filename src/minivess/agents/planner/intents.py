@@ -77,8 +77,9 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
 # Refusals that do not apply to the review loop: "send the 50 worst slices to Label Studio" sends no message and
 # "push the suspicious slices of /data/x to the review queue" reaches no internet.
 _REVIEW_LOOP: Final = re.compile(
-    r"\blabel[\s-]?studio\b|\bfor\s+(?:human\s+|manual\s+|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b"
-    r"|\breviewers?\b|\bqueue\w*\b.{0,60}\b(?:slices?|reviews?|annotat\w*)\b",
+    r"\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b"
+    r"|\breviewers?\b|\bqueue\w*\b.{0,60}\b(?:slices?|reviews?|annotat\w*)\b"
+    r"|\b(?:corrected|reviewed|relabell?ed)\s+(?:masks?|labels?|annotations?|slices?|segmentations?)\b",
     _I,
 )
 _WAIVED_FOR_REVIEW: Final = ("send messages", "reach the internet", "label or annotate")
@@ -98,6 +99,7 @@ _INTENTS: Final = _compile(
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
          r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
          r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
+         r"|[/~]\S*\s+(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?|versus|against)\b"
          r"|[/~].{0,80}\bwhat\s+(?:the\s+)?[\w'-]+(?:\s+\w+)?\s+(?:was|were)\s+trained\s+on\b"),
         ("describe_warehouse",
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
@@ -146,7 +148,7 @@ _INTENTS: Final = _compile(
         # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
         ("search_status",
          r"\b(?:model\s+|hyper-?parameter\s+|nightly\s+|hpo\s+)?(?:search|sweep|tuning)\s+(?:status|progress)\b"
-         r"|\bstatus\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
+         r"|\b(?:status|progress)\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
          r"(?:search|sweep|tuning)\b"
          r"|\bhow\s+(?:is|'s|did|was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
          r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
@@ -154,7 +156,7 @@ _INTENTS: Final = _compile(
          r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+)?"
          r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
-         r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+\d{8}-\d{4}"
+         r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
          r"|\bsearch_status\b"),
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
@@ -178,11 +180,12 @@ _INTENTS: Final = _compile(
          r"|\b(?:grab|get|pull|fetch|collect|take)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
          r"|corrections?)\b"
          r"|\bimport\s+(?:them|those|these)\b"
+         r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
          r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
         ("review_status",
          r"\b(?:review|annotation|labell?ing|label[\s-]?studio|correction)\s+(?:status|progress)\b"
          r"|\bstatus\s+of\s+(?:the\s+)?(?:reviews?|annotations?|label[\s-]?studio|review\s+queue|labell?ing)\b"
-         r"|\bhow\s+(?:is|are|'s)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing|reviewers?|corrections?"
+         r"|\bhow(?:\s+is|\s+are|\s*'s)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing|reviewers?|corrections?"
          r"|review\s+queue)\s+(?:going|doing|coming(?:\s+along)?|progressing|getting\s+on)\b"
          r"|\bhow\s+(?:many|much|far)\b.{0,50}\b(?:reviewed|left\s+to\s+review|pending\s+review|still\s+pending"
          r"|(?:been\s+)?(?:corrected|annotated))\b"
@@ -195,7 +198,7 @@ _INTENTS: Final = _compile(
          r"|\breviews?\b.{0,40}\b(?:done|finished|complete|pending)\b"),
         ("queue_review",
          r"\bqueue\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
-         r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\bfor\s+(?:human\s+|manual\s+"
+         r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
          r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
          r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
          r"|\bqueue\b.{0,40}\btop[_\s-]?k\b"),
@@ -232,7 +235,8 @@ _INTENTS: Final = _compile(
          rf"|\btraining\s+(?:a\s+|an\s+|the\s+|another\s+"
          rf"|new\s+)?(?:{FAMILY_ALT})|\b(?:try|fit)\b.{{0,20}}\b(?:{FAMILY_ALT})"
          rf"|\b(?:need|want|like|get)\s+(?:an?\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})\s+(?:model\s+)?trained\b"
-         rf"|\b(?:start|launch|kick\s*off|begin|fire\s+off|spin\s+up)\s+(?:an?\s+|the\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})"),
+         rf"|\b(?:start|launch|kick\s*off|begin|fire\s+off|spin\s+up)\s+(?:an?\s+|the\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})"
+         rf"|\b(?:new|fresh|another)\s+(?:{FAMILY_ALT})\s+(?:training\s+)?(?:run|training|experiment|job)\b"),
         ("predict",
          r"\b(?:segment|predict|predictions?|infer|inference|apply)\b(?!ation)|\.nii(?:\.gz)?\b"),
         ("registry",
@@ -283,11 +287,13 @@ _INTENTS: Final = _compile(
          r"(?:test|val|validation|held[\s-]out)\b"),
         ("get_run",
          r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
-         r"|tell\s+me\s+about|describe|show|get|fetch|look\s+up|what\s+about|how\s+(?:is|was|did)|settings|tags|epochs"
+         r"|tell\s+me\s+about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
+         r"|settings|tags|epochs"
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
-         r"|\bwhich\s+(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
+         r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
+         r"|\b(?:is|are)\s+(?:currently\s+|now\s+|still\s+)?(?:ahead|leading|in\s+the\s+lead|in\s+front|on\s+top)\b"
          r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
          r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),
     )
@@ -371,6 +377,12 @@ _DESCRIBE_DATA: Final = re.compile(
 _SEGMENT_VERB: Final = re.compile(r"\b(?:segment|predict|infer|run\s+inference)\b", _I)
 _CONFORMAL_WORD: Final = re.compile(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", _I)
 _WHICH_RUN: Final = re.compile(r"\b(?:which|what)\s+(?:run|model|checkpoint)\b", _I)
+_PROMOTE_VERB: Final = re.compile(r"^\s*(?:please\s+)?(?:promote|register|make|set|crown|tag|mark)\b", _I)
+
+
+def _only_overfit(pattern: re.Pattern[str], clause: str) -> bool:
+    """True when the curves pattern matched only the word "overfit" (a reason given, not a plot asked for)."""
+    return all(match.group(0).lower().startswith("overfit") for match in pattern.finditer(clause))
 
 
 def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
@@ -440,6 +452,10 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "leaderboard" and _one_best_run(clause, refs):
             return "get_run"
+        if intent == "curves" and _only_overfit(pattern, clause) and _INTENTS_BY_NAME["evaluate"].search(clause):
+            return "evaluate"  # "score the champion on the training split, I want to see whether it overfits"
+        if intent == "registry" and _PROMOTE_VERB.match(clause):
+            continue  # "register run 0d9c8b7a as champion of the registered model vessels-prod"
         if intent == "registry" and _WHICH_RUN.search(clause) and [ref.kind for ref in refs] == ["alias"]:
             return "get_run"  # "which run is the champion": that one run, with its details
         return intent

@@ -53,7 +53,7 @@ _ITS_INFO: Final = re.compile(
     r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b", re.I
 )
 _RETRY: Final = re.compile(
-    r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b"
+    r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b|^\s*re-?run\s+(?:it|that|this)\b"
     r"|\bsame\s+(?:thing|setup|config\w*|settings?|training)\b",
     re.I,
 )
@@ -80,6 +80,32 @@ def _search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> 
 def _same_for(previous: Intent | None, body: str) -> Intent | None:
     """ "and the same for the challenger": the previous request's tool, on what this clause names."""
     return previous if previous is not None and _SAME_FOR.search(body) else None
+
+
+# "and at 2%?", "same but overall, top 3", "what about the learning rate?": the previous tool, with what changed
+_ELLIPSIS: Final = re.compile(
+    r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about)\b(?!\s+(?:then|also|train|show"
+    r"|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)",
+    re.I,
+)
+
+
+def _follow_up(body: str, previous: Intent | None, resolver: RefResolver, refs: list[RunRef]) -> list[Step] | None:
+    """An elliptic follow-up of the previous turn's tool: its builder reads what this clause changes, and the
+    arguments the clause does not name are kept from that earlier call; None when the clause is not one."""
+    tool = TOOL_OF_INTENT.get(previous) if previous is not None else None
+    if tool is None or previous not in _BUILDERS or not _ELLIPSIS.search(body) or tool not in resolver.last_args:
+        return None
+    built = _BUILDERS[previous](body, refs, resolver)
+    if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
+        return None
+    earlier = resolver.last_args[tool]
+    args = dict(built[0].args)
+    if "metric" in args and "metric" in earlier and not metrics_in(body):
+        args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
+    kept = {key: value for key, value in earlier.items() if key not in args}
+    step = Step(tool, {**kept, **args})
+    return None if check_values(body, [step], refs) else [step]
 
 
 def _dataset_followup(previous: Intent | None, body: str) -> Intent | None:
@@ -331,6 +357,23 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         if intent == "conformal" and _merge_risk(body, steps, refs):
             continue
         if intent in (None, "get_run", "predict") and _merge_drift_model(body, steps, refs, resolver):
+            continue
+        if intent == "leaderboard" and not (metrics_in(body) or families_in(body) or refs):
+            # "find mislabelled slices. show the top 30, 1 epoch per fold": the options of that search, no ranking
+            merged = _merge_tool_options(body, steps, refs, resolver)
+            if isinstance(merged, Clarify):
+                return _clarify_plan(clause, body, merged)
+            if merged:
+                continue
+        if (
+            not steps
+            and (intent is None or intent == previous)
+            and (again := _follow_up(body, previous, resolver, refs))
+        ):
+            for step in again:
+                resolver.note(len(steps), step)
+                steps.append(step)
+            understood.append(describe_step(again[0]))
             continue
         if intent is None:
             merged = _merge_train_options(body, steps, refs) or _merge_tool_options(body, steps, refs, resolver)

@@ -33,7 +33,7 @@ _SEARCHED_CHOICE: Final = re.compile(
     r"|sgd|adamw?)\b",
     _I,
 )
-SEARCH_ID: Final = re.compile(r"\b\d{8}-\d{4,6}(?:-[0-9a-f]{4})?\b", _I)
+SEARCH_ID: Final = re.compile(r"(?<![\w-])(?:[A-Za-z][\w]*-)?\d{8}-\d{4,6}(?:-[0-9a-f]{4})?\b", _I)
 
 
 def build_start_search(clause: str, refs: list[RunRef], res: RefResolver) -> Built:

@@ -49,7 +49,7 @@ _REGISTER_AS = re.compile(
 )
 _MODEL_NAME = re.compile(
     r"(?:\b(?:model[\s_-]?name|registered\s+model|under(?:\s+the\s+name)?|named|called|as|for\s+model)"
-    r"|\b(?:champion|challenger)\s+(?:of|for|in)(?:\s+the)?)\s+(?:model\s+)?['\"`]?([A-Za-z0-9][\w.-]*)",
+    r"|\b(?:champion|challenger)\s+(?:of|for|in)(?:\s+the)?(?:\s+registered)?)\s+(?:model\s+)?['\"`]?([A-Za-z0-9][\w.-]*)",
     _FLAGS,
 )
 _NOT_PATH_PARTS: Final = frozenset(
@@ -195,7 +195,9 @@ def nii_paths(text: str) -> tuple[str | None, str | None]:
 
 
 _OUTPUT_CUE = re.compile(
-    r"\b(?:to|into|as|output|out|save\w*|writ\w*|store\w*)\s*(?:path\s*)?[:=]?\s*['\"`]?$|->\s*$", _FLAGS
+    r"\b(?:to|into|as|output|out|save\w*|writ\w*|store\w*)\s*(?:path\s*)?[:=]?\s*['\"`]?$|->\s*$"
+    r"|\b(?:save\w*|writ\w*|stor\w*|put|place|keep)\s+(?:it|them|that|the\s+\w+)\s+(?:at|in|under)\s*['\"`]?$",
+    _FLAGS,
 )
 
 
@@ -257,7 +259,12 @@ def model_name(text: str) -> str | None:
     return None
 
 
-_TARGET_ALIAS = re.compile(r"\b(?:to|as|into)\s+(?:the\s+)?(?:new\s+)?(champion|challenger)\b", _FLAGS)
+# "promote X to champion", "make the challenger champion"
+_TARGET_ALIAS = re.compile(
+    r"\b(?:(?:to|as|into)\s+(?:the\s+)?|(?:make|set|crown|name)\s+(?:the\s+)?(?:champion|challenger|run\s+\S+|\S+)\s+"
+    r"(?:the\s+)?)(?:new\s+)?(champion|challenger)\b",
+    _FLAGS,
+)
 
 
 def alias(text: str) -> str:

@@ -22,6 +22,13 @@ _COUNT: Final = re.compile(r"\b(?:how\s+many|number\s+of|count(?:\s+(?:of|the|al
 _PER_FAMILY: Final = re.compile(
     r"\b(?:per|by|for\s+each|of\s+each|across|each)\s+(?:model\s+)?(?:famil(?:y|ies)|models?|architectures?)\b", _I
 )
+# "how many runs are in each experiment", "finished runs per experiment", "which experiments exist"
+_PER_EXPERIMENT: Final = re.compile(
+    r"\b(?:per|by|for\s+each|of\s+each|in\s+each|each)\s+experiments?\b|\bruns\s+(?:are\s+)?in\s+each\b"
+    r"|\b(?:which|what)\s+experiments\s+(?:exist|are\s+there|do\s+we\s+have)\b"
+    r"|\b(?:list|show)\s+(?:me\s+)?(?:all\s+|the\s+)?experiments\b",
+    _I,
+)
 _PER_LOSS: Final = re.compile(r"\b(?:per|by|for\s+each|of\s+each|across|each)\s+loss(?:es|\s+functions?)?\b", _I)
 _AVERAGE: Final = re.compile(r"\b(?:average|mean|avg|typical)\b", _I)
 _AVG_TIME: Final = re.compile(
@@ -36,12 +43,33 @@ _TOTAL_TIME: Final = re.compile(r"\btotal\s+(?:training\s+|compute\s+|run\s+|wal
                                 r"|\bhow\s+much\s+(?:compute|time|training\s+time)\b", _I)  # fmt: skip
 _LIST: Final = re.compile(r"\b(?:list|show|see|display|give\s+me|what|which)\b.{0,25}\bruns\b"
                           r"|\bruns\s+(?:so\s+far|we\s+have)|\b(?:list|show|display)\s+(?:me\s+)?(?:every|each|all)\s+(?:\w+\s+)?runs?\b"
-                          r"|\b(?:recent|latest|last\s+\S+)\s+runs\b", _I)  # fmt: skip
+                          r"|\b(?:recent|latest|last\s+\S+)\s+runs\b"
+                          r"|\b(?:list|show|display|give\s+me)\b.{0,40}\b(?:every|each|all)\s+(?:\w+\s+)?runs?\b",
+                          _I)  # fmt: skip
 _RANKING: Final = re.compile(
     r"\b(?:best|top|leader[\s-]?board|rank\w*|highest|lowest|worst|compare|curves?|why|fail\w*|crash\w*|errors?)\b", _I
 )
 _LIMIT: Final = re.compile(rf"\b(?:last|latest|recent|first|top)\s+({NUM})\s+runs\b|\b({NUM})\s+(?:most\s+recent|latest"
-                           r"|last|newest)\s+runs\b", _I)  # fmt: skip
+                           r"|last|newest|longest|slowest|shortest|fastest|quickest)\s+runs\b", _I)  # fmt: skip
+# "runs that used a learning rate above 0.005": a condition on a logged parameter
+_PARAM_KEYS: Final[tuple[tuple[str, str], ...]] = (
+    ("optim.lr", r"learning[\s-]+rates?|lrs?"),
+    ("trainer.batch_size", r"batch[\s_-]?sizes?"),
+    ("trainer.epochs", r"epochs?"),
+    ("trainer.seed", r"seeds?"),
+)
+_PARAM_OPS: Final[tuple[tuple[str, str], ...]] = (
+    (">=", r"at\s+least|>="), ("<=", r"at\s+most|<="),
+    (">", r"above|over|greater\s+than|more\s+than|higher\s+than|larger\s+than|bigger\s+than|>"),
+    ("<", r"below|under|less\s+than|lower\s+than|smaller\s+than|<"), ("=", r"of|=|equal\s+to|exactly"),
+)  # fmt: skip
+_PARAM_CONDITION: Final = re.compile(
+    r"\b(?P<param>" + "|".join(f"(?P<k{i}>{p})" for i, (_, p) in enumerate(_PARAM_KEYS)) + r")\s+"
+    r"(?:(?:was|is|of|set\s+to)\s+)?(?P<op>"
+    + "|".join(f"(?P<o{i}>{p})" for i, (_, p) in enumerate(_PARAM_OPS))
+    + r")\s*(?P<n>\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w.])",
+    _I,
+)
 _STATUS: Final[tuple[tuple[str, str], ...]] = (
     ("FAILED", r"\bfail(?:ed|ing|ures?)?\b|\bcrash\w*"),
     ("FINISHED", r"\b(?:finished|successful|succeeded|completed|complete|done)\b"),
@@ -94,6 +122,8 @@ def _conditions(text: str) -> list[str]:
         if re.search(pattern, text, _I):
             conditions.append(condition)
             break
+    for found in _PARAM_CONDITION.finditer(text):
+        conditions.append(_param_condition(found))
     if took := _TOOK.search(text):
         conditions.append(_duration_condition(took))
     if data := _DATA_DIR.search(text):
@@ -117,6 +147,15 @@ _SECONDS: Final = {"h": 3600, "m": 60, "s": 1}
 _TOOK_RUNS: Final = re.compile(
     r"\bruns?\b.{0,30}\b(?:took|lasted|ran|running|run\s+time)\s+(?:longer|more|over|shorter|less|under)\b", _I
 )
+
+
+def _param_condition(match: re.Match[str]) -> str:
+    key = next(k for i, (k, _) in enumerate(_PARAM_KEYS) if match.group(f"k{i}"))
+    op = next(o for i, (o, _) in enumerate(_PARAM_OPS) if match.group(f"o{i}"))
+    return (
+        "r.run_id IN (SELECT p.run_id FROM params p WHERE p.key = "
+        f"'{key}' AND TRY_CAST(p.value AS DOUBLE) {op} {match.group('n')})"
+    )
 
 
 def _duration_condition(match: re.Match[str]) -> str:
@@ -144,6 +183,9 @@ def _where(conditions: list[str]) -> str:
 
 def _count_sql(text: str) -> str:
     conditions = _conditions(text)
+    if _PER_EXPERIMENT.search(text):
+        return (f"SELECT r.experiment_name, count(*) AS n_runs FROM runs r{_where(conditions)} "
+                "GROUP BY r.experiment_name ORDER BY n_runs DESC")  # fmt: skip
     if _PER_FAMILY.search(text):
         return (f"SELECT r.model_family, count(*) AS n_runs FROM runs r{_where(conditions)} "
                 "GROUP BY r.model_family ORDER BY n_runs DESC")  # fmt: skip
@@ -177,13 +219,13 @@ def _limit(text: str) -> int | None:
     if not match:
         cap = row_cap(text)
         return max(1, min(cap, 1000)) if cap else None
-    value = parse_int(match.group(1) or match.group(2))
+    value = parse_int(match.group(1) or match.group(2) or "")
     return max(1, min(value, 1000)) if value else None
 
 
 def canned_sql(text: str) -> str | None:
     """A read-only query answering a common question about runs, or None when no canned query fits."""
-    if _COUNT.search(text):
+    if _COUNT.search(text) or _PER_EXPERIMENT.search(text):
         return _count_sql(text)
     if _AVG_TIME.search(text):
         where = _where(["r.duration_s IS NOT NULL", *_conditions(text)])

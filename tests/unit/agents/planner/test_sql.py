@@ -23,6 +23,8 @@ QUESTIONS = [
     "how long did the runs take on average?", "how many runs in the last 24 hours?",
     "which runs were trained on data/minivess?", "how many runs were trained on /data/lab/vessels?",
     "list the runs that took longer than 10 minutes", "how many runs took less than half an hour?",
+    "how many runs are in each experiment?", "which experiments do we have?", "the 5 longest runs",
+    "list every run with a learning rate above 0.001", "how many runs had a batch size of at least 4?",
 ]  # fmt: skip
 
 
@@ -93,3 +95,25 @@ def test_typed_sql_is_passed_through_unchanged() -> None:
     inline = "can you run `SELECT status, count(*) FROM runs GROUP BY status` for me?"
     assert literal_sql(inline) == "SELECT status, count(*) FROM runs GROUP BY status"
     assert literal_sql("select the best model from the leaderboard") is None  # English, not SQL
+
+
+def test_runs_are_filtered_by_a_logged_parameter(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """ "a learning rate above 0.001": the params table's value, compared as a number, not as text."""
+    sql = canned_sql("list every run that used a learning rate above 0.001")
+    assert sql is not None
+    rows = [("a" * 32, "0.005"), ("b" * 32, "0.0005"), ("c" * 32, "1e-2")]
+    try:
+        for run_id, lr in rows:
+            warehouse.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
+            warehouse.execute("INSERT INTO params (run_id, key, value) VALUES (?, 'optim.lr', ?)", [run_id, lr])
+        found = {row[0] for row in warehouse.execute(sql).fetchall()}
+    finally:
+        warehouse.execute("DELETE FROM params")
+        warehouse.execute("DELETE FROM runs")
+    assert found == {"a" * 32, "c" * 32}
+
+
+def test_runs_are_counted_per_experiment() -> None:
+    sql = canned_sql("finished runs per experiment")
+    assert sql is not None
+    assert "GROUP BY r.experiment_name" in sql and "r.status = 'FINISHED'" in sql
