@@ -1,8 +1,7 @@
 """Braintrust eval suites that score the agent's decisions, with a local score history and a regression gate.
 
-Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout``, ``planner_holdout2``,
-``planner_holdout3`` and ``planner_holdout4`` (the same scoring on four frozen holdouts of requests nobody tuned
-the planner on),
+Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout`` … ``planner_holdout5`` (the
+same scoring on five frozen holdouts of requests written without reading the planner, `minivess.evals.holdouts`),
 ``analytics`` (answers over a fixture warehouse) and ``e2e`` (scripted chats that really train).
 `build_suite(name, settings)` builds one; `run_suite` (in `minivess.evals.suite`) runs it through `braintrust.Eval`
 and records the scores under HOME/evals/.
@@ -20,22 +19,22 @@ if TYPE_CHECKING:
     from minivess.evals.suite import Suite
     from minivess.settings import Settings
 
-SUITE_NAMES: Final[tuple[str, ...]] = (
-    "planner",
+# The holdouts' names (their datasets and sources are in `minivess.evals.holdouts`, imported when one is built).
+HOLDOUT_NAMES: Final[tuple[str, ...]] = (
     "planner_holdout",
     "planner_holdout2",
     "planner_holdout3",
     "planner_holdout4",
-    "analytics",
-    "e2e",
+    "planner_holdout5",
 )
+SUITE_NAMES: Final[tuple[str, ...]] = ("planner", *HOLDOUT_NAMES, "analytics", "e2e")
 
 
 def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> Suite:
     """Build one suite by name (its module is imported now).
 
     Args:
-        name: ``planner``, ``planner_holdout`` … ``planner_holdout4``, ``analytics`` or ``e2e``.
+        name: ``planner``, ``planner_holdout`` … ``planner_holdout5``, ``analytics`` or ``e2e``.
         settings: Effective settings; the suite measures the model `settings.llm_model` names.
         limit: Only the first ``limit`` cases (smoke runs and tests); the dataset version records it.
 
@@ -47,9 +46,13 @@ def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> S
     """
     if name not in SUITE_NAMES:
         raise ConfigError(f"unknown eval suite '{name}'; choose from {', '.join(SUITE_NAMES)}.")
+    if name in HOLDOUT_NAMES:
+        from minivess.evals import holdouts
+
+        return holdouts.build_suite(name, settings, limit=limit)
     module = importlib.import_module(f"minivess.evals.{name}")
     suite: Suite = module.build_suite(settings, limit=limit)
     return suite
 
 
-__all__ = ["SUITE_NAMES", "build_suite"]
+__all__ = ["HOLDOUT_NAMES", "SUITE_NAMES", "build_suite"]

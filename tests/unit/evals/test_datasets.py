@@ -5,22 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from minivess.evals import (
-    SUITE_NAMES,
-    analytics,
-    planner,
-    planner_holdout,
-    planner_holdout2,
-    planner_holdout3,
-    planner_holdout4,
-)
+from minivess.evals import HOLDOUT_NAMES, SUITE_NAMES, analytics, planner
 from minivess.evals.gate import check_gate, load_floors
 from minivess.evals.history import RunSummary
+from minivess.evals.holdouts import HOLDOUTS
 from minivess.settings import get_settings
 from minivess.tools.base import ToolContext
 from minivess.tools.registry import REGISTRY
@@ -56,22 +48,15 @@ HOLDOUT_SHA256 = "2b010144bb0f47d07679f4f4f921de7f976969d24a4619b6ea5d32b10ffd34
 HOLDOUT2_SHA256 = "a7af90c44c99e48b21ce57fdd38a4324c50e2e984083181c6e337a6cec38466f"
 HOLDOUT3_SHA256 = "fafec8d91a5803b116a6b671f6c93d13af9621ab0a9c31102dac014b60e5f470"
 HOLDOUT4_SHA256 = "2330dcc94439792be0212583aa8e486468b28fbf902dc44eae66bd72f4d7b3ab"
-HOLDOUTS: dict[str, tuple[ModuleType, str, str]] = {
-    "planner_holdout": (planner_holdout, HOLDOUT_SHA256, "holdout-2026-12"),
-    "planner_holdout2": (planner_holdout2, HOLDOUT2_SHA256, "holdout2-2026-12"),
-    "planner_holdout3": (planner_holdout3, HOLDOUT3_SHA256, "holdout3-2026-12"),
-    "planner_holdout4": (planner_holdout4, HOLDOUT4_SHA256, "holdout4-2026-12"),
+HOLDOUT5_SHA256 = "6f7f10893739feffc63fc831cef19a9be559b6265341efeb1b697e1aeaf56719"
+HOLDOUT_SHA256S: dict[str, str] = {
+    "planner_holdout": HOLDOUT_SHA256,
+    "planner_holdout2": HOLDOUT2_SHA256,
+    "planner_holdout3": HOLDOUT3_SHA256,
+    "planner_holdout4": HOLDOUT4_SHA256,
+    "planner_holdout5": HOLDOUT5_SHA256,
 }
-# planner_holdout4 was written after the uncertainty, search, annotation, drift and card tools existed: it covers
-# every tool of the registry; the first three cover HOLDOUT_TOOLS.
-ALL_TOOLS_HOLDOUTS = frozenset({"planner_holdout4"})
-PLANNER_DATASETS = (
-    planner.DATASET,
-    planner_holdout.DATASET,
-    planner_holdout2.DATASET,
-    planner_holdout3.DATASET,
-    planner_holdout4.DATASET,
-)
+PLANNER_DATASETS = (planner.DATASET, *(holdout.dataset for holdout in HOLDOUTS.values()))
 # The tools that existed when the holdouts were frozen: a tool added since (the uncertainty tools) cannot be in
 # them, and the planner set covers it instead (test_planner_dataset_is_broad).
 HOLDOUT_TOOLS = frozenset(
@@ -81,11 +66,17 @@ HOLDOUT_TOOLS = frozenset(
 )  # fmt: skip
 
 
+def test_every_holdout_is_a_suite_and_pinned() -> None:
+    assert tuple(HOLDOUTS) == HOLDOUT_NAMES
+    assert set(HOLDOUT_SHA256S) == set(HOLDOUTS)
+
+
 @pytest.mark.parametrize("name", list(HOLDOUTS))
 def test_planner_holdout_is_broad_and_frozen(name: str) -> None:
-    module, sha256, source = HOLDOUTS[name]
-    assert hashlib.sha256(module.DATASET.read_bytes()).hexdigest() == sha256
-    cases = module.load_cases()
+    holdout = HOLDOUTS[name]
+    assert hashlib.sha256(holdout.dataset.read_bytes()).hexdigest() == HOLDOUT_SHA256S[name]
+    cases = holdout.load_cases()
+    source = holdout.source
     assert len(cases) >= 150
     assert len({case.id for case in cases}) == len(cases)
     assert all(case.source.startswith(source) for case in cases)
@@ -96,10 +87,10 @@ def test_planner_holdout_is_broad_and_frozen(name: str) -> None:
     assert sum(bool(c.history) for c in cases) >= 15, "references to earlier turns"
     tools = Counter(call.tool for case in cases for call in case.expect.calls)
     assert set(REGISTRY.names()) >= HOLDOUT_TOOLS
-    expected = set(REGISTRY.names()) if name in ALL_TOOLS_HOLDOUTS else HOLDOUT_TOOLS
+    expected = set(REGISTRY.names()) if holdout.covers_all_tools else HOLDOUT_TOOLS
     assert set(tools) == expected, f"no case expects {expected - set(tools)}"
     for other in PLANNER_DATASETS:
-        if other != module.DATASET:
+        if other != holdout.dataset:
             requests = {c.request for c in planner.load_cases(other)}
             assert not [c.id for c in cases if c.request in requests], f"a {name} request is also in {other.name}"
 

@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from minivess.evals import build_suite, e2e, planner_holdout, planner_holdout2, planner_holdout3, planner_holdout4
+from minivess.evals import build_suite, e2e
 from minivess.evals.harness import Conversation, case_settings, stub_registry
 from minivess.evals.history import mean_scores, read_records
+from minivess.evals.holdouts import HOLDOUTS, Holdout
 from minivess.evals.suite import run_suite
 from minivess.observability import TraceStore
 from minivess.settings import get_settings
@@ -57,21 +57,18 @@ def test_planner_cases_are_linked_to_their_traces() -> None:
         assert "eval.planner.tool_choice" in names
 
 
-HOLDOUT_MODULES = [planner_holdout, planner_holdout2, planner_holdout3, planner_holdout4]
-
-
-@pytest.mark.parametrize("holdout", HOLDOUT_MODULES, ids=lambda m: m.NAME)
+@pytest.mark.parametrize("holdout", list(HOLDOUTS.values()), ids=lambda h: h.name)
 def test_planner_holdout_suite_is_recorded_under_its_own_name(
-    holdout: ModuleType, monkeypatch: pytest.MonkeyPatch
+    holdout: Holdout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MINIVESS_TRACING", "off")
     settings = get_settings()
-    suite = build_suite(holdout.NAME, settings, limit=2)
-    assert suite.project == f"minivess-{holdout.NAME}"
+    suite = build_suite(holdout.name, settings, limit=2)
+    assert suite.project == f"minivess-{holdout.name}"
     run = run_suite(suite, settings)
-    assert [r.suite for r in run.records] == [holdout.NAME] * 2
+    assert [r.suite for r in run.records] == [holdout.name] * 2
     assert {r.case_id for r in run.records} <= {c.id for c in holdout.load_cases()}
-    assert {r.suite for r in read_records(settings.home_dir / "evals" / "history.jsonl")} == {holdout.NAME}
+    assert {r.suite for r in read_records(settings.home_dir / "evals" / "history.jsonl")} == {holdout.name}
 
 
 def test_tracing_off_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,7 +37,9 @@ _OVERALL: Final = re.compile(
     re.I,
 )
 _NOT_GROUPED: Final = re.compile(
-    r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+(?:one\s+|the\s+best\s+)?per\s+family\b|\bungrouped\b", re.I
+    r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+(?:one\s+|the\s+best\s+)?per\s+family\b|\bungrouped\b"
+    r"|\b(?:don't|do\s+not|without)\s+group\w*\b|\bindividual\s+runs?\b|\brun\s+by\s+run\b",
+    re.I,
 )
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
 _PRESETS: Final[tuple[tuple[str, str], ...]] = (
@@ -387,9 +389,13 @@ def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built
     return [Step("synthesize_data", args)]
 
 
+_DATASET_PRONOUN: Final = r"\b(?:its|their|(?:that|this|the\s+same)\s+(?:data(?:set)?|folder))\b|\bin\s+it\b"
+
+
 def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """dataset_info for the folder named (default: the synthetic dataset)."""
-    path = slots.directory(clause) or (res.dataset if re.search(r"\b(?:its|their)\b", clause, re.I) else None)
+    pronoun = re.search(_DATASET_PRONOUN, clause, re.I)
+    path = slots.directory(clause) or (res.dataset if pronoun else None)
     return [Step("dataset_info", {"path": path} if path else {})]
 
 

@@ -32,6 +32,10 @@ def build_model_card(clause: str, refs: list[RunRef], res: RefResolver) -> Built
     if version and version.group("name").lower() not in _NOT_MODEL_NAMES:
         return [Step("model_card", {"model": f"{version.group('name')}@{version.group('version')}"})]
     named = [ref for ref in refs if ref.kind != "family"]
+    several = [ref for ref in named if ref.kind in ("alias", "id")]
+    if len(several) > 1 and all(ref.kind in ("alias", "id", "plural") for ref in named):
+        # "model cards for both the champion and the challenger": one card each
+        return [Step("model_card", {"model": value}) for value in dict.fromkeys(res.resolve(several, single=False))]
     values = res.resolve(named, single=True) if named else []
     return [Step("model_card", {"model": values[0] if values else DEFAULT_MODEL})]
 

@@ -27,7 +27,8 @@ _WEAK: Final = re.compile(
     r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
-    r"|,?\s+and\s+(?=again\b)"
+    r"|,?\s+and\s+(?=again\b)|,?\s+and\s+also\s+(?=the\b)"
+    r"|,?\s+and\s+(?=run\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,2}(?:gate|check|search|query|evaluation|inference)\b)"
     # "…, and did the loss choice matter?"
     r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)",
     re.I,
@@ -36,7 +37,7 @@ _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:good\s+)?(?:morning|afternoon|evening)|(?:that\s+)?(?:looks|sounds)\s+(?:good|great|fine|right)|lgtm"
-    r"|(?:all\s+)?good|nice\s+(?:work|one)|well\s+done|never\s*mind"
+    r"|(?:all\s+)?good|nice\s+(?:work|one)|well\s+done|never\s*mind|ugh|argh|hmm+|oops|meh|sigh|damn|right|alright"
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"

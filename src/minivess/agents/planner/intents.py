@@ -79,7 +79,8 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
 _REVIEW_LOOP: Final = re.compile(
     r"\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b"
     r"|\breviewers?\b|\bqueue\w*\b.{0,60}\b(?:slices?|reviews?|annotat\w*)\b"
-    r"|\b(?:corrected|reviewed|relabell?ed)\s+(?:masks?|labels?|annotations?|slices?|segmentations?)\b",
+    r"|\b(?:corrected|reviewed|relabell?ed)\s+(?:masks?|labels?|annotations?|slices?|segmentations?)\b"
+    r"|\b(?:finished|completed|done)\s+(?:reviews?|annotations?|corrections?)\b",
     _I,
 )
 _WAIVED_FOR_REVIEW: Final = ("send messages", "reach the internet", "label or annotate")
@@ -99,7 +100,8 @@ _INTENTS: Final = _compile(
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
          r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
          r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
-         r"|[/~]\S*\s+(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?|versus|against)\b"
+         r"|[/~]\S*\s+(?:\w+ly\s+)?(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?"
+         r"|versus|against)\b"
          r"|[/~].{0,80}\bwhat\s+(?:the\s+)?[\w'-]+(?:\s+\w+)?\s+(?:was|were)\s+trained\s+on\b"),
         ("describe_warehouse",
          r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
@@ -139,7 +141,7 @@ _INTENTS: Final = _compile(
          rf"(?:runs|models|(?:{FAMILY_ALT})s)\b"),
         ("synthesize",
          r"\b(?:generate|synthesi[sz]e|synth)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
-         r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce|render)\b.{0,60}"
+         r"\b(?:generate|synthesi[sz]e|synth|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
          r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
@@ -157,6 +159,7 @@ _INTENTS: Final = _compile(
          r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
          r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
+         r"|\b(?:which|what)\s+trials?\b"
          r"|\bsearch_status\b"),
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
@@ -165,7 +168,8 @@ _INTENTS: Final = _compile(
          r"hyper-?parameters?|settings|setup|segmenter)\b"
          r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b"
          r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
-         r"|\bsearch\s+(?:over|across|among|through)\b"),
+         r"|\bsearch\s+(?:over|across|among|through)\b"
+         rf"|^\s*search\s+(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
         # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
         # alone a run's details.
@@ -177,7 +181,7 @@ _INTENTS: Final = _compile(
          r"|\b(?:bring|get)\b.{0,30}\b(?:reviews?|corrections?|label\s+fixes)\s+back\b"
          r"|\b(?:bring|get|grab|pull|fetch|collect)\b.{0,40}\b(?:fix(?:es)?|corrections?|annotations?|reviews?|masks?)\b"
          r".{0,10}\bback\b"
-         r"|\b(?:grab|get|pull|fetch|collect|take)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
+         r"|\b(?:grab|get|pull|fetch|collect|take|bring)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
          r"|corrections?)\b"
          r"|\bimport\s+(?:them|those|these)\b"
          r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
@@ -195,9 +199,13 @@ _INTENTS: Final = _compile(
          r"|\bhow\s+far\s+(?:have|has)\s+(?:the\s+)?(?:reviewers?|annotators?|labell?ers?)\b"
          r"|\b(?:waiting|pending|queued)\s+for\s+(?:human\s+)?review\b|\bstill\s+(?:waiting|pending|to\s+be\s+reviewed)\b"
          r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,30}\b(?:finished|done|complete|through)\b"
-         r"|\breviews?\b.{0,40}\b(?:done|finished|complete|pending)\b"),
+         r"|\breviews?\b.{0,40}\b(?:done|finished|complete|pending)\b"
+         r"|\blabel[\s-]?studio\s+(?:tasks?|project)\b.{0,40}\b(?:finished|done|complete|ready|status|progress)\b"
+         r"|\bhow\s+(?:is|are|'s)\s+(?:the\s+)?(?:reviews?|annotations?|labell?ing)\b.{0,60}\b(?:going|coming\s+along"
+         r"|progressing|getting\s+on)\b"
+         r"|\bhow\s+many\b.{0,50}\b(?:skip(?:ped|s)?|still\s+open)\b"),
         ("queue_review",
-         r"\bqueue\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
+         r"\bqueue(?!d\b)\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
          r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
          r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
@@ -224,6 +232,7 @@ _INTENTS: Final = _compile(
          r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
          r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"
          r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
+         r"|\b(?:vessel|foreground)\s+(?:fraction|ratio|share|density)\b|\bclass\s+(?:balance|imbalance)\b"
          r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
@@ -248,7 +257,8 @@ _INTENTS: Final = _compile(
          r"\b(?:champion|challenger|production|prod)\b(?!\s+(?:server|endpoint))"
          r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
          r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
-         r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"),
+         r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
+         r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"),
         ("curves",
          r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bconverg\w*|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
          r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
@@ -350,7 +360,7 @@ def cannot_reason(text: str) -> str | None:
 
 
 _TOOL_VERB: Final = re.compile(
-    r"^\s*(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
+    r"^\s*(?:(?:run|call|use|invoke)\s+)?(?P<tool>train_model|evaluate_run|predict_volume|promote_model|synthesize_data|dataset_info|leaderboard"
     r"|compare_runs|get_run|learning_curves|failure_summary|param_effect|query_runs|describe_warehouse"
     r"|calibrate_run|conformal_calibrate|build_ensemble|greedy_soup|quality_gate|find_label_issues|queue_for_review"
     r"|review_status|import_reviews|start_search|search_status|model_card|check_drift)\b",
@@ -454,6 +464,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             return "get_run"
         if intent == "curves" and _only_overfit(pattern, clause) and _INTENTS_BY_NAME["evaluate"].search(clause):
             return "evaluate"  # "score the champion on the training split, I want to see whether it overfits"
+        if intent == "registry" and _DETAIL.search(clause) and "alias" in kinds:
+            return "get_run"  # "what hyperparameters did the champion use?": that run's details
         if intent == "registry" and _PROMOTE_VERB.match(clause):
             continue  # "register run 0d9c8b7a as champion of the registered model vessels-prod"
         if intent == "registry" and _WHICH_RUN.search(clause) and [ref.kind for ref in refs] == ["alias"]:

@@ -14,6 +14,10 @@ _TENS: Final = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 6
                 "ninety": 90}  # fmt: skip
 _SCALES: Final = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _WORD_ALT: Final = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "half"], key=len, reverse=True))
+# Number words that stand for a count on their own ("a", "an", "single" and "half" only inside a longer number).
+_COUNT_WORD_ALT: Final = "|".join(sorted([w for w in [*_UNITS, *_TENS, *_SCALES] if w not in ("a", "an", "single")],
+                                         key=len, reverse=True))  # fmt: skip
+NUMBER_WORDS: Final = rf"(?:(?:{_COUNT_WORD_ALT})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD_ALT}))*)\b"
 
 # A number as digits (1, 2.5, 1e-3, .5) or in words ("twenty five", "a hundred", "half an").
 NUM: Final = rf"(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+|(?:(?:{_WORD_ALT})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD_ALT}))*)\b)"

@@ -50,7 +50,9 @@ _SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", r
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
 _ITS_INFO: Final = re.compile(
-    r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b", re.I
+    r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b"
+    r"|\bwhat(?:'s|\s+is)\s+in\s+(?:it|there|that)\b",
+    re.I,
 )
 _RETRY: Final = re.compile(
     r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b|^\s*re-?run\s+(?:it|that|this)\b"
@@ -90,16 +92,22 @@ _ELLIPSIS: Final = re.compile(
 )
 
 
-def _follow_up(body: str, previous: Intent | None, resolver: RefResolver, refs: list[RunRef]) -> list[Step] | None:
-    """An elliptic follow-up of the previous turn's tool: its builder reads what this clause changes, and the
-    arguments the clause does not name are kept from that earlier call; None when the clause is not one."""
-    tool = TOOL_OF_INTENT.get(previous) if previous is not None else None
-    if tool is None or previous not in _BUILDERS or not _ELLIPSIS.search(body) or tool not in resolver.last_args:
+def _follow_up(
+    body: str, previous: Intent | None, resolver: RefResolver, refs: list[RunRef], steps: list[Step]
+) -> list[Step] | None:
+    """An elliptic follow-up of the previous step's tool (this request's, else the previous turn's): its builder
+    reads what this clause changes, and the arguments the clause does not name are kept from that earlier call;
+    None when the clause is not one. Not for training, whose repeats ("again with seed 2") have their own rule."""
+    tool = steps[-1].tool if steps else TOOL_OF_INTENT.get(previous) if previous is not None else None
+    intent = INTENT_OF_TOOL.get(tool or "")
+    if tool in (None, "train_model") or intent not in _BUILDERS or not _ELLIPSIS.search(body):
         return None
-    built = _BUILDERS[previous](body, refs, resolver)
+    earlier = steps[-1].args if steps else resolver.last_args.get(tool or "")
+    if earlier is None:
+        return None
+    built = _BUILDERS[intent](body, refs, resolver)
     if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
         return None
-    earlier = resolver.last_args[tool]
     args = dict(built[0].args)
     if "metric" in args and "metric" in earlier and not metrics_in(body):
         args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
@@ -227,12 +235,15 @@ def _merge_drift_model(body: str, steps: list[Step], refs: list[RunRef], resolve
     return True
 
 
+_CONFORMAL_MASK: Final = re.compile(r"\bconformal\s+(?:mask|segmentation|prediction|output)s?\b", re.I)
+
+
 def _merge_risk(body: str, steps: list[Step], refs: list[RunRef]) -> bool:
     """ "segment v.nii.gz with the challenger; I can live with losing 8 % of the vessels": that prediction's risk."""
     if not steps or steps[-1].tool != "predict_volume" or "risk_fnr" in steps[-1].args or refs:
         return False
-    if re.search(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", body, re.I):
-        return False
+    if re.search(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", body, re.I) and not _CONFORMAL_MASK.search(body):
+        return False  # "…; and give me the conformal mask that misses at most 10 %" is that prediction's risk
     value = risk.fnr_value(body, "The tolerated share of missed vessel voxels (risk_fnr)")
     if not isinstance(value, float):
         return False
@@ -288,8 +299,12 @@ def _text_plan(text: str) -> Plan | None:
         return Plan(text=HELP_TEXT, text_kind="help")
     sql = literal_sql(text)
     if sql:
-        cap = row_cap(text[: text.find(sql)] if sql in text else text)  # "max 50 rows: SELECT …"
-        return Plan(steps=[Step("query_runs", {"sql": sql, **({"max_rows": cap} if cap else {})})])
+        before = text[: text.find(sql)] if sql in text else text
+        cap = row_cap(before) or keyvalue.tool_values(before, "query_runs").get("max_rows")  # "max 50 rows: SELECT …"
+        step = Step("query_runs", {"sql": sql, **({"max_rows": cap} if cap else {})})
+        if problem := _bound_question(step):  # "with at most 5000 rows": above the tool's row cap
+            return Plan(text=problem.question, text_kind="clarify")
+        return Plan(steps=[step])
     reason = cannot_reason(text)
     if reason:
         return Plan(text=cannot_text(reason), text_kind="cannot")
@@ -365,10 +380,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
                 return _clarify_plan(clause, body, merged)
             if merged:
                 continue
-        if (
-            not steps
-            and (intent is None or intent == previous)
-            and (again := _follow_up(body, previous, resolver, refs))
+        if (intent is None or intent == (INTENT_OF_TOOL.get(steps[-1].tool) if steps else previous)) and (
+            again := _follow_up(body, previous, resolver, refs, steps)
         ):
             for step in again:
                 resolver.note(len(steps), step)
@@ -395,6 +408,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             step = _absolute(step, len(steps))
             if steps and steps[-1] == step:
                 continue  # "how many volumes … and what's their spacing": one dataset_info answers both
+            if steps and step.tool == steps[-1].tool == "dataset_info" and not step.args:
+                continue  # "what's in /data/minivess? shapes, spacing, that sort of thing": the same dataset
             if steps and _same_run_again(steps[-1], step, len(steps) - 1):
                 continue  # "which run is the champion and what were its settings": one get_run answers both
             resolver.note(len(steps), step)

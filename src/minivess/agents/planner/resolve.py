@@ -100,6 +100,8 @@ class RefResolver:
             self.made = index
         if step.tool in REVIEW_TOOLS:
             self.review_dataset = step.args.get("dataset")  # none named: the tool's default, for what follows too
+            folder = self.review_dataset
+            self.dataset = folder if isinstance(folder, str) and "/" in folder else self.dataset
             self.review_planned = True
         if step.tool == "import_reviews":
             self.reviewed = self.dataset = StepOutput(index, "dataset_dir")  # "…, then train segresnet on it"

@@ -13,7 +13,7 @@ import re
 from functools import partial
 from typing import Final
 
-from minivess.agents.planner.lexicon import NUM, parse_number
+from minivess.agents.planner.lexicon import NUM, NUMBER_WORDS, parse_number
 
 _I: Final = re.I
 _HOURS: Final = r"(?:hours?|hrs?|h)"
@@ -39,6 +39,13 @@ _FRACTION_OF_VESSELS: Final = re.compile(
 )
 # "no more than one in twenty vessels" → "5 % of the vessels"
 _ONE_IN_N_VESSELS: Final = re.compile(rf"\b(?:one|1)\s+(?:in|out\s+of)\s+({NUM})\s+(?=(?:vessel|voxel))", _I)
+# "a learning rate of zero", "seed forty two": a number word after an option's keyword becomes digits, so the
+# bounds and the accounting pass see it like a typed value ("lr 0" is out of range and asked about).
+_KEYWORD_NUMBER_WORD: Final = re.compile(
+    r"\b(?P<key>learning[\s-]+rate|lr|batch[\s_-]?size|seed|epochs?|folds?|trials?|alpha|top[\s_-]?k)"
+    rf"(?P<sep>\s+(?:of\s+|=\s*|to\s+|set\s+to\s+|is\s+|:\s*)?|\s*[=:]\s*)(?P<num>{NUMBER_WORDS})",
+    _I,
+)
 _BY_SIZE: Final = re.compile(r"\b(\d+)\s+by\s+(\d+)(?:\s+by\s+(\d+))?\b", _I)
 
 
@@ -69,6 +76,11 @@ def _by_size(match: re.Match[str]) -> str:
     return "x".join(group for group in match.groups() if group)
 
 
+def _keyword_number(match: re.Match[str]) -> str:
+    value = parse_number(match.group("num"))
+    return match.group(0) if value is None else f"{match.group('key')}{match.group('sep')}{value:g}"
+
+
 def rewrite(text: str) -> str:
     """``text`` with compound durations as minutes and "N by N by N" sizes as NxNxN."""
     for pattern, (factor, constant) in _DURATIONS:
@@ -76,4 +88,5 @@ def rewrite(text: str) -> str:
     text = _HOURS_AND_MINUTES.sub(_hours_and_minutes, text)
     text = _FRACTION_OF_VESSELS.sub(lambda m: f"{_FRACTIONS[m.group(1).lower()]:g} % ", text)
     text = _ONE_IN_N_VESSELS.sub(_one_in_n, text)
+    text = _KEYWORD_NUMBER_WORD.sub(_keyword_number, text)
     return _BY_SIZE.sub(_by_size, text)

@@ -201,12 +201,21 @@ _OUTPUT_CUE = re.compile(
 )
 
 
+# "save it to out/mask.nii.gz" names the output even before any input is named
+_STRONG_OUTPUT_CUE = re.compile(
+    r"\b(?:save\w*|writ\w*|stor\w*|put|place|output)\s+(?:(?:it|them|that|the\s+\w+)\s+)?(?:to|into|as|at|in|under)\s*"
+    r"(?:path\s*)?[:=]?\s*['\"`]?$|\boutput(?:\s+path)?\s*[:=]\s*['\"`]?$",
+    _FLAGS,
+)
+
+
 def nii_inputs_and_output(text: str) -> tuple[list[str], str | None]:
     """Input volumes and the output path: a path after "to/into/as/save …" is the output, the others are inputs."""
     inputs: list[str] = []
     output: str | None = None
     for match in _NII.finditer(text):
-        if output is None and inputs and _OUTPUT_CUE.search(text[max(0, match.start() - 16) : match.start()]):
+        before = text[max(0, match.start() - 24) : match.start()]
+        if output is None and ((inputs and _OUTPUT_CUE.search(before[-16:])) or _STRONG_OUTPUT_CUE.search(before)):
             output = match.group(1)
         else:
             inputs.append(match.group(1))

@@ -12,10 +12,19 @@ _TABLES: Final = (
     r"(?:runs|params|tags|metrics|metric_summary|experiments|registered_models|model_versions|model_aliases"
     r"|params_wide)"
 )
+# A query starts at SELECT or at a CTE ("WITH x AS (…"): "run this with at most 50 rows: SELECT …" starts at SELECT.
+_START: Final = r"(?:select\b|with\s+(?:recursive\s+)?\w+\s*(?:\([^)]*\)\s*)?as\s*\()"
 _LITERAL: Final = re.compile(
-    rf"(?:```(?:sql)?\s*)?\b((?:select|with)\b.*?\bfrom\s+(?:\(|{_TABLES}\b).*?)\s*(?:```|$)", re.I | re.S
+    rf"(?:```(?:sql)?\s*)?(?<![\w])((?i:{_START}).*?\bfrom\s+(?:\(|{_TABLES}\b).*?)\s*(?:```|$)", re.I | re.S
 )
-_INLINE: Final = re.compile(rf"(?<!`)`((?:select|with)\b[^`]*?\bfrom\s+(?:\(|{_TABLES}\b)[^`]*)`(?!`)", re.I | re.S)
+# Words after a typed query that address the assistant, not the database: "… GROUP BY loss against the warehouse"
+_TRAILING_WORDS: Final = re.compile(
+    r"(?:\s+(?:against|on|in|over|from)\s+(?:the\s+|our\s+|my\s+)?(?:run\s+)?(?:warehouse|database|db))?"
+    r"(?:\s+for\s+me)?(?:\s*,?\s+please)?\s*[.?!]?\s*$",
+    re.I,
+)
+_INLINE: Final = re.compile(rf"(?<!`)`({_START}[^`]*?\bfrom\s+(?:\(|{_TABLES}\b)[^`]*)`(?!`)", re.I | re.S)
+_QUOTED: Final = re.compile(rf"([\"'])({_START}.*?\bfrom\s+(?:\(|{_TABLES}\b).*?)\1(?=\s|$|[,;.])", re.I | re.S)
 _I: Final = re.I
 _COUNT: Final = re.compile(r"\b(?:how\s+many|number\s+of|count(?:\s+(?:of|the|all))?|total\s+(?:number\s+of\s+)?)"
                            r"\s+(?:\w+\s+){0,3}?runs?\b", _I)  # fmt: skip
@@ -101,10 +110,13 @@ REGISTRY_SQL: Final = (
 def literal_sql(text: str) -> str | None:
     """The SELECT (or WITH … SELECT) the user typed, over the warehouse tables; None when there is none."""
     inline = _INLINE.search(text)
+    if inline is None and (quoted := _QUOTED.search(text)):  # sql="SELECT …": inside its quotes
+        return quoted.group(2).strip().rstrip(";").strip() or None
     match = inline or _LITERAL.search(text)
     if not match:
         return None
-    return match.group(1).strip().rstrip(";").strip() or None
+    sql = match.group(1) if inline else _TRAILING_WORDS.sub("", match.group(1))
+    return sql.strip().rstrip(";").strip() or None
 
 
 def _conditions(text: str) -> list[str]:

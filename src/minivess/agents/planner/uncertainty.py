@@ -140,6 +140,9 @@ def _top_k(clause: str, refs: list[RunRef], k: re.Match[str]) -> dict[str, Any] 
 
 def _members(refs: list[RunRef], res: RefResolver) -> list[Any] | Clarify:
     """The runs named ("runs A, B and C", "the last run and the best dynunet", "them"), 2..10 of them."""
+    named = [ref for ref in refs if ref.kind not in ("plural", "pronoun")]
+    if len(named) >= 2:  # "the champion and the challenger by averaging their probabilities": "their" is them
+        refs = named
     runs = list(res.resolve(refs, single=False))
     wanted = [int(ref.value) for ref in refs if ref.kind == "lastn"]
     if not runs or (wanted and len(runs) < max(wanted)):

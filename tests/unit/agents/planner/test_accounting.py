@@ -237,3 +237,47 @@ def test_the_previous_run_is_the_one_before_it() -> None:
     assert [(s.tool, s.args) for s in plan.steps] == [("compare_runs", {"run_ids": [newer, older]})]
     alone = build_plan("evaluate the previous run", History([newer]))  # nothing before it: ask, never guess
     assert alone.text_kind == "clarify"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [
+        ("train segresnet with a learning rate of zero", "learning rate"),  # a number word: read, then bounded
+        ("train dynunet with batch size zero", "batch size"),
+        ("run this with at most 5000 rows: SELECT run_id, status FROM runs", "row cap"),  # above the tool's cap
+    ],
+)
+def test_number_words_and_row_caps_outside_their_range_are_asked_about(request_text: str, named: str) -> None:
+    assert named in _question(request_text).lower()
+
+
+def test_a_number_word_after_its_keyword_is_used() -> None:
+    assert _calls("train dynunet with seed forty two for twenty epochs") == [
+        ("train_model", {"model": "dynunet", "epochs": 20, "seed": 42})
+    ]
+
+
+def test_an_output_path_alone_is_no_input_volume() -> None:
+    """ "save it to out/mask.nii.gz" names where the mask goes: the volume to segment is asked for."""
+    assert "which volume" in _question("predict with the champion and save it to out/mask.nii.gz").lower()
+    assert _calls("segment a.nii.gz with the champion and save it to out/mask.nii.gz") == [
+        ("predict_volume", {"run_id": "champion", "input_path": "a.nii.gz", "output_path": "out/mask.nii.gz"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "sql", "max_rows"),
+    [
+        ('query_runs max_rows=20 sql="SELECT run_name FROM runs ORDER BY duration_s DESC"',
+         "SELECT run_name FROM runs ORDER BY duration_s DESC", 20),
+        ("can you run SELECT loss, count(*) FROM runs GROUP BY loss against the warehouse for me",
+         "SELECT loss, count(*) FROM runs GROUP BY loss", None),
+        ("WITH t AS (SELECT run_id FROM runs) SELECT * FROM t",
+         "WITH t AS (SELECT run_id FROM runs) SELECT * FROM t", None),
+    ],
+)  # fmt: skip
+def test_typed_sql_is_cut_at_its_quotes_and_words_to_the_assistant(
+    request_text: str, sql: str, max_rows: int | None
+) -> None:
+    expected = {"sql": sql, **({"max_rows": max_rows} if max_rows else {})}
+    assert _calls(request_text) == [("query_runs", expected)]
