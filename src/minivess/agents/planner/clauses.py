@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -66,9 +67,10 @@ class Clause:
     end: int
 
 
+@functools.lru_cache(maxsize=512)
 def normalize(text: str) -> str:
     """Plain spacing and quotes, common typos of the words that decide a request fixed, durations and sizes in the
-    forms the extractors read (`rewrite`); case is kept."""
+    forms the extractors read (`rewrite`); case is kept. Remembered: each LLM hop of a turn plans the same request."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
     return rewrite(_TYPO_WORD.sub(_fix_typo, re.sub(r"\s+", " ", text).strip()))
@@ -85,7 +87,12 @@ _TYPO_WORD: Final = re.compile(r"(?<![\w/.\\-])[a-z]{5,}(?![\w/.\\-])")
 
 
 def _fix_typo(match: re.Match[str]) -> str:
-    word = match.group(0)
+    return _corrected(match.group(0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _corrected(word: str) -> str:
+    """The vocabulary word a close misspelling stands for, else the word (difflib is slow: remembered)."""
     if word in _VOCABULARY or any(word.startswith(known) or known.startswith(word) for known in _VOCABULARY):
         return word  # a known word or an inflection of one ("predicted", "compares")
     close = difflib.get_close_matches(word, _VOCABULARY, n=1, cutoff=0.85)

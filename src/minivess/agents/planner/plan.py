@@ -303,7 +303,9 @@ def _text_plan(text: str) -> Plan | None:
         cap = row_cap(before) or keyvalue.tool_values(before, "query_runs").get("max_rows")  # "max 50 rows: SELECT …"
         step = Step("query_runs", {"sql": sql, **({"max_rows": cap} if cap else {})})
         if problem := _bound_question(step):  # "with at most 5000 rows": above the tool's row cap
-            return Plan(text=problem.question, text_kind="clarify")
+            written = re.search(rf"(?<![\w.]){cap}(?![\w.])", before)  # the answer replaces the number written
+            span = written.span() if written else None
+            return Plan(text=problem.question, text_kind="clarify", replace=span, replace_number=span is not None)
         return Plan(steps=[step])
     reason = cannot_reason(text)
     if reason:
@@ -384,6 +386,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             again := _follow_up(body, previous, resolver, refs, steps)
         ):
             for step in again:
+                step = _absolute(step, len(steps))
                 resolver.note(len(steps), step)
                 steps.append(step)
             understood.append(describe_step(again[0]))

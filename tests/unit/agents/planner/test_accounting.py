@@ -281,3 +281,11 @@ def test_typed_sql_is_cut_at_its_quotes_and_words_to_the_assistant(
 ) -> None:
     expected = {"sql": sql, **({"max_rows": max_rows} if max_rows else {})}
     assert _calls(request_text) == [("query_runs", expected)]
+
+
+def test_the_answer_replaces_a_typed_querys_row_cap() -> None:
+    messages = _conversation("run this with at most 5000 rows: SELECT run_id, status FROM runs", "500")
+    plan = current_plan(messages)
+    assert [(s.tool, s.args) for s in plan.steps] == [
+        ("query_runs", {"sql": "SELECT run_id, status FROM runs", "max_rows": 500})
+    ]
