@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from minivess.settings import Settings
+if TYPE_CHECKING:  # settings load when a command runs, not when the CLI starts
+    from minivess.settings import Settings
 
 
 @contextmanager

@@ -114,3 +114,11 @@ def test_swinunetr_patch_must_be_divisible_by_32(minivess_home: Path) -> None:
     assert result.returncode == 2
     assert "32" in result.stderr
     assert not (minivess_home / "mlflow.db").exists()
+
+
+def test_loading_the_cli_imports_no_settings_or_heavy_libraries() -> None:
+    """`minivess --help` stays fast: settings, pydantic, DuckDB, torch and tracing load when a command runs."""
+    heavy = ["minivess.settings", "pydantic_settings", "pydantic", "duckdb", "torch", "langfuse", "langgraph"]
+    code = f"import sys, minivess.cli.app; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
