@@ -68,6 +68,18 @@ def test_every_generated_query_is_guarded_and_binds(warehouse: duckdb.DuckDBPyCo
         warehouse.execute(statement).fetchall()
 
 
+def _runs_found(warehouse: duckdb.DuckDBPyConnection, sql: str, key: str, rows: list[tuple[str, str]]) -> set[str]:
+    """The run ids `sql` answers when each (run id, value) is a run with the parameter `key` logged."""
+    try:
+        for run_id, value in rows:
+            warehouse.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
+            warehouse.execute("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", [run_id, key, value])
+        return {row[0] for row in warehouse.execute(sql).fetchall()}
+    finally:
+        warehouse.execute("DELETE FROM params")
+        warehouse.execute("DELETE FROM runs")
+
+
 def test_runs_trained_on_a_folder_are_found_by_their_data_dir(warehouse: duckdb.DuckDBPyConnection) -> None:
     """The folder as written matches the absolute data.dir the engine logs, and no other folder."""
     sql = canned_sql("which runs were trained on data/minivess?")
@@ -77,15 +89,7 @@ def test_runs_trained_on_a_folder_are_found_by_their_data_dir(warehouse: duckdb.
         ("b" * 32, "/home/lab/data/minivess-old"),
         ("c" * 32, "data/minivess"),
     ]
-    try:
-        for run_id, folder in rows:
-            warehouse.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
-            warehouse.execute("INSERT INTO params (run_id, key, value) VALUES (?, 'data.dir', ?)", [run_id, folder])
-        found = {row[0] for row in warehouse.execute(sql).fetchall()}
-    finally:
-        warehouse.execute("DELETE FROM params")
-        warehouse.execute("DELETE FROM runs")
-    assert found == {"a" * 32, "c" * 32}
+    assert _runs_found(warehouse, sql, "data.dir", rows) == {"a" * 32, "c" * 32}
 
 
 def test_typed_sql_is_passed_through_unchanged() -> None:
@@ -102,15 +106,7 @@ def test_runs_are_filtered_by_a_logged_parameter(warehouse: duckdb.DuckDBPyConne
     sql = canned_sql("list every run that used a learning rate above 0.001")
     assert sql is not None
     rows = [("a" * 32, "0.005"), ("b" * 32, "0.0005"), ("c" * 32, "1e-2")]
-    try:
-        for run_id, lr in rows:
-            warehouse.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
-            warehouse.execute("INSERT INTO params (run_id, key, value) VALUES (?, 'optim.lr', ?)", [run_id, lr])
-        found = {row[0] for row in warehouse.execute(sql).fetchall()}
-    finally:
-        warehouse.execute("DELETE FROM params")
-        warehouse.execute("DELETE FROM runs")
-    assert found == {"a" * 32, "c" * 32}
+    assert _runs_found(warehouse, sql, "optim.lr", rows) == {"a" * 32, "c" * 32}
 
 
 def test_runs_are_counted_per_experiment() -> None:
