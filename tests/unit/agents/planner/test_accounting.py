@@ -289,3 +289,14 @@ def test_the_answer_replaces_a_typed_querys_row_cap() -> None:
     assert [(s.tool, s.args) for s in plan.steps] == [
         ("query_runs", {"sql": "SELECT run_id, status FROM runs", "max_rows": 500})
     ]
+
+
+def test_a_folder_given_to_segment_is_named_and_the_answer_is_used() -> None:
+    """A folder cannot be segmented: the question names it; the file answered is segmented with the model asked."""
+    request = "run inference on data/minivess/raw using the champion model"
+    question = build_plan(request, [])
+    assert question.text_kind == "clarify" and "'data/minivess/raw'" in question.text
+    plan = current_plan(_conversation(request, "data/minivess/raw/v1.nii.gz"))
+    assert [(s.tool, s.args) for s in plan.steps] == [
+        ("predict_volume", {"input_path": "data/minivess/raw/v1.nii.gz", "run_id": "champion"})
+    ]
