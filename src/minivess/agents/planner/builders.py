@@ -227,12 +227,12 @@ def build_predict(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         return found
     text, extras = found
     sources, target = slots.nii_inputs_and_output(text)
-    if not sources and (folder := slots.directory(text)):  # a folder is a value given: named, never dropped
-        return Clarify(
-            f"I segment one volume file at a time, and '{folder}' is not a .nii or .nii.gz file. Which volume in it "
-            "should I segment (e.g. data/raw/vol.nii.gz)?"
-        )
     if not sources:
+        if folder := slots.input_folder(text):  # a folder is a value given: named, never dropped
+            return Clarify(
+                f"I segment one volume file at a time, and '{folder}' is not a .nii or .nii.gz file. Which volume "
+                "in it should I segment (e.g. data/raw/vol.nii.gz)?"
+            )
         return Clarify(
             "Which volume should I segment? Give the path of a .nii or .nii.gz file, e.g. data/raw/vol.nii.gz."
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from minivess.agents.planner.lexicon import NUM, parse_int, parse_number
+from minivess.agents.planner.lexicon import NUM, families_in, parse_int, parse_number
 
 _FLAGS: Final = re.I
 _FLOAT: Final = r"(?:\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)"
@@ -241,6 +241,19 @@ def directories(text: str) -> list[tuple[str, int]]:
         if path := candidate.rstrip(".,;"):
             found.append((path, match.start(1)))
     return found
+
+
+def input_folder(text: str) -> str | None:
+    """The first folder named as an input ("predict on data/raw"): not an output ("save it to out/"), not a pair
+    of model families ("segresnet/swinunetr")."""
+    for path, start in directories(text):
+        before = text[max(0, start - 24) : start]
+        if _STRONG_OUTPUT_CUE.search(before) or _OUTPUT_CUE.search(before[-16:]):
+            continue
+        if all(families_in(part) for part in path.split("/") if part):
+            continue
+        return path
+    return None
 
 
 def split(text: str) -> str:

@@ -300,3 +300,12 @@ def test_a_folder_given_to_segment_is_named_and_the_answer_is_used() -> None:
     assert [(s.tool, s.args) for s in plan.steps] == [
         ("predict_volume", {"input_path": "data/minivess/raw/v1.nii.gz", "run_id": "champion"})
     ]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["predict with the champion and save it to out/", "segment it with the best segresnet/swinunetr"],
+)
+def test_an_output_folder_or_a_family_pair_is_not_named_as_the_volume(request_text: str) -> None:
+    plan = build_plan(request_text, [])
+    assert plan.text_kind == "clarify" and plan.text.startswith("Which volume should I segment?")
