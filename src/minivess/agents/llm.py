@@ -104,17 +104,19 @@ class LLMGateway:
             metadata={
                 **(metadata or {}),
                 "tools": [t["function"]["name"] for t in tools or []],
-                "fallbacks": self.fallbacks,
+                **({"fallbacks": self.fallbacks} if self.fallbacks else {}),
             },
         ) as generation:
             tic = time.perf_counter()
             reply = self._litellm(messages, tools, tic) if self.uses_litellm else self._embedded(messages, tools, tic)
+            # Latency is the generation's duration; the model is set again only when another answered (a fallback).
+            other_model = reply.model != self.model
             generation.update(
                 output=reply.as_message(),
-                model=reply.model,
+                model=reply.model if other_model else None,
                 usage={"input": reply.prompt_tokens, "output": reply.completion_tokens},
                 cost_usd=reply.cost_usd,
-                metadata={"latency_s": round(reply.latency_s, 3), "requested_model": self.model},
+                metadata={"requested_model": self.model} if other_model else None,
             )
         return reply
 

@@ -137,7 +137,7 @@ class ChatSession:
         """
         tracer = get_tracer(self.settings)
         request = inputs["messages"][-1]["content"] if isinstance(inputs, dict) else {"resume": inputs.resume}
-        metadata = {"model": self.settings.llm_model, "thread_id": self.thread_id}
+        metadata = {"model": self.settings.llm_model}  # the thread id is the trace's session id
         started: list[str] = []  # MLflow runs the tools started in this turn (for the interruption record)
         stopped: str | None = None
         with tracer.trace("chat", session_id=self.thread_id, input=request, as_type="agent", metadata=metadata) as turn:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from minivess.agents.llm import EMBEDDED_MODEL, LLMGateway
 from minivess.catalog import WORKER_TOOLS
-from minivess.settings import get_settings
+from minivess.observability import get_tracer
+from minivess.observability.models import ObservationRecord
+from minivess.settings import Settings, get_settings
 from minivess.tools.registry import REGISTRY
 from tests.fakes import MODEL, ScriptedLLM, call
 
@@ -43,6 +46,34 @@ def test_a_failing_model_falls_back_to_the_embedded_planner(monkeypatch: pytest.
     reply = LLMGateway(get_settings()).complete(TRAIN, REGISTRY.schemas(WORKER_TOOLS["experimenter"]))
     assert reply.tool_calls[0]["function"]["name"] == "train_model"
     assert "planner" in reply.model
+
+
+def _generation(settings: Settings, messages: list[dict[str, Any]]) -> ObservationRecord:
+    """The one generation a traced `complete` call records."""
+    tracer = get_tracer(settings)
+    with tracer.trace("turn") as turn:
+        LLMGateway(settings).complete(messages, REGISTRY.schemas(WORKER_TOOLS["experimenter"]))
+    tracer.flush()
+    assert turn.trace_id is not None
+    (generation,) = [o for o in tracer.store.observations(turn.trace_id) if o.type == "generation"]
+    return generation
+
+
+def test_a_generation_names_the_model_once_and_the_requested_one_only_after_a_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    own = _generation(get_settings(), TRAIN)
+    assert own.model == EMBEDDED_MODEL
+    assert own.metadata["tools"] == list(WORKER_TOOLS["experimenter"])
+    assert not {"requested_model", "fallbacks", "latency_s"} & own.metadata.keys()  # latency is the duration
+    monkeypatch.setenv("MINIVESS_LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("MINIVESS_LLM_RETRIES", "0")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:9")  # nothing listens: the fallback answers
+    fallback = _generation(get_settings(), TRAIN)
+    assert fallback.model is not None and "planner" in fallback.model
+    assert fallback.metadata["requested_model"] == "openai/gpt-4o-mini"
+    assert fallback.metadata["fallbacks"] == [EMBEDDED_MODEL]
 
 
 def test_litellm_mock_response_path_for_a_hosted_model_string(monkeypatch: pytest.MonkeyPatch) -> None:
