@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from minivess.agents.planner.cliline import rewrite_command_line
 from minivess.agents.planner.rewrite import rewrite
 
 _ACTIONS: Final = (
@@ -28,7 +29,7 @@ _WEAK: Final = re.compile(
     r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
-    r"|,?\s+and\s+(?=again\b)|,?\s+and\s+also\s+(?=the\b)"
+    r"|,?\s+and\s+(?=again\b)|,?\s+and\s+also\s+(?=the\b)|,?\s+and\s+(?=(?:another|a\s+second)\s+(?:one\s+)?(?:for|with|at|on)\b)"
     r"|,?\s+and\s+(?=run\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,2}(?:gate|check|search|query|evaluation|inference)\b)"
     # "…, and did the loss choice matter?"
     r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)",
@@ -69,11 +70,13 @@ class Clause:
 
 @functools.lru_cache(maxsize=512)
 def normalize(text: str) -> str:
-    """Plain spacing and quotes, common typos of the words that decide a request fixed, durations and sizes in the
-    forms the extractors read (`rewrite`); case is kept. Remembered: each LLM hop of a turn plans the same request."""
+    """Plain spacing and quotes, a command line as its tool call (`cliline`), common typos of the words that decide
+    a request fixed, durations and sizes in the forms the extractors read (`rewrite`); case is kept. Remembered:
+    each LLM hop of a turn plans the same request."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
-    return rewrite(_TYPO_WORD.sub(_fix_typo, re.sub(r"\s+", " ", text).strip()))
+    text = rewrite_command_line(re.sub(r"\s+", " ", text).strip())  # "minivess search start -b 45 …"
+    return rewrite(_TYPO_WORD.sub(_fix_typo, text))
 
 
 # Words that decide what a request is; a close misspelling of one ("evalute", "leaderbord") is read as it.

@@ -176,7 +176,7 @@ class Conversation:
             self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None,
             review_dataset=reviews[-1][0] if reviews else None, reviewed_dataset=made[-1] if made else None,
             group=_latest_group(earlier), dataset=_latest_dataset(earlier), alpha=_latest_alpha(earlier, calls),
-            last_args=calls,
+            last_args=calls, search_id=_latest_search(earlier),
         )  # fmt: skip
 
     def worker_note(self, start: int) -> str | None:
@@ -222,7 +222,7 @@ class Conversation:
 
 def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
     """The run ids of the latest successful answer about several runs (a comparison, a leaderboard's rows, curves
-    of several runs), in its order."""
+    of several runs, a failure summary's runs), in its order."""
     for outcome in reversed(outcomes):
         data = outcome.data if outcome.status == "ok" and isinstance(outcome.data, dict) else {}
         runs = data.get("runs")
@@ -238,6 +238,11 @@ def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
         curves = data.get("curves")
         if not ids and isinstance(curves, dict):
             ids = [key for key in curves if isinstance(key, str) and len(key) == 32]
+        groups = data.get("groups")
+        if not ids and isinstance(groups, list):  # a failure summary: its failed runs, group by group
+            ids = [r["run"]["run_id"] for g in groups if isinstance(g, dict) and isinstance(g.get("runs"), list)
+                   for r in g["runs"] if isinstance(r, dict) and isinstance(r.get("run"), dict)
+                   and isinstance(r["run"].get("run_id"), str)]  # fmt: skip
         if len(ids) >= 2:
             return ids
         if run_id_of(data):
@@ -264,6 +269,15 @@ def _latest_alpha(outcomes: list[ToolOutcome], calls: dict[str, dict[str, Any]])
                 value = args.get("alpha", args.get("risk_fnr"))
             if isinstance(value, float):
                 return value
+    return None
+
+
+def _latest_search(outcomes: list[ToolOutcome]) -> str | None:
+    """The search the latest start_search / search_status answer was about ("how is it going?" asks about it)."""
+    for outcome in reversed(outcomes):
+        if outcome.name in ("start_search", "search_status") and outcome.status == "ok":
+            found = outcome.data.get("search_id") if isinstance(outcome.data, dict) else None
+            return found if isinstance(found, str) and found else None
     return None
 
 

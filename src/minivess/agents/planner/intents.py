@@ -426,6 +426,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     for intent, pattern in _INTENTS:
         if intent == "failures" and canned_sql(clause):
             return "sql"
+        if intent == "failures" and "ordinal" in {ref.kind for ref in refs}:
+            return "get_run"  # "show me everything about the first failed run": one run of the failures shown
         if not pattern.search(clause):
             continue
         if intent in _UNCERTAINTY and nii_paths(clause)[0]:

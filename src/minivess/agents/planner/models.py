@@ -99,3 +99,4 @@ class History:
     dataset: str | None = None  # the folder the latest data tool made or described ("train segresnet on that")
     alpha: float | None = None  # the latest conformal alpha or prediction risk ("at the same risk level")
     last_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # the latest arguments per tool
+    search_id: str | None = None  # the search the latest search answer was about ("how is it going now?")

@@ -116,6 +116,20 @@ def _follow_up(
     return None if check_values(body, [step], refs) else [step]
 
 
+_CONTEXT: Final = re.compile(r"^(?:before|until|so\s+that|while)\s+(?:i|we)\b", re.I)
+
+
+def _context_clause(body: str, resolver: RefResolver) -> bool:
+    """ "before I predict on ~/2p/batch9, check whether it drifted from ~/2p/batch1": what the user will do next is
+    context, not a request (when a request follows); the one folder it names is what "it" means after it."""
+    if not _CONTEXT.match(body):
+        return False
+    found = directories(body)
+    if len(found) == 1:
+        resolver.dataset = found[0][0]
+    return True
+
+
 def _dataset_followup(previous: Intent | None, body: str) -> Intent | None:
     """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
     return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
@@ -190,6 +204,22 @@ def _merge_train_options(body: str, steps: list[Step], refs: list[RunRef]) -> bo
         return False
     steps[-1].args.update(options)
     return True
+
+
+_ANOTHER: Final = re.compile(r"^(?:and\s+)?(?:another|a\s+second)(?:\s+one)?\b", re.I)
+
+
+def _another_training(body: str, steps: list[Step], refs: list[RunRef]) -> Step | Clarify | None:
+    """ "train one segresnet for 5 epochs with dice_ce and another for 5 epochs with dice_ce_cldice": a second
+    training of the same family with this clause's options (not the first one's options changed)."""
+    another = _ANOTHER.match(body)
+    if another is None or not steps or steps[-1].tool != "train_model" or families_in(body):
+        return None
+    options = train_options(body[another.end() :])  # "a second one": not a duration of one second
+    if isinstance(options, Clarify):
+        return options
+    step = Step("train_model", {"model": steps[-1].args["model"], **options})
+    return check_values(body, [step], refs) or step
 
 
 _OPTION_TOOLS: Final = frozenset({"find_label_issues", "start_search"})
@@ -292,6 +322,14 @@ def _merge_uncertainty(body: str, steps: list[Step]) -> bool:
     return True
 
 
+# A request before typed SQL, ended like a clause: "which tables do we have? and then run SELECT …".
+_LEAD_REQUEST: Final = re.compile(
+    r"^(?P<lead>.*?\w.*?)(?:[?.!;]\s*(?:and\s+)?(?:then\s+)?|,?\s+(?:and\s+then|then|after\s+that)\s+)"
+    r"(?:(?:please\s+)?(?:run|execute|do)\s+(?:this|the\s+query|this\s+query)?:?\s*)?$",
+    re.I | re.S,
+)
+
+
 def _text_plan(text: str) -> Plan | None:
     """Help, typed SQL or a refusal decided on the whole message; None when clauses must be read."""
     core = strip_polite(text)
@@ -306,6 +344,13 @@ def _text_plan(text: str) -> Plan | None:
             written = re.search(rf"(?<![\w.]){cap}(?![\w.])", before)  # the answer replaces the number written
             span = written.span() if written else None
             return Plan(text=problem.question, text_kind="clarify", replace=span, replace_number=span is not None)
+        lead = _LEAD_REQUEST.match(before)
+        if lead and not is_filler(lead.group("lead")):
+            first = build_plan(lead.group("lead"), [])  # "which tables do we have? and then run SELECT …"
+            if first.steps:
+                return Plan(steps=[*first.steps, step])
+            if first.text_kind == "clarify":
+                return first
         return Plan(steps=[step])
     reason = cannot_reason(text)
     if reason:
@@ -355,11 +400,13 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         dataset=context.dataset,
         alpha=context.alpha,
         last_args=context.last_args,
+        search_id=context.search_id,
     )
     previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
-    for clause in split_clauses(text):
+    clauses = split_clauses(text)
+    for index, clause in enumerate(clauses):
         body = strip_polite(clause.text)
-        if not body or is_filler(body):
+        if not body or is_filler(body) or (index < len(clauses) - 1 and _context_clause(body, resolver)):
             continue
         refs = run_refs(body)
         intent = (
@@ -390,6 +437,13 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
                 resolver.note(len(steps), step)
                 steps.append(step)
             understood.append(describe_step(again[0]))
+            continue
+        if intent is None and (another := _another_training(body, steps, refs)) is not None:
+            if isinstance(another, Clarify):
+                return _clarify_plan(clause, body, another)
+            resolver.note(len(steps), another)
+            steps.append(another)
+            understood.append(describe_step(another))
             continue
         if intent is None:
             merged = _merge_train_options(body, steps, refs) or _merge_tool_options(body, steps, refs, resolver)

@@ -21,6 +21,7 @@ class RunRef:
     value: str
     start: int
     end: int = 0
+    ranked: bool = False  # "the top one": the first row of the table just shown, when there is one
 
 
 _FAM: Final = rf"(?:{FAMILY_ALT})s?"
@@ -52,8 +53,11 @@ _REF_RE: Final = re.compile(
             r"(?P<trial>\bthe\s+(?:best|winning|top)\s+(?:trial|config(?:uration)?|candidate)\b)",
             r"(?P<firstn>\b(?:the\s+)?(?:first|top)\s+(?P<fn>two|three|2|3)\b(?!\s*(?:epochs?|volumes?|%|rows?)))"
             r"(?:\s+(?:runs|ones|models))?",
-            r"(?P<ordinal>\bthe\s+(?P<ord>first|second|third|1st|2nd|3rd)\s+(?:run|one|model|training|experiment)\b"
-            r"|\bthe\s+(?P<ord2>second|third|2nd|3rd)\b(?!\s+(?:time|epoch|split|set)))",
+            r"(?P<ordinal>\bthe\s+(?P<ord>first|second|third|1st|2nd|3rd)\s+(?:failed\s+|finished\s+)?"
+            r"(?:run|one|model|training|experiment)\b"
+            r"|\bthe\s+(?P<ord2>second|third|2nd|3rd)\b(?!\s+(?:time|epoch|split|set))"
+            # "the first and the third of those": "first" beside another ordinal or "of those"
+            r"|\bthe\s+(?P<ord3>first|1st)\b(?=\s*(?:,|and\b|or\b|of\s+(?:those|these|them)\b)))",
             r"(?P<lastbare>\b(?:the\s+)?(?:last|latest|newest)\b(?=\s*(?:[?.!,;]|$|\s+(?:and|or|with|vs\.?|versus|against"
             r"|on|to|run)\b)))",
             rf"(?P<bestwhich>\b(?:whichever|the|our)\s+(?P<bwf>{_FAM})(?:\s+{_NOUN})?\s+(?:(?:that|which)\s+)?"
@@ -76,6 +80,7 @@ _REF_RE: Final = re.compile(
 )
 
 
+_TOP_ONE: Final = re.compile(r"(?:the\s+)?top\s+(?:one|run|model|entry|row)\b", re.I)
 _ORDINALS: Final = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2}
 _OBJECT_IT: Final = re.compile(r"\b(?:save|saved|write|store|name|call|put|export)\s+$", re.I)
 
@@ -102,7 +107,8 @@ def _from_match(match: re.Match[str]) -> RunRef:
     if match.group("best"):
         family = _family(match.group("bf1") or match.group("bf2"))
         metric_text = match.group("bm") or match.group("bm0")
-        return RunRef("best", _best_value(family, first_metric(metric_text) if metric_text else None), start)
+        value = _best_value(family, first_metric(metric_text) if metric_text else None)
+        return RunRef("best", value, start, ranked=value == "best" and bool(_TOP_ONE.match(match.group("best"))))
     if match.group("lastn"):
         count = parse_int(match.group("n")) or 1
         return RunRef("lastn", str(count), start) if count > 1 else RunRef("last", "last", start)
@@ -115,7 +121,7 @@ def _from_match(match: re.Match[str]) -> RunRef:
     if match.group("firstn"):
         return RunRef("firstn", str(parse_int(match.group("fn")) or 2), start)
     if match.group("ordinal"):
-        word = (match.group("ord") or match.group("ord2")).lower()
+        word = (match.group("ord") or match.group("ord2") or match.group("ord3")).lower()
         return RunRef("ordinal", str(_ORDINALS[word]), start)
     if match.group("lastbare"):
         return RunRef("last", "last", start)
@@ -143,5 +149,5 @@ def run_refs(text: str) -> list[RunRef]:
         ref = _from_match(match)
         if ref.kind == "pronoun" and _OBJECT_IT.search(text[max(0, match.start() - 12) : match.start()]):
             continue  # "save it to …": "it" is the output, not a run
-        refs.append(RunRef(ref.kind, ref.value, ref.start, match.end()))
+        refs.append(RunRef(ref.kind, ref.value, ref.start, match.end(), ref.ranked))
     return refs

@@ -58,6 +58,7 @@ class RefResolver:
         dataset: str | None = None,
         alpha: float | None = None,
         last_args: dict[str, dict[str, Any]] | None = None,
+        search_id: str | None = None,
     ) -> None:
         self.history = history_ids
         self.last_train = last_train
@@ -73,6 +74,7 @@ class RefResolver:
         self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
         self.last_args: dict[str, dict[str, Any]] = dict(last_args or {})  # earlier turns' arguments per tool
         self.made_name: str | None = None  # the name of the dataset this plan synthesises
+        self.search_id = search_id  # the search an earlier turn started or looked at
 
     def note(self, index: int, step: Step) -> None:
         """Record a planned step; later pronouns point at the latest run-producing one."""
@@ -152,6 +154,8 @@ class RefResolver:
             return listed[int(ref.value) : int(ref.value) + 1]
         if ref.kind == "id":
             return [self._expand(ref.value)]
+        if ref.ranked and self.group:
+            return self.group[:1]  # "make the top one the challenger" after a leaderboard: its first row
         return [ref.value]
 
     def resolve(self, refs: list[RunRef], *, single: bool) -> list[RunValue]:

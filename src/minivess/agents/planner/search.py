@@ -81,9 +81,10 @@ def build_start_search(clause: str, refs: list[RunRef], res: RefResolver) -> Bui
 
 
 def build_search_status(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """search_status of the search id written, else of the newest search."""
+    """search_status of the search id written, else of the one an earlier turn started or showed, else the newest
+    (another process may have started a newer one since)."""
     found = SEARCH_ID.search(clause)
-    return [Step("search_status", {"search_id": found.group(0) if found else "last"})]
+    return [Step("search_status", {"search_id": found.group(0) if found else res.search_id or "last"})]
 
 
 SEARCH_BUILDERS: Final[dict[Intent, Builder]] = {

@@ -1,0 +1,147 @@
+"""Requests typed as a command line ("minivess search start -b 45 -n 10 -f dynunet"): read as that tool's call.
+
+The command becomes the tool's own name and its positional arguments and flags ``key=value`` pairs of the tool's
+argument names ("start_search budget_minutes=45 trials=10 families=dynunet"), which the key=value path reads and
+the accounting pass checks like any typed value. A flag the command does not map keeps its name with ``_`` for
+``-`` ("--batch-size 2" → "batch_size=2"): an argument of the tool is used, anything else is asked about. The
+commands and flags restate the CLI's (the planner imports nothing of ours); a unit test checks them against it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Command:
+    """One CLI command that is a tool: its positional arguments and its flags, as the tool's argument names."""
+
+    tool: str
+    positional: tuple[str, ...] = ()  # the last one takes every remaining word when it is a list (run_ids)
+    flags: dict[str, str] = field(default_factory=dict)  # "-b" / "--budget-minutes" → "budget_minutes"
+
+
+COMMANDS: Final[dict[str, Command]] = {
+    "train": Command("train_model"),
+    "evaluate": Command("evaluate_run", ("run_id",), {"--split": "split"}),
+    "predict": Command(
+        "predict_volume",
+        ("run_id", "input_path"),
+        {"--out": "output_path", "-o": "output_path", "--uncertainty": "uncertainty_path", "--risk-fnr": "risk_fnr"},
+    ),
+    "calibrate": Command("calibrate_run", ("run_id",)),
+    "conformal": Command("conformal_calibrate", ("run_id",), {"--alpha": "alpha", "-a": "alpha"}),
+    "ensemble": Command(
+        "build_ensemble", ("run_ids",), {"--strategy": "strategy", "--top": "top_k", "--family": "family"}
+    ),
+    "soup": Command("greedy_soup", ("run_id",)),
+    "gate": Command("quality_gate", ("run_id",)),
+    "card": Command("model_card", ("model",)),
+    "data synth": Command(
+        "synthesize_data",
+        flags={
+            "--out": "name",
+            "-o": "name",
+            "--n": "n",
+            "--shape": "shape",
+            "--seed": "seed",
+            "--preset": "preset",
+            "--label-noise": "label_noise",
+        },
+    ),
+    "data info": Command("dataset_info", ("path",)),
+    "data drift": Command("check_drift", ("reference", "current"), {"--model": "model"}),
+    "labels find": Command(
+        "find_label_issues", ("dataset",), {"--folds": "folds", "--epochs": "epochs", "--top": "top"}
+    ),
+    "labels queue": Command("queue_for_review", ("dataset",), {"--top": "top_k", "-k": "top_k", "--run": "run_id"}),
+    "labels status": Command("review_status", ("dataset",)),
+    "labels import": Command("import_reviews", ("dataset",)),
+    "runs leaderboard": Command(
+        "leaderboard", flags={"--metric": "metric", "-m": "metric", "--limit": "limit", "-n": "limit"}
+    ),
+    "runs compare": Command("compare_runs", ("run_ids",), {"--metric": "metrics", "-m": "metrics"}),
+    "runs curves": Command("learning_curves", ("run_ids",), {"--metric": "metrics", "-m": "metrics"}),
+    "runs sql": Command("query_runs", ("sql",), {"--limit": "max_rows", "-n": "max_rows"}),
+    "runs schema": Command("describe_warehouse"),
+    "runs effect": Command("param_effect", ("param",), {"--metric": "metric", "-m": "metric"}),
+    "runs failures": Command("failure_summary"),
+    "search start": Command(
+        "start_search",
+        flags={
+            "--budget-minutes": "budget_minutes",
+            "-b": "budget_minutes",
+            "--trials": "trials",
+            "-n": "trials",
+            "--families": "families",
+            "-f": "families",
+            "--epochs": "epochs",
+            "--dataset": "dataset",
+        },
+    ),
+    "search status": Command("search_status", ("search_id",)),
+}
+_LISTS: Final = frozenset({"run_ids", "families", "metrics"})
+# Flags that only change how the CLI prints: they mean nothing to the tool.
+_PRESENTATION: Final = frozenset({"--json", "--format", "-f", "--output", "-o", "--no-sync", "--no-mip"})
+_LINE: Final = re.compile(r"^\s*(?:\$\s*)?`?\s*minivess\s+(?P<rest>.+?)`?\s*$", re.I | re.S)
+_FLAG: Final = re.compile(r"^--?[A-Za-z][\w-]*$")
+_NUMBER: Final = re.compile(r"^-?\d")
+
+
+def rewrite_command_line(text: str) -> str:
+    """``text`` as the tool call it types when it is a minivess command line of a tool, else ``text`` unchanged."""
+    line = _LINE.match(text)
+    if line is None:
+        return text
+    try:
+        words = shlex.split(line.group("rest"))
+    except ValueError:  # an unclosed quote: not a command line we can read
+        return text
+    name = " ".join(words[:2]) if " ".join(words[:2]).lower() in COMMANDS else words[0] if words else ""
+    command = COMMANDS.get(name.lower())
+    if command is None:
+        return text
+    values: dict[str, list[str]] = {}
+    positional: list[str] = []
+    rest = words[len(name.split()) :]
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        if _FLAG.match(word) and not _NUMBER.match(word):
+            key = command.flags.get(word) or ("" if word in _PRESENTATION else word.lstrip("-").replace("-", "_"))
+            has_value = index + 1 < len(rest) and (
+                not rest[index + 1].startswith("-") or _NUMBER.match(rest[index + 1])
+            )
+            if key and has_value:
+                values.setdefault(key, []).append(rest[index + 1])
+            elif key:
+                values.setdefault(key, []).append("true")  # "--by-family": a switch
+            index += 2 if has_value else 1
+            continue
+        positional.append(word)
+        index += 1
+    for position, key in enumerate(command.positional):
+        if position >= len(positional):
+            break
+        taken = (
+            positional[position:]
+            if key in _LISTS and position == len(command.positional) - 1
+            else [positional[position]]
+        )
+        values.setdefault(key, []).extend(taken)
+    parts = [command.tool] + [_pair(key, items) for key, items in values.items()]
+    unused = (
+        positional[len(command.positional) :] if not command.positional or command.positional[-1] not in _LISTS else []
+    )
+    return " ".join(parts + unused)
+
+
+def _pair(key: str, items: list[str]) -> str:
+    """``key=value``, a list as ``key=[a,b]``; a value with spaces (SQL) quoted."""
+    if len(items) > 1:
+        return f"{key}=[{','.join(items)}]"
+    return f'{key}="{items[0]}"' if re.search(r"[\s=,;]", items[0]) else f"{key}={items[0]}"
