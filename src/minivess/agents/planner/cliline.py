@@ -124,20 +124,49 @@ def rewrite_command_line(text: str) -> str:
             continue
         positional.append(word)
         index += 1
-    for position, key in enumerate(command.positional):
-        if position >= len(positional):
-            break
-        taken = (
-            positional[position:]
-            if key in _LISTS and position == len(command.positional) - 1
-            else [positional[position]]
-        )
-        values.setdefault(key, []).extend(taken)
+    taken = _positional_values(command, positional)
+    if taken is None:
+        return text  # "minivess evaluate the champion on test": words, not the command's arguments
+    for key, items in taken.items():
+        values.setdefault(key, []).extend(items)
     parts = [command.tool] + [_pair(key, items) for key, items in values.items()]
-    unused = (
-        positional[len(command.positional) :] if not command.positional or command.positional[-1] not in _LISTS else []
-    )
-    return " ".join(parts + unused)
+    return " ".join(parts if command.positional else parts + positional)
+
+
+def _positional_values(command: Command, words: list[str]) -> dict[str, list[str]] | None:
+    """The positional words under their argument names; None when they are not what the command takes (more words
+    than arguments, or a word that cannot be its argument, e.g. "the" as a run id)."""
+    if not command.positional:
+        return {}  # "minivess train segresnet for 5 epochs": the words stay for the builder to read
+    last = command.positional[-1]
+    if len(words) > len(command.positional) and last not in _LISTS:
+        return None
+    taken: dict[str, list[str]] = {}
+    for position, key in enumerate(command.positional):
+        items = words[position:] if key == last and key in _LISTS else words[position : position + 1]
+        if not all(_fits(key, item) for item in items):
+            return None
+        if items:
+            taken[key] = items
+    return taken
+
+
+_RUN_WORD: Final = re.compile(
+    r"^(?:[0-9a-f]{6,32}|champion|challenger|production|prod|last|latest|best(?::[\w:]*)?)$", re.I
+)
+_SEARCH_WORD: Final = re.compile(r"^(?:[A-Za-z]\w*-)?\d{8}-\d{4,6}(?:-[0-9a-f]{4})?$|^last$", re.I)
+_NOT_A_VALUE: Final = frozenset({"the", "a", "an", "my", "our", "this", "that", "it", "on", "for", "with", "of", "to"})
+
+
+def _fits(key: str, word: str) -> bool:
+    """Whether ``word`` can be the positional argument ``key`` (a run reference, a search id, SQL, a path …)."""
+    if key in ("run_id", "run_ids", "model"):
+        return bool(_RUN_WORD.match(word))
+    if key == "search_id":
+        return bool(_SEARCH_WORD.match(word))
+    if key == "sql":
+        return word.lstrip("( ").lower().startswith(("select", "with"))
+    return word.lower() not in _NOT_A_VALUE
 
 
 def _pair(key: str, items: list[str]) -> str:

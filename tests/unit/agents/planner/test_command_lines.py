@@ -168,3 +168,10 @@ def test_how_is_it_going_asks_about_the_search_this_thread_started() -> None:
     messages.append(user("how is it going now?"))
     call = plan_reply(messages, ALL_TOOLS).tool_calls[0]
     assert (call.name, json.loads(call.arguments)) == ("search_status", {"search_id": "20261208-093011-7be2"})
+
+
+def test_words_after_a_command_are_not_taken_as_its_arguments() -> None:
+    text = "minivess evaluate the champion on test"
+    assert rewrite_command_line(text) == text
+    assert planned_steps(text) == [("evaluate_run", {"run_id": "champion", "split": "test"})]
+    assert rewrite_command_line("minivess runs compare the two best") == "minivess runs compare the two best"
