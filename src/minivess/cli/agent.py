@@ -7,7 +7,7 @@ Exit codes of `ask`, `approve` and `reject`: 0 done, 1 a step failed, was refuse
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 import typer
 
@@ -24,8 +24,8 @@ Type a request, e.g. *train a segresnet for 2 epochs, then show the leaderboard 
 
 | command | does |
 |---|---|
-| `/approve [comment]` | approve the pending step |
-| `/reject [reason]` | reject it (the agent is told why) |
+| `/approve [comment]` (or *yes*) | approve the pending step |
+| `/reject [reason]` (or *no*) | reject it (the agent is told why) |
 | `/good [comment]`, `/bad [comment]` | score the last answer (stored with its trace) |
 | `/threads` | list saved threads |
 | `/resume ID` | switch to a saved thread |
@@ -200,6 +200,16 @@ def _feedback(session: Any, good: bool, comment: str) -> None:
     render.console.print(f"[green]thanks — scored trace {session.last_trace_id[:8]} as {'good' if good else 'bad'}[/]")
 
 
+_APPROVE: Final = frozenset({"y", "yes", "yes please", "approve", "approved", "ok", "okay", "go", "go ahead", "sure"})
+_REJECT: Final = frozenset({"n", "no", "no thanks", "reject", "rejected", "cancel", "don't", "do not", "stop"})
+
+
+def _approval_word(line: str) -> bool | None:
+    """True for "yes"/"ok"/"go ahead", False for "no"/"cancel": a plain answer to the approval on screen, else None."""
+    word = line.strip().lower().rstrip(".!")
+    return True if word in _APPROVE else False if word in _REJECT else None
+
+
 def _chat_line(session: Any, line: str) -> Any:
     from minivess.errors import MinivessError
     from minivess.graphs.session import PendingApprovalError, TurnInterrupted, list_threads, new_thread_id
@@ -227,6 +237,10 @@ def _chat_line(session: Any, line: str) -> Any:
             session = _session(new_thread_id())
         elif command.startswith("/"):
             render.console.print(f"unknown command {command}; /help lists them")
+        elif (approved := _approval_word(line)) is not None and session.pending_questions():
+            _show(session.decide(approved, by=_who(), on_event=TurnPrinter()))
+        elif session.pending_questions():
+            render.console.print("[yellow]This thread waits for your decision first: yes (/approve) or no (/reject).")
         else:
             _show(session.send(line, on_event=TurnPrinter()))
     except (MinivessError, PendingApprovalError) as exc:

@@ -93,8 +93,8 @@ def _table_cell(value: Any) -> str:
 def approval_panel(thread_id: str, questions: list[dict[str, Any]]) -> Panel:
     lines = [f"{call_line(q['tool'], q['arguments'])}\n  [yellow]{q['reason']}[/]" for q in questions]
     hint = (
-        f"\n\nApprove: [bold]/approve[/] in chat, or `minivess approve {thread_id}`; "
-        f"reject: `minivess reject {thread_id}`."
+        f"\n\nApprove: [bold]yes[/] (/approve) in chat, or `minivess approve {thread_id}`; "
+        f"reject: [bold]no[/] (/reject), or `minivess reject {thread_id}`."
     )
     return Panel("\n".join(lines) + hint, title="[bold yellow]approval needed", border_style="yellow", expand=False)
 
