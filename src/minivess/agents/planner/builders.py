@@ -38,7 +38,8 @@ _OVERALL: Final = re.compile(
 )
 _NOT_GROUPED: Final = re.compile(
     r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+(?:one\s+|the\s+best\s+)?per\s+family\b|\bungrouped\b"
-    r"|\b(?:don't|do\s+not|without)\s+group\w*\b|\bindividual\s+runs?\b|\brun\s+by\s+run\b",
+    r"|\b(?:don't|do\s+not|without)\s+group\w*\b|\bindividual\s+runs?\b|\brun\s+by\s+run\b"
+    r"|\b(?:instead\s+of|rather\s+than)\s+(?:per|by)\s+(?:model\s+)?famil(?:y|ies)\b",
     re.I,
 )
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
@@ -53,7 +54,7 @@ _ON_IT: Final = re.compile(r"\bon\s+(?:it|that|this|the\s+same)(?:\s+(?:data(?:s
 # "train it again", "same thing but with lr 5e-4", "the same model again": repeat the conversation's last training.
 AGAIN: Final = re.compile(
     r"\b(?:same\s+(?:thing|model|run|setup|config(?:uration)?|experiment|settings?|training)|again\b"
-    r"|(?:retrain|re-?run)\s+(?:it|that|this))",
+    r"|(?:retrain|re-?run)\s+(?:it|that|this)|\bretry\b)",
     re.I,
 )
 _LABEL_NOISE: Final = re.compile(
@@ -129,8 +130,8 @@ def train_options(clause: str) -> dict[str, Any] | Clarify:
 def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """train_model per model family named (asks when none is)."""
     segments = _train_segments(clause)
-    repeat = res.last_train if not segments and AGAIN.search(clause) else None
-    if repeat is not None and isinstance(repeat.get("model"), str):
+    repeat = res.last_train if AGAIN.search(clause) else None  # "same thing but with swinunetr": its options too
+    if not segments and repeat is not None and isinstance(repeat.get("model"), str):
         segments = [(repeat["model"], clause)]
     if not segments:
         return unknown.unknown_family(clause) or Clarify(FAMILY_QUESTION)
@@ -296,8 +297,13 @@ def build_compare(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
 
 
 def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """learning_curves of the named runs (default: the latest run); metrics only when named."""
+    """learning_curves of the named runs, else of the run the conversation is about; metrics only when named."""
     runs = targets(refs, res, single=False) if refs or not res.group else list(res.group)
+    earlier = res.last_args.get("learning_curves", {}).get("run_ids")
+    if not refs and res.producer is None and isinstance(earlier, list) and earlier:
+        runs = list(earlier)  # "now just the hd95 curve": the runs plotted last
+    if not runs and not refs:  # "can I see the training curves?" with no run in sight: the answer names it
+        return Clarify(run_question("plot"), at=len(clause.rstrip(" ?.!")), template="of {}")
     if not runs and any(ref.kind in ("pronoun", "plural") for ref in refs):
         return ask_run("plot", refs, clause)  # "how did it train?" with no run in the conversation
     args: dict[str, Any] = {"run_ids": runs or ["last"]}

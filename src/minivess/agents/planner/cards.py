@@ -22,6 +22,7 @@ DEFAULT_MODEL: Final = "champion"
 _VERSION: Final = re.compile(
     r"(?<![\w/.-])(?P<name>[A-Za-z][\w.-]*[A-Za-z0-9])(?:\s+version\s+|\s+v|@)(?P<version>\d+)\b", re.I
 )
+_ITS: Final = re.compile(r"\bits\s+(?:model\s+)?card\b", re.I)
 _NOT_MODEL_NAMES: Final = frozenset({"the", "model", "card", "of", "for", "registered", "its", "a"})
 
 
@@ -37,6 +38,10 @@ def build_model_card(clause: str, refs: list[RunRef], res: RefResolver) -> Built
         # "model cards for both the champion and the challenger": one card each
         return [Step("model_card", {"model": value}) for value in dict.fromkeys(res.resolve(several, single=False))]
     values = res.resolve(named, single=True) if named else []
+    if not values and _ITS.search(clause) and (implicit := res.implicit()) is not None:
+        # "run the weight gate on the challenger and write its model card": the card of the run that step was
+        # given (a registry alias documents its registered version), else of the run it made
+        values = [res.reference if isinstance(res.reference, str) else implicit]
     return [Step("model_card", {"model": values[0] if values else DEFAULT_MODEL})]
 
 

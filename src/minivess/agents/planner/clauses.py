@@ -31,6 +31,8 @@ _WEAK: Final = re.compile(
     r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|,?\s+and\s+(?=again\b)|,?\s+and\s+also\s+(?=the\b)|,?\s+and\s+(?=(?:another|a\s+second)\s+(?:one\s+)?(?:for|with|at|on)\b)"
     r"|,?\s+and\s+(?=run\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,2}(?:gate|check|search|query|evaluation|inference)\b)"
+    r"|,?\s+and\s+(?=(?:write|draft)\s+(?:its|the|a|their)\s+(?:model\s+)?cards?\b)"
+    r"|,?\s+and\s+(?=the\s+(?:effect|impact|influence)\s+of\b)"
     # "…, and did the loss choice matter?"
     r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)",
     re.I,
@@ -43,7 +45,7 @@ _FILLER_WORDS: Final = (
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
-    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
+    r"|what(?:'s|\s+is)\s+(?:going\s+on|happening)|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
 )
 # One or more courtesy words ("good, go ahead", "ok thanks"): a clause that asks for nothing.
@@ -76,8 +78,11 @@ def normalize(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
     text = rewrite_command_line(re.sub(r"\s+", " ", text).strip())  # "minivess search start -b 45 …"
+    text = _ARROW_TO_PATH.sub(" to ", text)  # "mask -> out/m.nii.gz": "mask to out/m.nii.gz"
     return rewrite(_TYPO_WORD.sub(_fix_typo, text))
 
+
+_ARROW_TO_PATH: Final = re.compile(r"\s*(?:->|\u2192)\s*(?=['\"`]?(?:[~.]?/|[\w.-]+/|[\w.-]+\.nii\b))")
 
 # Words that decide what a request is; a close misspelling of one ("evalute", "leaderbord") is read as it.
 _VOCABULARY: Final = (

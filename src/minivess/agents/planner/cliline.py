@@ -25,7 +25,7 @@ class Command:
 
 
 COMMANDS: Final[dict[str, Command]] = {
-    "train": Command("train_model"),
+    "train": Command("train_model", flags={"--set": "set", "-s": "set"}),
     "evaluate": Command("evaluate_run", ("run_id",), {"--split": "split"}),
     "predict": Command(
         "predict_volume",
@@ -61,7 +61,8 @@ COMMANDS: Final[dict[str, Command]] = {
     "labels status": Command("review_status", ("dataset",)),
     "labels import": Command("import_reviews", ("dataset",)),
     "runs leaderboard": Command(
-        "leaderboard", flags={"--metric": "metric", "-m": "metric", "--limit": "limit", "-n": "limit"}
+        "leaderboard",
+        flags={"--metric": "metric", "-m": "metric", "--limit": "limit", "-n": "limit", "--by": "by_family"},
     ),
     "runs compare": Command("compare_runs", ("run_ids",), {"--metric": "metrics", "-m": "metrics"}),
     "runs curves": Command("learning_curves", ("run_ids",), {"--metric": "metrics", "-m": "metrics"}),
@@ -85,6 +86,21 @@ COMMANDS: Final[dict[str, Command]] = {
     "search status": Command("search_status", ("search_id",)),
 }
 _LISTS: Final = frozenset({"run_ids", "families", "metrics"})
+# Values a flag spells differently from the tool: "--by none" is by_family=false.
+_VALUES: Final[dict[tuple[str, str], str]] = {("by_family", "none"): "false", ("by_family", "family"): "true"}
+# `minivess train --set trainer.epochs=25`: the config keys train_model's arguments set (tools/training.py).
+CONFIG_KEYS: Final[dict[str, str]] = {
+    "model.name": "model",
+    "trainer.epochs": "epochs",
+    "optim.lr": "lr",
+    "loss.name": "loss",
+    "trainer.batch_size": "batch_size",
+    "trainer.max_minutes": "max_minutes",
+    "data.dir": "dataset",
+    "trainer.seed": "seed",
+    "tracking.register_as": "register_as",
+    "data.patch_size": "patch_size",
+}
 # Flags that only change how the CLI prints: they mean nothing to the tool.
 _PRESENTATION: Final = frozenset({"--json", "--format", "-f", "--output", "-o", "--no-sync", "--no-mip"})
 _LINE: Final = re.compile(r"^\s*(?:\$\s*)?`?\s*minivess\s+(?P<rest>.+?)`?\s*$", re.I | re.S)
@@ -116,8 +132,11 @@ def rewrite_command_line(text: str) -> str:
             has_value = index + 1 < len(rest) and (
                 not rest[index + 1].startswith("-") or _NUMBER.match(rest[index + 1])
             )
-            if key and has_value:
-                values.setdefault(key, []).append(rest[index + 1])
+            if key == "set" and has_value and command.tool == "train_model":
+                key, _, value = rest[index + 1].partition("=")  # "--set trainer.epochs=25": that argument
+                values.setdefault(CONFIG_KEYS.get(key, key), []).append(value)
+            elif key and has_value:
+                values.setdefault(key, []).append(_VALUES.get((key, rest[index + 1].lower()), rest[index + 1]))
             elif key:
                 values.setdefault(key, []).append("true")  # "--by-family": a switch
             index += 2 if has_value else 1

@@ -54,6 +54,8 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
     if reference is None and _SAME_REFERENCE.search(clause):
         earlier = res.last_args.get("check_drift", {}).get("reference")
         reference = earlier if isinstance(earlier, str) else None  # "… against the same reference"
+    if reference is None and (bare := _BARE_REFERENCE.search(clause)) and bare.group(1).lower() not in _NOT_REFERENCES:
+        reference = bare.group(1)  # "check it for drift against synthetic": a dataset under the data dir
     current = named if named is not None else _pronoun_dataset(clause, res) or _made_by_name(clause, res)
     if current is None and (bare := _BARE_FOLDER.search(clause)) and bare.group(1).lower() not in _NOT_FOLDERS:
         current = bare.group(1)  # "check new_acquisitions for distribution shift": a folder under the data dir
@@ -80,6 +82,15 @@ _BARE_FOLDER: Final = re.compile(
     r"(?:(?:data|distribution|covariate|domain|dataset)\s+)?(?:shift|drift)\b",
     re.I,
 )
+_BARE_REFERENCE: Final = re.compile(
+    r"\b(?:against|versus|vs\.?|compared\s+(?:to|with)|relative\s+to)\s+(?:the\s+)?['\"`]?([A-Za-z][\w.-]*)['\"`]?"
+    r"(?:\s+(?:data(?:set)?|set|folder))?\s*[.!?]?$",
+    re.I,
+)
+_NOT_REFERENCES: Final = frozenset(
+    {"champion", "challenger", "best", "last", "latest", "training", "train", "reference", "baseline", "model",
+     "its", "their", "our", "my", "original", "old", "previous", "same", "one", "other"}
+)  # fmt: skip
 _NOT_FOLDERS: Final = frozenset(
     {"it", "them", "this", "that", "these", "those", "data", "dataset", "datasets", "volumes", "everything", "all"}
 )

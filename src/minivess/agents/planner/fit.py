@@ -6,6 +6,7 @@ dropped silently: it is reported, and the worker asks the user about it instead 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -37,6 +38,17 @@ def _number_problem(value: float, schema: dict[str, Any]) -> str | None:
     return None
 
 
+def _pattern_problem(pattern: str) -> str:
+    """The rule a string broke, in words for a name-like class ("^[A-Za-z0-9_.-]+$"), else the pattern itself."""
+    match = re.fullmatch(r"\^\[A-Za-z0-9([^\]A-Za-z0-9]*)\]\+\$", pattern)
+    if match is None:
+        return f"must match {pattern}"
+    others = [f"'{c}'" for c in match.group(1)]
+    words = ["letters", "digits", *others]
+    allowed = ", ".join(words[:-1]) + f" and {words[-1]}"
+    return f"may only hold {allowed} (no spaces or slashes)"
+
+
 def value_problem(value: Any, schema: dict[str, Any]) -> str | None:
     """Why ``value`` breaks ``schema`` (enum, numeric bounds, array length), or None when it fits."""
     if value is None:
@@ -58,8 +70,12 @@ def value_problem(value: Any, schema: dict[str, Any]) -> str | None:
             if (low is None or len(value) >= low) and (high is None or len(value) <= high):
                 return None
             problems.append(f"needs {low if low == high else f'{low}–{high}'} values, got {len(value)}")
+        elif isinstance(value, str) and variant.get("type") == "string" and "pattern" in variant:
+            if re.search(variant["pattern"], value):
+                return None
+            problems.append(_pattern_problem(variant["pattern"]))
         else:
-            return None  # types the planner does not check (strings, objects) are left to the tool
+            return None  # types the planner does not check (objects, free strings) are left to the tool
     return problems[0] if problems else None
 
 

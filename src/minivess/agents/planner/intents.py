@@ -95,7 +95,8 @@ _INTENTS: Final = _compile(
     (
         ("model_card",  # before promote: "make a model card for the champion" is no promotion
          r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
-         r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"),
+         r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"
+         r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
          r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
@@ -116,7 +117,8 @@ _INTENTS: Final = _compile(
          r"|\b(?:check|inspect|analy[sz]e|audit|examine|test)\s+(?:the\s+)?(?:\w+\s+)?weights\b"
          r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
          r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b|\bweights?\s+gate\b"
-         r"|\bweights\b.{0,30}\bany\s+good\b"),
+         r"|\bweights\b.{0,30}\bany\s+good\b|\bweight\s+(?:spectr\w*|gate)\b"
+         r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b"),
         ("soup",
          r"\bsoupe?(?:s|ed|ing)?\b|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
          r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
@@ -145,6 +147,7 @@ _INTENTS: Final = _compile(
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
          r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
+         r"|\b(?:make|create|generate|build|give)\b.{0,30}\bsynthetic\s+(?:dataset|data\s*set|set)\s*[:,]"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
         # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
@@ -152,9 +155,10 @@ _INTENTS: Final = _compile(
          r"\b(?:model\s+|hyper-?parameter\s+|nightly\s+|hpo\s+)?(?:search|sweep|tuning)\s+(?:status|progress)\b"
          r"|\b(?:status|progress)\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
          r"(?:search|sweep|tuning)\b"
-         r"|\bhow\s+(?:is|'s|did|was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
+         r"|\bhow(?:\s+is|\s*'s|\s+did|\s+was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
          r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
-         r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+)?(?:search|sweep)\b.{0,20}\b(?:done|finished|over|running)\b"
+         r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+|hyper-?parameter\s+)?(?:search|sweep|tuning)\b.{0,20}"
+         r"\b(?:done|finished|over|running|complete)\b"
          r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+)?"
          r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
@@ -166,7 +170,7 @@ _INTENTS: Final = _compile(
          r"|hunt)\b|\bhpo\b|\bsweep\b"
          r"|\b(?:search|look|hunt|shop)\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
          r"hyper-?parameters?|settings|setup|segmenter)\b"
-         r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b"
+         r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b|\btune\b.{0,60}\btrials?\b"
          r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
          r"|\bsearch\s+(?:over|across|among|through)\b"
          rf"|^\s*search\s+(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
@@ -203,7 +207,9 @@ _INTENTS: Final = _compile(
          r"|\blabel[\s-]?studio\s+(?:tasks?|project)\b.{0,40}\b(?:finished|done|complete|ready|status|progress)\b"
          r"|\bhow\s+(?:is|are|'s)\s+(?:the\s+)?(?:reviews?|annotations?|labell?ing)\b.{0,60}\b(?:going|coming\s+along"
          r"|progressing|getting\s+on)\b"
-         r"|\bhow\s+many\b.{0,50}\b(?:skip(?:ped|s)?|still\s+open)\b"),
+         r"|\bhow\s+many\b.{0,50}\b(?:skip(?:ped|s)?|still\s+open)\b"
+         r"|\b(?:progress|news|updates?|word)\s+(?:from|of|on|about)\s+(?:the\s+|our\s+|my\s+)?(?:annotators?|reviewers?"
+         r"|labell?ers?|reviews?|annotations?|labell?ing)\b"),
         ("queue_review",
          r"\bqueue(?!d\b)\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
@@ -234,6 +240,7 @@ _INTENTS: Final = _compile(
          r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
          r"|\b(?:vessel|foreground)\s+(?:fraction|ratio|share|density)\b|\bclass\s+(?:balance|imbalance)\b"
          r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
+         r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
          r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?train\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
@@ -291,13 +298,14 @@ _INTENTS: Final = _compile(
          r"|\bscore\s+(?:it|that|this|the|run|our|my)\b"
          r"|\bhow\s+(?:good|well|bad|accurate)\s+(?:is|are|was|were)\b.{0,50}\bon\s+(?:the\s+)?"
          r"(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
-         r"|\b(?:performance|results?|scores?|metrics|dice)\s+(?:of\s+.{0,40}\s+)?on\s+(?:the\s+)?"
+         r"|\bper[\s-](?:volume|case|image|scan)\s+(?:dice|cl[\s-]?dice|hd95|nsd|scores?|metrics|results?)\b"
+         r"|\b(?:performance|results?|scores?|metrics|dice|cl[\s-]?dice|hd95|nsd)\s+(?:of\s+.{0,40}\s+)?on\s+(?:the\s+)?"
          r"(?:test|val|validation|held[\s-]out)"
          r"|\bwhat\s+(?:score|dice|cl[\s-]?dice|nsd|performance|results?)\b.{0,60}\bon\s+(?:the\s+)?"
          r"(?:test|val|validation|held[\s-]out)\b"),
         ("get_run",
          r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
-         r"|tell\s+me\s+about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
+         r"|tell\s+me\s+(?:(?:everything|more|all)\s+)?about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
          r"|settings|tags|epochs"
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
@@ -322,6 +330,7 @@ _SPLIT_SCORE: Final = re.compile(
 )
 _TRAIN_OPTION: Final = re.compile(
     r"\bepochs?\b|\beps?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch(?:es)?\b|\bminutes?\b|\bmins?\b|\bhours?\b"
+    r"|\b\d+(?:\.\d+)?\s*(?:h|hrs?)\b"
     r"|\bseed\b|\b(?:max_minutes|batch_size|patch_size|register_as|loss|epochs|lr|seed|dataset)\s*=",
     _I,
 )

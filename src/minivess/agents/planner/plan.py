@@ -74,9 +74,20 @@ _SAME_FOR: Final = re.compile(
 
 def _search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> Intent | None:
     """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status."""
-    if previous not in ("start_search", "search_status") or not _SEARCH_FOLLOW.search(body):
+    if not _SEARCH_FOLLOW.search(body) or not all(ref.kind == "pronoun" for ref in refs):
         return None
-    return "search_status" if all(ref.kind == "pronoun" for ref in refs) else None
+    if previous in ("start_search", "search_status"):
+        return "search_status"
+    if previous in ("queue_review", "review_status") and _HOW_GOING.search(body):
+        return "review_status"  # "how is that going?" right after queueing slices for review
+    return None
+
+
+_HOW_GOING: Final = re.compile(
+    r"\bhow(?:\s+is|\s*'s|\s+are)\s+(?:it|that|this|they|things)\b.{0,20}\b(?:going|coming|progressing)\b"
+    r"|^(?:any\s+)?(?:progress|news|updates?)\s*[?.!]?$",
+    re.I,
+)
 
 
 def _same_for(previous: Intent | None, body: str) -> Intent | None:
@@ -86,8 +97,10 @@ def _same_for(previous: Intent | None, body: str) -> Intent | None:
 
 # "and at 2%?", "same but overall, top 3", "what about the learning rate?": the previous tool, with what changed
 _ELLIPSIS: Final = re.compile(
-    r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about)\b(?!\s+(?:then|also|train|show"
-    r"|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)",
+    r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about|(?:do\s+)?the\s+same\s+(?:thing\s+)?for)\b"
+    r"(?!\s+(?:then|also|train|show|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)"
+    # "now the challenger's" ("now" stripped): the same, for it
+    r"|^(?!(?:what|it|that|there|here|who|how|where|let)'s)(?:the\s+)?(?:[\w:-]+\s+)?[\w-]+'s\s*[?.!]?$",
     re.I,
 )
 
@@ -111,6 +124,8 @@ def _follow_up(
     args = dict(built[0].args)
     if "metric" in args and "metric" in earlier and not metrics_in(body):
         args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
+    if "run_id" in args and earlier.get("run_id") not in (None, "last", "latest") and not refs:
+        args["run_id"] = earlier["run_id"]  # "do the same for b.nii.gz" with the champion: the champion again
     kept = {key: value for key, value in earlier.items() if key not in args}
     step = Step(tool, {**kept, **args})
     return None if check_values(body, [step], refs) else [step]
@@ -140,7 +155,10 @@ def _inherit(previous: Intent | None, body: str) -> Intent | None:
         return previous  # "now do data/siteC against the same reference"
     if previous not in _INHERITABLE:
         return None
-    if families_in(body) or run_refs(body) or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
+    refs = run_refs(body)
+    if previous == "train":  # "train a dynunet, give it 1.5h at most": "it" is that training, these its options
+        refs = [ref for ref in refs if ref.kind != "pronoun"]
+    if families_in(body) or refs or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
         return previous
     return None
 
@@ -219,7 +237,16 @@ def _another_training(body: str, steps: list[Step], refs: list[RunRef]) -> Step 
     if isinstance(options, Clarify):
         return options
     step = Step("train_model", {"model": steps[-1].args["model"], **options})
-    return check_values(body, [step], refs) or step
+    problem = check_values(body, [step], refs)
+    if problem is None and (each := _EACH.search(body)):
+        shared = train_options(each.group("options"))  # "…, 25 epochs each": every training of this request
+        for earlier in steps:
+            if earlier.tool == "train_model" and isinstance(shared, dict):
+                earlier.args.update({key: value for key, value in shared.items() if key not in earlier.args})
+    return problem or step
+
+
+_EACH: Final = re.compile(r"(?:^|,|\band\b)\s*(?P<options>[^,;]+?)\s+(?:each|for\s+both|both)\s*[.!]?$", re.I)
 
 
 _OPTION_TOOLS: Final = frozenset({"find_label_issues", "start_search"})
@@ -308,6 +335,45 @@ def _merge_register(body: str, steps: list[Step]) -> bool:
     if last.tool != "train_model" or "register_as" in last.args or not name:
         return False
     last.args["register_as"] = name
+    return True
+
+
+_MASK_OUTPUT: Final = re.compile(
+    r"^(?:and\s+)?(?:the\s+)?(?:mask|segmentation|output|prediction)\s+(?:to|into|at|:)\s*['\"`]?(?P<path>[\w./~-]+\.nii(?:\.gz)?)",
+    re.I,
+)
+
+
+def _merge_outputs(body: str, steps: list[Step]) -> bool:
+    """ "segment a.nii.gz with 2e4f6a8c; mask -> m.nii.gz, uncertainty -> u.nii.gz": where that prediction's
+    files go, not a second prediction."""
+    mask = _MASK_OUTPUT.match(body)
+    if mask is None or not steps or steps[-1].tool != "predict_volume" or "output_path" in steps[-1].args:
+        return False
+    rest = body[mask.end() :]
+    output = risk.uncertainty_output(rest)
+    uncertainty = output.path if output is not None else None
+    left = risk.without_span(rest, output.start, output.end) if output is not None and uncertainty else rest
+    if nii_paths(left)[0]:
+        return False  # another volume: a prediction of its own
+    steps[-1].args["output_path"] = mask.group("path")
+    if uncertainty is not None:
+        steps[-1].args["uncertainty_path"] = uncertainty
+    return True
+
+
+_BESIDE: Final = re.compile(r"\bpredictions?\b.{0,40}\b(?:next\s+to|alongside|beside|with|on\s+top\s+of)\b", re.I)
+
+
+def _merge_queue_predictions(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
+    """ "queue 25 slices for the annotators and show the last run's prediction next to each": the run whose
+    predictions the queue shows, not a prediction of a volume."""
+    if not steps or steps[-1].tool != "queue_for_review" or nii_paths(body)[0] or not _BESIDE.search(body):
+        return False
+    runs = resolver.resolve(refs, single=True) if refs else []
+    if not runs:
+        return False
+    steps[-1].args["run_id"] = runs[0]
     return True
 
 
@@ -429,6 +495,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
                 return _clarify_plan(clause, body, merged)
             if merged:
                 continue
+            if steps and steps[-1].tool == "leaderboard":
+                continue  # "who has the lowest HD95? leaderboard please": the ranking already planned
         if (intent is None or intent == (INTENT_OF_TOOL.get(steps[-1].tool) if steps else previous)) and (
             again := _follow_up(body, previous, resolver, refs, steps)
         ):
@@ -454,7 +522,11 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
         if intent == "promote" and _merge_register(body, steps):
             continue
-        if intent == "predict" and _merge_uncertainty(body, steps):
+        if intent == "predict" and (
+            _merge_outputs(body, steps)
+            or _merge_uncertainty(body, steps)
+            or _merge_queue_predictions(body, steps, refs, resolver)
+        ):
             continue
         built = _with_key_values(body, intent, _BUILDERS[intent](body, refs, resolver))
         if not isinstance(built, Clarify):

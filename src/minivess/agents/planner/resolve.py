@@ -69,6 +69,8 @@ class RefResolver:
         self.made: int | None = None  # the step that synthesised data ("…, then find label issues in it")
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
+        self.reference: RunValue | None = None  # the run reference the latest producing step was given ("challenger")
+        self.subjects: list[RunValue] = []  # the runs this plan's steps were given, in order ("evaluate X, … Y")
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
         self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
@@ -80,6 +82,9 @@ class RefResolver:
         """Record a planned step; later pronouns point at the latest run-producing one."""
         if step.tool in PRODUCERS:
             self.producer = index
+            self.reference = step.args.get("run_id")
+            if self.reference is not None and self.reference not in self.subjects:
+                self.subjects.append(self.reference)
         else:
             runs = step.args.get("run_ids")
             named = step.args.get("run_id", runs[0] if isinstance(runs, list) and len(runs) == 1 else None)
@@ -145,6 +150,8 @@ class RefResolver:
                 return list(self.group)
             if len(self.trained) >= 2:
                 return [StepOutput(index) for index in self.trained]
+            if len(self.subjects) >= 2:
+                return self.subjects[-2:]  # "evaluate the champion …, evaluate the challenger …, compare the two"
             return list(reversed(self._recent(2)))  # "compare the two": older first, as they happened
         if ref.kind in ("ordinal", "firstn"):
             # "the first two" of the latest list (a leaderboard, a comparison), else of the conversation's runs

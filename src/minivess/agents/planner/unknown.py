@@ -75,10 +75,16 @@ def _unknown(
     return None
 
 
+def _known_parts(word: str) -> bool:
+    """ "dice+clDice", "Dice/CE": a combination of the loss terms the tool has is no unknown loss."""
+    parts = [part for part in re.split(r"[+/&_-]+", word.lower()) if part]
+    return len(parts) > 1 and all(part in _KNOWN_LOSS for part in parts)
+
+
 def unknown_loss(clause: str) -> Clarify | None:
     """ "focal loss": not one of the losses the training tool has."""
     match = _unknown(_LOSS_WORDS, clause, _KNOWN_LOSS)
-    if match is None or families_in(match.group("w")):
+    if match is None or families_in(match.group("w")) or _known_parts(match.group("w")):
         return None
     return _ask(
         match,

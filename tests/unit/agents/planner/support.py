@@ -8,6 +8,7 @@ from typing import Any
 
 from minivess.agents.nodes import transfer_schema
 from minivess.agents.planner import PlannerReply
+from minivess.agents.planner.models import History
 from minivess.agents.planner.plan import build_plan
 from minivess.catalog import WORKER_TOOLS, WORKERS
 from minivess.tools.registry import REGISTRY
@@ -29,7 +30,7 @@ def load_cases() -> list[dict[str, Any]]:
     return [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def planned_steps(text: str, history: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+def planned_steps(text: str, history: History | list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The (tool, arguments) steps the embedded planner plans for ``text``; fails when it answers in text."""
     plan = build_plan(text, history or [])
     assert not plan.is_text, plan.text

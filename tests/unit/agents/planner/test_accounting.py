@@ -309,3 +309,29 @@ def test_a_folder_given_to_segment_is_named_and_the_answer_is_used() -> None:
 def test_an_output_folder_or_a_family_pair_is_not_named_as_the_volume(request_text: str) -> None:
     plan = build_plan(request_text, [])
     assert plan.text_kind == "clarify" and plan.text.startswith("Which volume should I segment?")
+
+
+def test_a_quoted_dataset_name_is_taken_whole_and_a_name_the_schema_refuses_is_asked_about() -> None:
+    assert _calls("synthesize 5 volumes called 'pilot-2'") == [("synthesize_data", {"n": 5, "name": "pilot-2"})]
+    messages = [SYSTEM, user("synthesize 10 volumes named 'my data/v1'")]
+    worker = plan_reply(messages, [REGISTRY.get("synthesize_data").schema()])
+    assert not worker.tool_calls and worker.content is not None
+    assert "'my data/v1' may only hold letters, digits, '_', '.' and '-'" in worker.content
+    assert "?" in worker.content
+
+
+def test_curves_with_no_run_in_sight_are_asked_about_and_the_answer_is_used() -> None:
+    assert "Which run should I plot?" in _question("can I see the training curves?")
+    plan = current_plan(_conversation("can I see the training curves?", "the best dynunet"))
+    assert [(s.tool, s.args) for s in plan.steps] == [("learning_curves", {"run_ids": ["best:dynunet"]})]
+    assert _calls("plot the learning curves of the last run") == [("learning_curves", {"run_ids": ["last"]})]
+
+
+def test_a_folder_is_no_batch_size_and_an_option_clause_sets_the_training_before_it() -> None:
+    assert _calls("train dynunet on ~/datasets/batch3 for 2 epochs") == [
+        ("train_model", {"model": "dynunet", "epochs": 2, "dataset": "~/datasets/batch3"})
+    ]
+    assert _calls("Train a DynUNet on ~/datasets/2p_batch3, give it 1.5h at most") == [
+        ("train_model", {"model": "dynunet", "dataset": "~/datasets/2p_batch3", "max_minutes": 90.0})
+    ]
+    assert _calls("train segresnet with batch size 4.") == [("train_model", {"model": "segresnet", "batch_size": 4})]

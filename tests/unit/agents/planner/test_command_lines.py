@@ -10,11 +10,12 @@ import pytest
 import typer
 
 from minivess.agents.planner import plan_reply
-from minivess.agents.planner.cliline import COMMANDS, rewrite_command_line
+from minivess.agents.planner.cliline import COMMANDS, CONFIG_KEYS, rewrite_command_line
 from minivess.agents.planner.keyvalue import TOOL_ARGS
 from minivess.agents.planner.models import StepOutput
 from minivess.agents.planner.plan import build_plan
 from minivess.cli.app import app
+from minivess.tools.training import TrainModelArgs, train_values
 from tests.unit.agents.planner.support import (
     ALL_TOOLS,
     RUN_A,
@@ -86,7 +87,23 @@ def test_the_command_table_restates_the_cli_and_the_tool_schemas() -> None:
         options = {opt for param in cli[name].params for opt in getattr(param, "opts", [])}
         assert set(command.flags) <= options, (name, set(command.flags) - options)
         arguments = TOOL_ARGS[command.tool][0]
-        assert set(command.flags.values()) | set(command.positional) <= arguments, name
+        assert set(command.flags.values()) - {"set"} | set(command.positional) <= arguments, name
+
+
+def test_set_overrides_name_the_config_keys_train_model_sets() -> None:
+    args = TrainModelArgs(
+        model="dynunet", epochs=3, lr=1e-3, loss="dice_ce", batch_size=2, max_minutes=5, dataset="d", seed=1,
+        register_as="m", patch_size=[32, 32, 16],
+    )  # fmt: skip
+    values = train_values(args)
+    assert set(CONFIG_KEYS) == set(values)
+    assert {CONFIG_KEYS[key]: value for key, value in values.items()} == args.model_dump(exclude_none=True)
+    assert planned_steps("minivess train --set model.name=segresnet -s trainer.epochs=25 --set optim.lr=3e-4") == [
+        ("train_model", {"model": "segresnet", "epochs": 25, "lr": 0.0003})
+    ]
+    assert planned_steps("minivess runs leaderboard -m val_cldice --by none -n 15") == [
+        ("leaderboard", {"metric": "val_cldice", "by_family": False, "limit": 15})
+    ]
 
 
 def test_what_the_user_will_do_next_is_context_and_names_what_it_means() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from minivess.agents.planner.clauses import normalize
 from minivess.agents.planner.conversation import Conversation
-from minivess.agents.planner.models import History
+from minivess.agents.planner.models import History, StepOutput
 from minivess.agents.planner.plan import build_plan
 from tests.unit.agents.planner.support import RUN_A, RUN_B, planned_steps
 
@@ -234,3 +234,79 @@ def test_a_budget_in_days_is_converted_and_checked_against_the_limit() -> None:
     plan = build_plan("search over segresnet and dynunet for 2 days", [])
     assert plan.text_kind == "clarify"
     assert "2880" in (plan.text or "") and "1440" in (plan.text or "")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps"),
+    [
+        ("start training dynunet using dice+clDice loss, patch size 128 128 32, two hundred epochs",
+         [("train_model",
+           {"model": "dynunet", "epochs": 200, "loss": "dice_ce_cldice", "patch_size": [128, 128, 32]})]),
+        ("is the folder layout of /mnt/nas/vessels/session_2024 ok? list the volumes and vessel %",
+         [("dataset_info", {"path": "/mnt/nas/vessels/session_2024"})]),
+        ("check whether the best dynunet has healthy weights", [("quality_gate", {"run_id": "best:dynunet"})]),
+        ("any progress from the annotators?", [("review_status", {})]),
+        ("tune segresnet and dynunet: fifteen trials within forty minutes",
+         [("start_search", {"budget_minutes": 40.0, "trials": 15, "families": ["segresnet", "dynunet"]})]),
+        ("how's the search going?", [("search_status", {"search_id": "last"})]),
+        ("is the hyperparameter search finished yet? how many trials are done?",
+         [("search_status", {"search_id": "last"})]),
+        (f"tell me everything about {RUN_C}", [("get_run", {"run_id": RUN_C})]),
+        ("so many of my runs have been crashing, what's going on?", [("failure_summary", {})]),
+        ("generate the card for minivess-segmenter version 7", [("model_card", {"model": "minivess-segmenter@7"})]),
+        ("make me a quick synthetic set: n=8, shape 64 64 32", [("synthesize_data", {"shape": [64, 64, 32], "n": 8})]),
+        ("I need per-volume Dice/clDice/HD95 on test for the most recent run",
+         [("evaluate_run", {"run_id": "last", "split": "test"})]),
+        ("who has the lowest HD95? leaderboard please", [("leaderboard", {"metric": "val_hd95"})]),
+        # a clause that only names where the prediction's files go, or whose predictions a queue shows
+        ("apply model 2e4f6a8c to ./in/b.nii.gz; mask -> ./in/b_mask.nii.gz, uncertainty -> ./in/b_unc.nii.gz",
+         [("predict_volume", {"run_id": "2e4f6a8c", "input_path": "./in/b.nii.gz", "output_path": "./in/b_mask.nii.gz",
+                              "uncertainty_path": "./in/b_unc.nii.gz"})]),
+        ("queue 25 slices for the annotators and show the last run's prediction next to each",
+         [("queue_for_review", {"top_k": 25, "run_id": "last"})]),
+        # several steps: "its", "the two", "each", a dataset name as the reference
+        ("run the weight gate on the challenger and write its model card",
+         [("quality_gate", {"run_id": "challenger"}), ("model_card", {"model": "challenger"})]),
+        ("leaderboard by val_hd95, and the effect of loss.name on val_hd95",
+         [("leaderboard", {"metric": "val_hd95"}), ("param_effect", {"param": "loss.name", "metric": "val_hd95"})]),
+        ("evaluate the champion on test, evaluate the challenger on test, then compare the two",
+         [("evaluate_run", {"run_id": "champion", "split": "test"}),
+          ("evaluate_run", {"run_id": "challenger", "split": "test"}),
+          ("compare_runs", {"run_ids": ["champion", "challenger"]})]),
+        ("train dynunet with lr 1e-3 and a second one with lr 3e-4, 25 epochs each",
+         [("train_model", {"model": "dynunet", "lr": 0.001, "epochs": 25}),
+          ("train_model", {"model": "dynunet", "epochs": 25, "lr": 0.0003})]),
+        ("synthesize a shifted dataset named shift_dec and then check it for drift against synthetic",
+         [("synthesize_data", {"preset": "shifted", "name": "shift_dec"}),
+          ("check_drift", {"current": StepOutput(0, "path"), "reference": "synthetic"})]),
+    ],
+)  # fmt: skip
+def test_round_eight_forms(request_text: str, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    assert planned_steps(request_text) == steps
+
+
+def test_round_eight_follow_ups_keep_what_the_last_call_was_given() -> None:
+    trained = History([RUN_A], last_train={"model": "dynunet", "batch_size": 4, "epochs": 30})
+    assert planned_steps("retry that with bs=1", trained) == [
+        ("train_model", {"model": "dynunet", "epochs": 30, "batch_size": 1})
+    ]
+    cldice = History([RUN_A], last_train={"model": "segresnet", "epochs": 10, "loss": "dice_ce_cldice"})
+    assert planned_steps("same thing but with swinunetr", cldice) == [
+        ("train_model", {"model": "swinunetr", "epochs": 10, "loss": "dice_ce_cldice"})
+    ]
+    segmented = History(
+        [RUN_A],
+        last_tool="predict_volume",
+        last_args={"predict_volume": {"run_id": "champion", "input_path": "a.nii.gz"}},
+    )
+    assert planned_steps("do the same for /data/b.nii.gz", segmented) == [
+        ("predict_volume", {"run_id": "champion", "input_path": "/data/b.nii.gz"})
+    ]
+    carded = History([RUN_A], last_tool="model_card", last_args={"model_card": {"model": "champion"}})
+    assert planned_steps("now the challenger's", carded) == [("model_card", {"model": "challenger"})]
+    queued = History([], last_tool="queue_for_review", review_dataset="data/cortex")
+    assert planned_steps("how is that going?", queued) == [("review_status", {"dataset": "data/cortex"})]
+    plotted = History([RUN_A], last_tool="learning_curves", last_args={"learning_curves": {"run_ids": [RUN_B]}})
+    assert planned_steps("now just the hd95 curve", plotted) == [
+        ("learning_curves", {"run_ids": [RUN_B], "metrics": ["val_hd95"]})
+    ]
