@@ -20,7 +20,7 @@ from minivess.agents.planner.texts import FAMILY_QUESTION, REVIEWED_QUESTION, UN
 Built = list[Step] | Clarify
 Builder = Callable[[str, list[RunRef], RefResolver], Built]
 
-_JOIN: Final = re.compile(r"^[\s,]*(?:and|&|\+|plus|as\s+well\s+as|then)?[\s,]*(?:an?\s+|the\s+)?$", re.I)
+_JOIN: Final = re.compile(r"^[\s,]*(?:and|&|\+|plus|as\s+well\s+as|then)?[\s,]*(?:an?\s+|the\s+|one\s+)?$", re.I)
 _ALL_FAMILIES: Final = re.compile(
     r"\b(?:all|each|every)\s+(?:(?:three|3|of\s+the)\s+)?(?:model\s+)?(?:models|families|family|architectures)\b", re.I
 )

@@ -40,7 +40,9 @@ _WEAK: Final = re.compile(
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
     r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
-    r"|(?:good\s+)?(?:morning|afternoon|evening)|(?:that\s+)?(?:looks|sounds)\s+(?:good|great|fine|right)|lgtm"
+    r"|(?:good\s+)?(?:morning|afternoon|evening)|lgtm"
+    r"|(?:(?:that|it|this)\s+)?(?:looks|sounds|seems)\s+(?:good|great|fine|right|solid|promising|reasonable|better|ok(?:ay)?)"
+    r"|(?:it\s+)?pass(?:es|ed)|solid|excellent|good\s+enough|fair\s+enough|works\s+for\s+me"
     r"|(?:all\s+)?good|nice\s+(?:work|one)|well\s+done|never\s*mind|ugh|argh|hmm+|oops|meh|sigh|damn|right|alright"
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
@@ -52,6 +54,7 @@ _FILLER_WORDS: Final = (
 _FILLER: Final = re.compile(rf"^(?:{_FILLER_WORDS}[\s.!?,]*)+$", re.I)
 _POLITE: Final = re.compile(
     r"^(?:(?:hey|hi|hello|ok(?:ay)?|so|now|alright|please|pls|kindly|first(?:ly)?|also)\s*[,!]?\s+"
+    r"|(?:cool|great|nice|good|perfect|excellent|thanks|awesome)\s*(?:[,!:]|\s-)\s*"
     r"|(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|would\s+like|'d\s+like|need)\s+(?:you\s+)?to\s+"
     r"|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+(?:know|see|find\s+out|learn|check)\s+|i\s*'d\s+(?:like|love)\s+(?:you\s+)?to\s+"
     r"|i\s*'d\s+(?:like|love)\s+|i\s+would\s+love\s+(?:to\s+)?"
@@ -79,7 +82,16 @@ def normalize(text: str) -> str:
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
     text = rewrite_command_line(re.sub(r"\s+", " ", text).strip())  # "minivess search start -b 45 …"
     text = _ARROW_TO_PATH.sub(" to ", text)  # "mask -> out/m.nii.gz": "mask to out/m.nii.gz"
+    text = _SHORT_FORM.sub(lambda match: _SHORT_FORMS[match.group(1).lower()], text)
     return rewrite(_TYPO_WORD.sub(_fix_typo, text))
+
+
+# Short forms people type for words that decide a request ("generate 20 vols", "hows the hyperparam search").
+_SHORT_FORMS: Final = {
+    "vol": "volume", "vols": "volumes", "imgs": "images", "hyperparam": "hyperparameter",
+    "hyperparams": "hyperparameters", "hows": "how's", "whats": "what's",
+}  # fmt: skip
+_SHORT_FORM: Final = re.compile(r"(?<![\w/.~'-])(vols?|imgs|hyperparams?|hows|whats)(?![\w/.'-])", re.I)
 
 
 _ARROW_TO_PATH: Final = re.compile(r"\s*(?:->|\u2192)\s*(?=['\"`]?(?:[~.]?/|[\w.-]+/|[\w.-]+\.nii\b))")

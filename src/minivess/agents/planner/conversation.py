@@ -220,6 +220,15 @@ class Conversation:
         return request, anchor
 
 
+def _row_run(row: Any) -> str:
+    """The run id of a table row: ``{"run": {"run_id": …}}`` as our tools write it, or ``{"run_id": …}``."""
+    if not isinstance(row, dict):
+        return ""
+    nested = row.get("run")
+    value = (nested if isinstance(nested, dict) else row).get("run_id")
+    return value if isinstance(value, str) else ""
+
+
 def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
     """The run ids of the latest successful answer about several runs (a comparison, a leaderboard's rows, curves
     of several runs, a failure summary's runs), in its order."""
@@ -233,16 +242,14 @@ def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
         )
         rows = data.get("rows")
         if not ids and isinstance(rows, list):
-            ids = [r["run"]["run_id"] for r in rows if isinstance(r, dict) and isinstance(r.get("run"), dict)
-                   and isinstance(r["run"].get("run_id"), str)]  # fmt: skip
+            ids = [_row_run(r) for r in rows if _row_run(r)]
         curves = data.get("curves")
         if not ids and isinstance(curves, dict):
             ids = [key for key in curves if isinstance(key, str) and len(key) == 32]
         groups = data.get("groups")
         if not ids and isinstance(groups, list):  # a failure summary: its failed runs, group by group
-            ids = [r["run"]["run_id"] for g in groups if isinstance(g, dict) and isinstance(g.get("runs"), list)
-                   for r in g["runs"] if isinstance(r, dict) and isinstance(r.get("run"), dict)
-                   and isinstance(r["run"].get("run_id"), str)]  # fmt: skip
+            ids = [_row_run(r) for g in groups if isinstance(g, dict) and isinstance(g.get("runs"), list)
+                   for r in g["runs"] if _row_run(r)]  # fmt: skip
         if len(ids) >= 2:
             return ids
         if run_id_of(data):

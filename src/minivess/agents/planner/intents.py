@@ -148,6 +148,7 @@ _INTENTS: Final = _compile(
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
          r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
          r"|\b(?:make|create|generate|build|give)\b.{0,30}\bsynthetic\s+(?:dataset|data\s*set|set)\s*[:,]"
+         r"|\b(?:fake|simulated|artificial|dummy|toy|mock)\s+(?:[\w-]+\s+)?(?:volumes?|datasets?|data|stacks?|images?)\b"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
         # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
@@ -168,7 +169,7 @@ _INTENTS: Final = _compile(
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
          r"|hunt)\b|\bhpo\b|\bsweep\b"
-         r"|\b(?:search|look|hunt|shop)\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
+         r"|\b(?:search|look|hunt|shop)(?:ing|ping)?\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
          r"hyper-?parameters?|settings|setup|segmenter)\b"
          r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b|\btune\b.{0,60}\btrials?\b"
          r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
@@ -263,6 +264,7 @@ _INTENTS: Final = _compile(
          r"\bpromote\w*\b|\bregister\b|\b(?:make|set|mark|tag|crown|designate|move|point|use)\b.{0,60}"
          r"\b(?:champion|challenger|production|prod)\b(?!\s+(?:server|endpoint))"
          r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
+         r"|\b(?:becomes?|is\s+now)\s+(?:the\s+|our\s+)?(?:new\s+)?(?:champion|challenger)\b"
          r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
          r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
          r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"),
@@ -435,7 +437,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     for intent, pattern in _INTENTS:
         if intent == "failures" and canned_sql(clause):
             return "sql"
-        if intent == "failures" and "ordinal" in {ref.kind for ref in refs}:
+        if intent == "failures" and "ordinal" in kinds and pattern.search(clause):
             return "get_run"  # "show me everything about the first failed run": one run of the failures shown
         if not pattern.search(clause):
             continue
@@ -467,7 +469,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             return "evaluate"
         if intent == "get_run" and families_in(clause) and _TRAIN_OPTION.search(clause) and not _DETAIL.search(clause):
             continue  # "segresnet training, 60 epochs, cap it at 1.5 h"
-        if intent == "get_run" and not (kinds & _RUN_KINDS or (kinds and _DETAIL.search(clause))):
+        if intent == "get_run" and not (kinds & _RUN_KINDS or "ordinal" in kinds or (kinds and _DETAIL.search(clause))):
             if _one_best_run(clause, refs):
                 return "get_run"
             continue

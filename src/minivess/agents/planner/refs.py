@@ -57,7 +57,9 @@ _REF_RE: Final = re.compile(
             r"(?:run|one|model|training|experiment)\b"
             r"|\bthe\s+(?P<ord2>second|third|2nd|3rd)\b(?!\s+(?:time|epoch|split|set))"
             # "the first and the third of those": "first" beside another ordinal or "of those"
-            r"|\bthe\s+(?P<ord3>first|1st)\b(?=\s*(?:,|and\b|or\b|of\s+(?:those|these|them)\b)))",
+            r"|\bthe\s+(?P<ord3>first|1st)\b(?=\s*(?:,|and\b|or\b|of\s+(?:those|these|them)\b))"
+            # "#2 becomes challenger", "how do first and second place differ?": rows of the table shown
+            r"|(?<![\w#])\#(?P<ord4>[1-9])\b|\b(?:the\s+)?(?P<ord5>first|second|third|1st|2nd|3rd)(?=(?:\s+and\s+\w+)?\s+place\b))",
             r"(?P<lastbare>\b(?:the\s+)?(?:last|latest|newest)\b(?=\s*(?:[?.!,;]|$|\s+(?:and|or|with|vs\.?|versus|against"
             r"|on|to|run)\b)))",
             rf"(?P<bestwhich>\b(?:whichever|the|our)\s+(?P<bwf>{_FAM})(?:\s+{_NOUN})?\s+(?:(?:that|which)\s+)?"
@@ -66,7 +68,8 @@ _REF_RE: Final = re.compile(
             r"(?P<bestbare>\b(?:the\s+|our\s+)?best\b(?=\s*(?:[?.!,]|$|\s+(?:and|or|vs\.?|so\s+far|overall)\b)))",
             r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those|the)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
             r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
-            r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b)",
+            r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b"
+            r"|\ball\s+(?:two|three|four|five|[2-9])\s+of\s+(?:them|those|these)\b|\b(?:those|these)\s+(?:three|four|five)\b)",
             r"(?P<pron>\b(?:that|this|the|said|same)\s+(?:same\s+)?(?:new\s+|trained\s+|fresh\s+)?"
             r"(?:run|model|one|checkpoint|experiment)\b(?!\s+(?:famil|of\s+the\b))|\bit\b|\bits\b|\bjust[\s-]+trained\b"
             r"|\b(?:that|this)(?=\s+(?:with|to|against|on|vs\.?|versus|and|in)\b|\s*[?.!,]|\s*$))",
@@ -121,7 +124,9 @@ def _from_match(match: re.Match[str]) -> RunRef:
     if match.group("firstn"):
         return RunRef("firstn", str(parse_int(match.group("fn")) or 2), start)
     if match.group("ordinal"):
-        word = (match.group("ord") or match.group("ord2") or match.group("ord3")).lower()
+        if match.group("ord4"):
+            return RunRef("ordinal", str(int(match.group("ord4")) - 1), start)
+        word = (match.group("ord") or match.group("ord2") or match.group("ord3") or match.group("ord5")).lower()
         return RunRef("ordinal", str(_ORDINALS[word]), start)
     if match.group("lastbare"):
         return RunRef("last", "last", start)

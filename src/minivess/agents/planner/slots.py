@@ -285,7 +285,7 @@ def model_name(text: str) -> str | None:
 
 # "promote X to champion", "make the challenger champion"
 _TARGET_ALIAS = re.compile(
-    r"\b(?:(?:to|as|into)\s+(?:the\s+)?|(?:make|set|crown|name)\s+(?:the\s+)?(?:champion|challenger|run\s+\S+|\S+)\s+"
+    r"\b(?:(?:to|as|into|becomes?|is\s+now)\s+(?:the\s+|our\s+)?|(?:make|set|crown|name)\s+(?:the\s+)?(?:champion|challenger|run\s+\S+|\S+)\s+"
     r"(?:the\s+)?)(?:new\s+)?(champion|challenger)\b",
     _FLAGS,
 )

@@ -310,3 +310,53 @@ def test_round_eight_follow_ups_keep_what_the_last_call_was_given() -> None:
     assert planned_steps("now just the hd95 curve", plotted) == [
         ("learning_curves", {"run_ids": [RUN_B], "metrics": ["val_hd95"]})
     ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps"),
+    [
+        ("generate 20 vols named tr20; afterwards a 15-epoch segresnet on them",
+         [("synthesize_data", {"n": 20, "name": "tr20"}), ("train_model", {"model": "segresnet", "epochs": 15})]),
+        ("hows the hyperparam search coming along", [("search_status", {"search_id": "last"})]),
+        ("I need forty fake vessel volumes for a smoke test", [("synthesize_data", {"n": 40})]),
+        ("spend 45 min hunting for a better model", [("start_search", {"budget_minutes": 45.0})]),
+        ("one segresnet and one dynunet please, fifteen epochs apiece",
+         [("train_model", {"model": "segresnet", "epochs": 15}), ("train_model", {"model": "dynunet", "epochs": 15})]),
+        ("the challenger becomes the new champion", [("promote_model", {"run_id": "challenger", "alias": "champion"})]),
+        # a reaction before the request asks for nothing
+        ("passes, good. document the champion in a model card", [("model_card", {"model": "champion"})]),
+        ("looks solid. make run 0f0f0f0f champion", [("promote_model", {"run_id": "0f0f0f0f", "alias": "champion"})]),
+    ],
+)  # fmt: skip
+def test_round_nine_forms(request_text: str, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    assert planned_steps(request_text) == steps
+
+
+def test_rows_by_place_and_number_are_rows_of_the_table_shown() -> None:
+    shown = History([RUN_A, RUN_B, RUN_C], group=[RUN_A, RUN_B, RUN_C])
+    assert planned_steps("#2 becomes challenger", shown) == [
+        ("promote_model", {"run_id": RUN_B, "alias": "challenger"})
+    ]
+    assert planned_steps("how do first and second place differ?", shown) == [
+        ("compare_runs", {"run_ids": [RUN_A, RUN_B]})
+    ]
+    assert planned_steps("ensemble all three of those", shown)[0][1]["run_ids"] == [RUN_A, RUN_B, RUN_C]
+    assert planned_steps("evaluate the first one on the test split", shown) == [
+        ("evaluate_run", {"run_id": RUN_A, "split": "test"})
+    ]
+    assert planned_steps("show me everything about the first one", shown) == [("get_run", {"run_id": RUN_A})]
+    assert normalize("segment data/vols/a.nii.gz") == "segment data/vols/a.nii.gz"  # a folder keeps its name
+
+
+def test_a_leaderboard_answer_with_flat_rows_names_its_runs() -> None:
+    rows = {"metric": "val_dice", "rows": [{"rank": 1, "run_id": RUN_A}, {"rank": 2, "run_id": RUN_B}]}
+    history = [
+        {"role": "user", "content": "leaderboard please"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "leaderboard", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "leaderboard", "content": json.dumps(rows)},
+        {"role": "assistant", "content": "1. A, 2. B"},
+        {"role": "user", "content": "#2 becomes challenger"},
+    ]  # fmt: skip
+    conversation = Conversation.parse(history)
+    assert conversation.history_before(len(history) - 1).group == [RUN_A, RUN_B]
