@@ -5,162 +5,49 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from minivess.agents.planner import keyvalue, risk
+from minivess.agents.planner import keyvalue
 from minivess.agents.planner.accounting import check_values
-from minivess.agents.planner.annotation import ANNOTATION_BUILDERS
 from minivess.agents.planner.bounds import bound_for
-from minivess.agents.planner.builders import AGAIN, BUILDERS, train_options
-from minivess.agents.planner.cards import CARD_BUILDERS
 from minivess.agents.planner.clauses import Clause, is_filler, normalize, split_clauses, strip_polite
-from minivess.agents.planner.drift import DRIFT_BUILDERS
+from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
+from minivess.agents.planner.followups import (
+    context_clause,
+    dataset_followup,
+    follow_up,
+    inherit,
+    repeat,
+    retry,
+    same_for,
+    search_followup,
+)
 from minivess.agents.planner.intents import (
     INTENT_OF_TOOL,
     TOOL_OF_INTENT,
     Intent,
     cannot_reason,
     classify,
-    has_train_option,
     is_help,
 )
 from minivess.agents.planner.lexicon import families_in, metrics_in
+from minivess.agents.planner.merge import (
+    another_training,
+    merge_drift_model,
+    merge_outputs,
+    merge_queue_predictions,
+    merge_register,
+    merge_risk,
+    merge_tool_options,
+    merge_train_options,
+    merge_uncertainty,
+)
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
-from minivess.agents.planner.refs import RunRef, run_refs
+from minivess.agents.planner.refs import run_refs
 from minivess.agents.planner.resolve import RefResolver
-from minivess.agents.planner.search import SEARCH_BUILDERS
-from minivess.agents.planner.slots import directories, model_name, nii_paths, row_cap
+from minivess.agents.planner.slots import row_cap
 from minivess.agents.planner.sqlmap import literal_sql
 from minivess.agents.planner.texts import EXAMPLES, HELP_TEXT, cannot_text, describe_step, unknown_text
-from minivess.agents.planner.uncertainty import UNCERTAINTY_BUILDERS
 
-# Intents a clause without its own verb may continue ("train segresnet, then swinunetr").
-_INHERITABLE: Final = frozenset(
-    {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
-     "ensemble", "soup", "quality_gate"}
-)  # fmt: skip
-_BUILDERS: Final = {
-    **BUILDERS,
-    **UNCERTAINTY_BUILDERS,
-    **ANNOTATION_BUILDERS,
-    **SEARCH_BUILDERS,
-    **CARD_BUILDERS,
-    **DRIFT_BUILDERS,
-}
-_FOLDER_INTENTS: Final = frozenset({"check_drift", "dataset_info", "label_issues", "review_status"})
-_SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
-_REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
-_ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)
-_ITS_INFO: Final = re.compile(
-    r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b"
-    r"|\bwhat(?:'s|\s+is)\s+in\s+(?:it|there|that)\b",
-    re.I,
-)
-_RETRY: Final = re.compile(
-    r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b|^\s*re-?run\s+(?:it|that|this)\b"
-    r"|\bsame\s+(?:thing|setup|config\w*|settings?|training)\b",
-    re.I,
-)
 _IDLE_TEXT: Final = f'What should I do next? For example: {", ".join(EXAMPLES[:3])} (or say "help").'
-
-
-_SEARCH_FOLLOW: Final = re.compile(
-    r"\b(?:status|progress|finished|done|over|complete|running|going|how\s+(?:is|'s)\s+it|news|trials?)\b", re.I
-)
-_SAME_FOR: Final = re.compile(
-    r"^(?:and\s+|now\s+|then\s+)?(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?|likewise|ditto|again)\s+"
-    r"(?:for|with|on)\b",
-    re.I,
-)
-
-
-def _search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> Intent | None:
-    """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status."""
-    if not _SEARCH_FOLLOW.search(body) or not all(ref.kind == "pronoun" for ref in refs):
-        return None
-    if previous in ("start_search", "search_status"):
-        return "search_status"
-    if previous in ("queue_review", "review_status") and _HOW_GOING.search(body):
-        return "review_status"  # "how is that going?" right after queueing slices for review
-    return None
-
-
-_HOW_GOING: Final = re.compile(
-    r"\bhow(?:\s+is|\s*'s|\s+are)\s+(?:it|that|this|they|things)\b.{0,20}\b(?:going|coming|progressing)\b"
-    r"|^(?:any\s+)?(?:progress|news|updates?)\s*[?.!]?$",
-    re.I,
-)
-
-
-def _same_for(previous: Intent | None, body: str) -> Intent | None:
-    """ "and the same for the challenger": the previous request's tool, on what this clause names."""
-    return previous if previous is not None and _SAME_FOR.search(body) else None
-
-
-# "and at 2%?", "same but overall, top 3", "what about the learning rate?": the previous tool, with what changed
-_ELLIPSIS: Final = re.compile(
-    r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about|(?:do\s+)?the\s+same\s+(?:thing\s+)?for)\b"
-    r"(?!\s+(?:then|also|train|show|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)"
-    # "now the challenger's" ("now" stripped): the same, for it
-    r"|^(?!(?:what|it|that|there|here|who|how|where|let)'s)(?:the\s+)?(?:[\w:-]+\s+)?[\w-]+'s\s*[?.!]?$",
-    re.I,
-)
-
-
-def _follow_up(
-    body: str, previous: Intent | None, resolver: RefResolver, refs: list[RunRef], steps: list[Step]
-) -> list[Step] | None:
-    """An elliptic follow-up of the previous step's tool (this request's, else the previous turn's): its builder
-    reads what this clause changes, and the arguments the clause does not name are kept from that earlier call;
-    None when the clause is not one. Not for training, whose repeats ("again with seed 2") have their own rule."""
-    tool = steps[-1].tool if steps else TOOL_OF_INTENT.get(previous) if previous is not None else None
-    intent = INTENT_OF_TOOL.get(tool or "")
-    if tool in (None, "train_model") or intent not in _BUILDERS or not _ELLIPSIS.search(body):
-        return None
-    earlier = steps[-1].args if steps else resolver.last_args.get(tool or "")
-    if earlier is None:
-        return None
-    built = _BUILDERS[intent](body, refs, resolver)
-    if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
-        return None
-    args = dict(built[0].args)
-    if "metric" in args and "metric" in earlier and not metrics_in(body):
-        args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
-    if "run_id" in args and earlier.get("run_id") not in (None, "last", "latest") and not refs:
-        args["run_id"] = earlier["run_id"]  # "do the same for b.nii.gz" with the champion: the champion again
-    kept = {key: value for key, value in earlier.items() if key not in args}
-    step = Step(tool, {**kept, **args})
-    return None if check_values(body, [step], refs) else [step]
-
-
-_CONTEXT: Final = re.compile(r"^(?:before|until|so\s+that|while)\s+(?:i|we)\b", re.I)
-
-
-def _context_clause(body: str, resolver: RefResolver) -> bool:
-    """ "before I predict on ~/2p/batch9, check whether it drifted from ~/2p/batch1": what the user will do next is
-    context, not a request (when a request follows); the one folder it names is what "it" means after it."""
-    if not _CONTEXT.match(body):
-        return False
-    found = directories(body)
-    if len(found) == 1:
-        resolver.dataset = found[0][0]
-    return True
-
-
-def _dataset_followup(previous: Intent | None, body: str) -> Intent | None:
-    """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
-    return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
-
-
-def _inherit(previous: Intent | None, body: str) -> Intent | None:
-    if previous in _FOLDER_INTENTS and directories(body):
-        return previous  # "now do data/siteC against the same reference"
-    if previous not in _INHERITABLE:
-        return None
-    refs = run_refs(body)
-    if previous == "train":  # "train a dynunet, give it 1.5h at most": "it" is that training, these its options
-        refs = [ref for ref in refs if ref.kind != "pronoun"]
-    if families_in(body) or refs or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
-        return previous
-    return None
 
 
 def _with_key_values(body: str, intent: Intent, built: list[Step] | Clarify) -> list[Step] | Clarify:
@@ -198,116 +85,6 @@ def _choice_question(tool: str, values: dict[str, Any]) -> Clarify | None:
     return Clarify(f"{key} can't be '{value}': it is one of {', '.join(sorted(allowed))}. Which one should I use?")
 
 
-def _retry(body: str, resolver: RefResolver) -> Intent | None:
-    """ "that crashed — try again with batch size 1": a retry of the last training wins over "crashed"."""
-    return "train" if resolver.last_train is not None and _RETRY.search(body) else None
-
-
-def _repeat(body: str, resolver: RefResolver) -> Intent | None:
-    """ "same thing but with lr 5e-4": a training like the last one."""
-    return "train" if resolver.last_train is not None and AGAIN.search(body) else None
-
-
-def _merge_train_options(body: str, steps: list[Step], refs: list[RunRef]) -> bool | Clarify:
-    """ "Train a SwinUNETR for me. I think twelve epochs should be plenty, and use lr 2e-4.": a clause of options
-    alone, right after a training step, sets that step's options (a question when one of them is unusable)."""
-    if not steps or steps[-1].tool != "train_model" or families_in(body) or not has_train_option(body):
-        return False
-    options = train_options(body)
-    if isinstance(options, Clarify):
-        return options
-    if problem := check_values(body, [Step("train_model", dict(options))], refs):
-        return problem  # "I think 5000 epochs": out of range, asked about with its limit
-    if not options:
-        return False
-    steps[-1].args.update(options)
-    return True
-
-
-_ANOTHER: Final = re.compile(r"^(?:and\s+)?(?:another|a\s+second)(?:\s+one)?\b", re.I)
-
-
-def _another_training(body: str, steps: list[Step], refs: list[RunRef]) -> Step | Clarify | None:
-    """ "train one segresnet for 5 epochs with dice_ce and another for 5 epochs with dice_ce_cldice": a second
-    training of the same family with this clause's options (not the first one's options changed)."""
-    another = _ANOTHER.match(body)
-    if another is None or not steps or steps[-1].tool != "train_model" or families_in(body):
-        return None
-    options = train_options(body[another.end() :])  # "a second one": not a duration of one second
-    if isinstance(options, Clarify):
-        return options
-    step = Step("train_model", {"model": steps[-1].args["model"], **options})
-    problem = check_values(body, [step], refs)
-    if problem is None and (each := _EACH.search(body)):
-        shared = train_options(each.group("options"))  # "…, 25 epochs each": every training of this request
-        for earlier in steps:
-            if earlier.tool == "train_model" and isinstance(shared, dict):
-                earlier.args.update({key: value for key, value in shared.items() if key not in earlier.args})
-    return problem or step
-
-
-_EACH: Final = re.compile(r"(?:^|,|\band\b)\s*(?P<options>[^,;]+?)\s+(?:each|for\s+both|both)\s*[.!]?$", re.I)
-
-
-_OPTION_TOOLS: Final = frozenset({"find_label_issues", "start_search"})
-
-
-def _merge_tool_options(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool | Clarify:
-    """ "find label issues in data/x. Do it with five folds", "…, list the worst 50": options of the step before,
-    read by that step's own builder, set on it (a question when one is unusable)."""
-    if (
-        not steps
-        or steps[-1].tool not in _OPTION_TOOLS
-        or not re.search(
-            r"\d|\b(?:single|one|two|three|four|five|six"
-            r"|seven|eight|nine|ten|twenty|fifty)\b",
-            body,
-            re.I,
-        )
-    ):
-        return False
-    built = _BUILDERS[INTENT_OF_TOOL[steps[-1].tool]](body, refs, resolver)
-    if isinstance(built, Clarify):
-        return built
-    options = {key: value for key, value in built[0].args.items() if key != "dataset" or directories(body)}
-    if not options:
-        return False
-    if problem := check_values(body, [Step(steps[-1].tool, dict(options))], refs):
-        return problem
-    steps[-1].args.update(options)
-    return True
-
-
-_FOR_PREDICTIONS: Final = re.compile(r"\bpredictions?\b|\bmodel\b", re.I)
-
-
-def _merge_drift_model(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
-    """ "is data/new different from data/old? use run 77ab12cd for the predictions": that check's model."""
-    if not steps or steps[-1].tool != "check_drift" or "model" in steps[-1].args or not _FOR_PREDICTIONS.search(body):
-        return False
-    runs = resolver.resolve([ref for ref in refs if ref.kind != "pronoun"], single=True)
-    if not runs:
-        return False
-    steps[-1].args["model"] = runs[0]
-    return True
-
-
-_CONFORMAL_MASK: Final = re.compile(r"\bconformal\s+(?:mask|segmentation|prediction|output)s?\b", re.I)
-
-
-def _merge_risk(body: str, steps: list[Step], refs: list[RunRef]) -> bool:
-    """ "segment v.nii.gz with the challenger; I can live with losing 8 % of the vessels": that prediction's risk."""
-    if not steps or steps[-1].tool != "predict_volume" or "risk_fnr" in steps[-1].args or refs:
-        return False
-    if re.search(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", body, re.I) and not _CONFORMAL_MASK.search(body):
-        return False  # "…; and give me the conformal mask that misses at most 10 %" is that prediction's risk
-    value = risk.fnr_value(body, "The tolerated share of missed vessel voxels (risk_fnr)")
-    if not isinstance(value, float):
-        return False
-    steps[-1].args["risk_fnr"] = value
-    return True
-
-
 def _same_run_again(previous: Step, step: Step, index: int) -> bool:
     """``step`` asks the same tool again about the run ``previous`` (at ``index``) was about, with nothing new:
     "which run is the champion and what were its settings", "is the ensemble over-confident? calibrate it"."""
@@ -326,68 +103,6 @@ def _absolute(step: Step, index: int) -> Step:
     return Step(step.tool, args)
 
 
-def _merge_register(body: str, steps: list[Step]) -> bool:
-    """ "…, then register it as X" right after a training step sets that step's register_as instead."""
-    if not (_REGISTER_ONLY.search(body) and not _ALIAS_WORD.search(body) and steps):
-        return False
-    last = steps[-1]
-    name = model_name(body)
-    if last.tool != "train_model" or "register_as" in last.args or not name:
-        return False
-    last.args["register_as"] = name
-    return True
-
-
-_MASK_OUTPUT: Final = re.compile(
-    r"^(?:and\s+)?(?:the\s+)?(?:mask|segmentation|output|prediction)\s+(?:to|into|at|:)\s*['\"`]?(?P<path>[\w./~-]+\.nii(?:\.gz)?)",
-    re.I,
-)
-
-
-def _merge_outputs(body: str, steps: list[Step]) -> bool:
-    """ "segment a.nii.gz with 2e4f6a8c; mask -> m.nii.gz, uncertainty -> u.nii.gz": where that prediction's
-    files go, not a second prediction."""
-    mask = _MASK_OUTPUT.match(body)
-    if mask is None or not steps or steps[-1].tool != "predict_volume" or "output_path" in steps[-1].args:
-        return False
-    rest = body[mask.end() :]
-    output = risk.uncertainty_output(rest)
-    uncertainty = output.path if output is not None else None
-    left = risk.without_span(rest, output.start, output.end) if output is not None and uncertainty else rest
-    if nii_paths(left)[0]:
-        return False  # another volume: a prediction of its own
-    steps[-1].args["output_path"] = mask.group("path")
-    if uncertainty is not None:
-        steps[-1].args["uncertainty_path"] = uncertainty
-    return True
-
-
-_BESIDE: Final = re.compile(r"\bpredictions?\b.{0,40}\b(?:next\s+to|alongside|beside|with|on\s+top\s+of)\b", re.I)
-
-
-def _merge_queue_predictions(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
-    """ "queue 25 slices for the annotators and show the last run's prediction next to each": the run whose
-    predictions the queue shows, not a prediction of a volume."""
-    if not steps or steps[-1].tool != "queue_for_review" or nii_paths(body)[0] or not _BESIDE.search(body):
-        return False
-    runs = resolver.resolve(refs, single=True) if refs else []
-    if not runs:
-        return False
-    steps[-1].args["run_id"] = runs[0]
-    return True
-
-
-def _merge_uncertainty(body: str, steps: list[Step]) -> bool:
-    """ "segment v.nii.gz with it and save an uncertainty map to u.nii.gz": the map belongs to that prediction."""
-    output = risk.uncertainty_output(body)
-    if output is None or output.path is None or not steps or steps[-1].tool != "predict_volume":
-        return False
-    if "uncertainty_path" in steps[-1].args or nii_paths(risk.without_span(body, output.start, output.end))[0]:
-        return False
-    steps[-1].args["uncertainty_path"] = output.path
-    return True
-
-
 # A request before typed SQL, ended like a clause: "which tables do we have? and then run SELECT …".
 _LEAD_REQUEST: Final = re.compile(
     r"^(?P<lead>.*?\w.*?)(?:[?.!;]\s*(?:and\s+)?(?:then\s+)?|,?\s+(?:and\s+then|then|after\s+that)\s+)"
@@ -396,7 +111,7 @@ _LEAD_REQUEST: Final = re.compile(
 )
 
 
-def _text_plan(text: str) -> Plan | None:
+def _text_plan(text: str, history: History | list[str]) -> Plan | None:
     """Help, typed SQL or a refusal decided on the whole message; None when clauses must be read."""
     core = strip_polite(text)
     if not core or is_help(core):
@@ -412,7 +127,7 @@ def _text_plan(text: str) -> Plan | None:
             return Plan(text=problem.question, text_kind="clarify", replace=span, replace_number=span is not None)
         lead = _LEAD_REQUEST.match(before)
         if lead and not is_filler(lead.group("lead")):
-            first = build_plan(lead.group("lead"), [])  # "which tables do we have? and then run SELECT …"
+            first = build_plan(lead.group("lead"), history)  # "which tables do we have? and then run SELECT …"
             if first.steps:
                 return Plan(steps=[*first.steps, step])
             if first.text_kind == "clarify":
@@ -451,7 +166,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         The ordered tool steps, or a single text outcome.
     """
     text = normalize(request)
-    decided = _text_plan(text)
+    decided = _text_plan(text, history)
     if decided is not None:
         return decided
     steps: list[Step] = []
@@ -472,25 +187,25 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
     clauses = split_clauses(text)
     for index, clause in enumerate(clauses):
         body = strip_polite(clause.text)
-        if not body or is_filler(body) or (index < len(clauses) - 1 and _context_clause(body, resolver)):
+        if not body or is_filler(body) or (index < len(clauses) - 1 and context_clause(body, resolver)):
             continue
         refs = run_refs(body)
         intent = (
-            _retry(body, resolver)
-            or _search_followup(previous, body, refs)
-            or _same_for(previous, body)
-            or _dataset_followup(previous, body)
+            retry(body, resolver)
+            or search_followup(previous, body, refs)
+            or same_for(previous, body)
+            or dataset_followup(previous, body)
             or classify(body, refs)
-            or _inherit(previous, body)
-            or _repeat(body, resolver)
+            or inherit(previous, body)
+            or repeat(body, resolver)
         )
-        if intent == "conformal" and _merge_risk(body, steps, refs):
+        if intent == "conformal" and merge_risk(body, steps, refs):
             continue
-        if intent in (None, "get_run", "predict") and _merge_drift_model(body, steps, refs, resolver):
+        if intent in (None, "get_run", "predict") and merge_drift_model(body, steps, refs, resolver):
             continue
         if intent == "leaderboard" and not (metrics_in(body) or families_in(body) or refs):
             # "find mislabelled slices. show the top 30, 1 epoch per fold": the options of that search, no ranking
-            merged = _merge_tool_options(body, steps, refs, resolver)
+            merged = merge_tool_options(body, steps, refs, resolver)
             if isinstance(merged, Clarify):
                 return _clarify_plan(clause, body, merged)
             if merged:
@@ -498,7 +213,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             if steps and steps[-1].tool == "leaderboard":
                 continue  # "who has the lowest HD95? leaderboard please": the ranking already planned
         if (intent is None or intent == (INTENT_OF_TOOL.get(steps[-1].tool) if steps else previous)) and (
-            again := _follow_up(body, previous, resolver, refs, steps)
+            again := follow_up(body, previous, resolver, refs, steps)
         ):
             for step in again:
                 step = _absolute(step, len(steps))
@@ -506,7 +221,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
                 steps.append(step)
             understood.append(describe_step(again[0]))
             continue
-        if intent is None and (another := _another_training(body, steps, refs)) is not None:
+        if intent is None and (another := another_training(body, steps, refs)) is not None:
             if isinstance(another, Clarify):
                 return _clarify_plan(clause, body, another)
             resolver.note(len(steps), another)
@@ -514,18 +229,18 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             understood.append(describe_step(another))
             continue
         if intent is None:
-            merged = _merge_train_options(body, steps, refs) or _merge_tool_options(body, steps, refs, resolver)
+            merged = merge_train_options(body, steps, refs) or merge_tool_options(body, steps, refs, resolver)
             if merged is True:
                 continue
             if isinstance(merged, Clarify):
                 return _clarify_plan(clause, body, merged)
             return Plan(text=unknown_text(body, understood), text_kind="unknown")
-        if intent == "promote" and _merge_register(body, steps):
+        if intent == "promote" and merge_register(body, steps):
             continue
         if intent == "predict" and (
-            _merge_outputs(body, steps)
-            or _merge_uncertainty(body, steps)
-            or _merge_queue_predictions(body, steps, refs, resolver)
+            merge_outputs(body, steps)
+            or merge_uncertainty(body, steps)
+            or merge_queue_predictions(body, steps, refs, resolver)
         ):
             continue
         built = _with_key_values(body, intent, _BUILDERS[intent](body, refs, resolver))

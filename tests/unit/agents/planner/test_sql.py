@@ -9,10 +9,11 @@ import duckdb
 import pytest
 
 from minivess.agents.planner import plan_reply
+from minivess.agents.planner.models import History
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql, literal_sql
 from minivess.pipelines.analytics.guard import check_sql
 from minivess.pipelines.analytics.schema import TABLES, table_ddl
-from tests.unit.agents.planner.support import ALL_TOOLS, SYSTEM, load_cases, user
+from tests.unit.agents.planner.support import ALL_TOOLS, RUN_A, SYSTEM, load_cases, planned_steps, user
 
 QUESTIONS = [
     "how many runs are there?", "how many runs failed?", "how many segresnet runs finished today?",
@@ -113,3 +114,12 @@ def test_runs_are_counted_per_experiment() -> None:
     sql = canned_sql("finished runs per experiment")
     assert sql is not None
     assert "GROUP BY r.experiment_name" in sql and "r.status = 'FINISHED'" in sql
+
+
+def test_a_request_before_typed_sql_reads_the_conversation() -> None:
+    history = History([RUN_A])
+    steps = planned_steps("evaluate it on val, and then run SELECT run_id FROM runs", history)
+    assert steps == [
+        ("evaluate_run", {"run_id": RUN_A, "split": "val"}),
+        ("query_runs", {"sql": "SELECT run_id FROM runs"}),
+    ]

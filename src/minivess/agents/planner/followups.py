@@ -1,0 +1,150 @@
+"""Follow-ups: clauses whose tool or values come from the previous step or turn ("retry that with bs=1",
+"do the same for F", "now the challenger's", "how is that going?")."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from minivess.agents.planner.accounting import check_values
+from minivess.agents.planner.builders import AGAIN
+from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
+from minivess.agents.planner.intents import (
+    INTENT_OF_TOOL,
+    TOOL_OF_INTENT,
+    Intent,
+)
+from minivess.agents.planner.lexicon import families_in, metrics_in
+from minivess.agents.planner.models import Clarify, Step
+from minivess.agents.planner.refs import RunRef, run_refs
+from minivess.agents.planner.resolve import RefResolver
+from minivess.agents.planner.slots import directories, nii_paths
+
+# Intents a clause without its own verb may continue ("train segresnet, then swinunetr").
+_INHERITABLE: Final = frozenset(
+    {"train", "evaluate", "compare", "curves", "predict", "get_run", "leaderboard", "calibrate", "conformal",
+     "ensemble", "soup", "quality_gate"}
+)  # fmt: skip
+_FOLDER_INTENTS: Final = frozenset({"check_drift", "dataset_info", "label_issues", "review_status"})
+_SPLIT_WORD: Final = re.compile(r"\b(?:val(?:idation)?|test|train(?:ing)?)\b", re.I)
+_ITS_INFO: Final = re.compile(
+    r"\b(?:its|their)\s+(?:info\w*|details?|summary|stats|statistics|spacing|volumes)\b"
+    r"|\bwhat(?:'s|\s+is)\s+in\s+(?:it|there|that)\b",
+    re.I,
+)
+_RETRY: Final = re.compile(
+    r"\b(?:try|do|run)\s+(?:it\s+|that\s+|this\s+)?again\b|\bretry\b|^\s*re-?run\s+(?:it|that|this)\b"
+    r"|\bsame\s+(?:thing|setup|config\w*|settings?|training)\b",
+    re.I,
+)
+
+
+_SEARCH_FOLLOW: Final = re.compile(
+    r"\b(?:status|progress|finished|done|over|complete|running|going|how\s+(?:is|'s)\s+it|news|trials?)\b", re.I
+)
+_SAME_FOR: Final = re.compile(
+    r"^(?:and\s+|now\s+|then\s+)?(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?|likewise|ditto|again)\s+"
+    r"(?:for|with|on)\b",
+    re.I,
+)
+
+
+def search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> Intent | None:
+    """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status."""
+    if not _SEARCH_FOLLOW.search(body) or not all(ref.kind == "pronoun" for ref in refs):
+        return None
+    if previous in ("start_search", "search_status"):
+        return "search_status"
+    if previous in ("queue_review", "review_status") and _HOW_GOING.search(body):
+        return "review_status"  # "how is that going?" right after queueing slices for review
+    return None
+
+
+_HOW_GOING: Final = re.compile(
+    r"\bhow(?:\s+is|\s*'s|\s+are)\s+(?:it|that|this|they|things)\b.{0,20}\b(?:going|coming|progressing)\b"
+    r"|^(?:any\s+)?(?:progress|news|updates?)\s*[?.!]?$",
+    re.I,
+)
+
+
+def same_for(previous: Intent | None, body: str) -> Intent | None:
+    """ "and the same for the challenger": the previous request's tool, on what this clause names."""
+    return previous if previous is not None and _SAME_FOR.search(body) else None
+
+
+# "and at 2%?", "same but overall, top 3", "what about the learning rate?": the previous tool, with what changed
+_ELLIPSIS: Final = re.compile(
+    r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about|(?:do\s+)?the\s+same\s+(?:thing\s+)?for)\b"
+    r"(?!\s+(?:then|also|train|show|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)"
+    # "now the challenger's" ("now" stripped): the same, for it
+    r"|^(?!(?:what|it|that|there|here|who|how|where|let)'s)(?:the\s+)?(?:[\w:-]+\s+)?[\w-]+'s\s*[?.!]?$",
+    re.I,
+)
+
+
+def follow_up(
+    body: str, previous: Intent | None, resolver: RefResolver, refs: list[RunRef], steps: list[Step]
+) -> list[Step] | None:
+    """An elliptic follow-up of the previous step's tool (this request's, else the previous turn's): its builder
+    reads what this clause changes, and the arguments the clause does not name are kept from that earlier call;
+    None when the clause is not one. Not for training, whose repeats ("again with seed 2") have their own rule."""
+    tool = steps[-1].tool if steps else TOOL_OF_INTENT.get(previous) if previous is not None else None
+    intent = INTENT_OF_TOOL.get(tool or "")
+    if tool in (None, "train_model") or intent not in _BUILDERS or not _ELLIPSIS.search(body):
+        return None
+    earlier = steps[-1].args if steps else resolver.last_args.get(tool or "")
+    if earlier is None:
+        return None
+    built = _BUILDERS[intent](body, refs, resolver)
+    if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
+        return None
+    args = dict(built[0].args)
+    if "metric" in args and "metric" in earlier and not metrics_in(body):
+        args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
+    if "run_id" in args and earlier.get("run_id") not in (None, "last", "latest") and not refs:
+        args["run_id"] = earlier["run_id"]  # "do the same for b.nii.gz" with the champion: the champion again
+    kept = {key: value for key, value in earlier.items() if key not in args}
+    step = Step(tool, {**kept, **args})
+    return None if check_values(body, [step], refs) else [step]
+
+
+_CONTEXT: Final = re.compile(r"^(?:before|until|so\s+that|while)\s+(?:i|we)\b", re.I)
+
+
+def context_clause(body: str, resolver: RefResolver) -> bool:
+    """ "before I predict on ~/2p/batch9, check whether it drifted from ~/2p/batch1": what the user will do next is
+    context, not a request (when a request follows); the one folder it names is what "it" means after it."""
+    if not _CONTEXT.match(body):
+        return False
+    found = directories(body)
+    if len(found) == 1:
+        resolver.dataset = found[0][0]
+    return True
+
+
+def dataset_followup(previous: Intent | None, body: str) -> Intent | None:
+    """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
+    return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
+
+
+def inherit(previous: Intent | None, body: str) -> Intent | None:
+    if previous in _FOLDER_INTENTS and directories(body):
+        return previous  # "now do data/siteC against the same reference"
+    if previous not in _INHERITABLE:
+        return None
+    refs = run_refs(body)
+    if previous == "train":  # "train a dynunet, give it 1.5h at most": "it" is that training, these its options
+        refs = [ref for ref in refs if ref.kind != "pronoun"]
+    if families_in(body) or refs or _SPLIT_WORD.search(body) or metrics_in(body) or nii_paths(body)[0]:
+        return previous
+    return None
+
+
+def retry(body: str, resolver: RefResolver) -> Intent | None:
+    """ "that crashed — try again with batch size 1": a retry of the last training wins over "crashed"."""
+    return "train" if resolver.last_train is not None and _RETRY.search(body) else None
+
+
+def repeat(body: str, resolver: RefResolver) -> Intent | None:
+    """ "same thing but with lr 5e-4": a training like the last one."""
+    return "train" if resolver.last_train is not None and AGAIN.search(body) else None
