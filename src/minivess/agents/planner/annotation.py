@@ -16,7 +16,7 @@ from typing import Any, Final
 from minivess.agents.planner import slots
 from minivess.agents.planner.bounds import BOUNDS, Bound
 from minivess.agents.planner.builders import Builder, Built, targets
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import NUM, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef

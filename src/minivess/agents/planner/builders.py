@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from minivess.agents.planner import risk, slots, unknown
 from minivess.agents.planner.bounds import BOUNDS
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import FAMILIES, families_in, first_metric, metrics_in, param_in
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef

@@ -11,7 +11,7 @@ import re
 from typing import Final
 
 from minivess.agents.planner.builders import Builder, Built
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.models import Step
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver

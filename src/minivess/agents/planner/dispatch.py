@@ -9,7 +9,7 @@ from minivess.agents.planner.builders import BUILDERS as _CORE
 from minivess.agents.planner.builders import Builder
 from minivess.agents.planner.cards import CARD_BUILDERS
 from minivess.agents.planner.drift import DRIFT_BUILDERS
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.search import SEARCH_BUILDERS
 from minivess.agents.planner.uncertainty import UNCERTAINTY_BUILDERS
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from minivess.agents.planner import slots
 from minivess.agents.planner.builders import Builder, Built
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver

@@ -9,10 +9,10 @@ from typing import Final
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.builders import AGAIN
 from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.intents import (
     INTENT_OF_TOOL,
     TOOL_OF_INTENT,
-    Intent,
 )
 from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, Step

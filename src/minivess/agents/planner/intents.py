@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final
 
-from minivess.agents.planner.lexicon import FAMILY_ALT, families_in, param_in
+from minivess.agents.planner.intent_words import INTENTS, INTENTS_BY_NAME, Intent
+from minivess.agents.planner.lexicon import families_in, param_in
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.slots import nii_paths
 from minivess.agents.planner.sqlmap import canned_sql
 
-Intent = Literal[
-    "describe_warehouse", "synthesize", "dataset_info", "train", "predict", "registry", "promote", "curves",
-    "compare", "sql", "failures", "param_effect", "evaluate", "get_run", "leaderboard",
-    "quality_gate", "soup", "conformal", "calibrate", "ensemble",
-    "import_reviews", "review_status", "queue_review", "label_issues", "search_status", "start_search",
-    "model_card", "check_drift",
-]  # fmt: skip
 # The uncertainty tools' intents: checked first (their words are specific), except that a request naming a NIfTI
 # volume is a prediction ("segment v.nii.gz …, missing at most 5 % of vessels" → predict_volume with risk_fnr).
 _UNCERTAINTY: Final = frozenset({"quality_gate", "soup", "conformal", "calibrate", "ensemble"})
@@ -84,241 +78,6 @@ _REVIEW_LOOP: Final = re.compile(
     _I,
 )
 _WAIVED_FOR_REVIEW: Final = ("send messages", "reach the internet", "label or annotate")
-
-
-def _compile(pairs: tuple[tuple[Intent, str], ...]) -> tuple[tuple[Intent, re.Pattern[str]], ...]:
-    return tuple((intent, re.compile(pattern, _I)) for intent, pattern in pairs)
-
-
-_NUM_WORDS: Final = "two|three|four|five|six|seven|eight|nine|ten"
-_INTENTS: Final = _compile(
-    (
-        ("model_card",  # before promote: "make a model card for the champion" is no promotion
-         r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
-         r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"
-         r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"),
-        ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
-         r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
-         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
-         r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
-         r"|[/~]\S*\s+(?:\w+ly\s+)?(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?"
-         r"|versus|against)\b"
-         r"|[/~].{0,80}\bwhat\s+(?:the\s+)?[\w'-]+(?:\s+\w+)?\s+(?:was|were)\s+trained\s+on\b"),
-        ("describe_warehouse",
-         r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
-         r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
-         r"|\bwarehouse\s+(?:schema|tables|columns)"
-         r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"
-         r"|\bwhat\s+does\s+(?:the\s+|our\s+)?(?:runs?\s+)?(?:database|db|warehouse)\s+look\s+like\b"
-         r"|\b(?:database|db|warehouse)\s+(?:schema|structure|layout)\b|\bwhich\s+tables\b"
-         r"|^\s*(?:the\s+)?schema\b"),
-        ("quality_gate",
-         r"\bweight[\s_-]?watcher\b|\bquality[\s_-]+gate\b|\bweights?\s+(?:quality|health|check|diagnostics?|analysis)\b"
-         r"|\b(?:check|inspect|analy[sz]e|audit|examine|test)\s+(?:the\s+)?(?:\w+\s+)?weights\b"
-         r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
-         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b|\bweights?\s+gate\b"
-         r"|\bweights\b.{0,30}\bany\s+good\b|\bweight\s+(?:spectr\w*|gate)\b"
-         r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b"),
-        ("soup",
-         r"\bsoupe?(?:s|ed|ing)?\b|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
-         r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
-        ("conformal",
-         r"\bconformal\w*|\bfalse[\s-]+negative(?:s|\s+rate)?\b|\bfnr\b|\bmiss[\s-]+rate\b|\brisk[\s-]+control\w*"
-         r"|\bmiss(?:es|ing|ed)?\s+(?:at\s+most|no\s+more\s+than|(?:less|fewer)\s+than|under|below|only|up\s+to)\b"
-         r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"
-         r"|\blos(?:e|es|ing)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?\S+\s*(?:%|percent)?\s+of\s+(?:the\s+)?"
-         r"(?:vessels?|vessel\s+voxels)"),
-        ("calibrate",
-         r"\b(?:re-?|mis-?)?calibrat\w*\b(?!\s+(?:split|set|partition|fold|data|volumes))"
-         r"|\b(?:over|under)[\s-]?confiden\w*|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
-         r"|\bexpected\s+calibration\s+error\b|\bece\b"
-         r"|\b(?:reliable|trustworthy|trust)\b.{0,40}\b(?:probabilit\w*|confidences?)\b"
-         r"|\b(?:probabilit\w*|confidences?)\b.{0,40}\b(?:reliable|trustworthy)\b"),
-        ("ensemble",
-         r"\bensembl\w*|\bmajority[\s-]+vot\w*|\b(?:soft|hard)[\s-]+vot\w*"
-         r"|\bvote\b.{0,40}\b(?:runs|models|masks)\b|\b(?:runs|models)\b.{0,40}\bvote\b"
-         r"|\bvot(?:e|ing)\s+(?:between|among|across|over|of)\b"
-         r"|\baverag\w*\s+(?:the\s+)?(?:predictions|probabilities|outputs|masks)\s+of\b"
-         rf"|\b(?:average|combine)\s+(?:(?:the|our|my|all)\s+)?(?:(?:\d+|{_NUM_WORDS}|top|best|last|latest)\s+){{1,3}}"
-         rf"(?:runs|models|(?:{FAMILY_ALT})s)\b"),
-        ("synthesize",
-         r"\b(?:generate|synthesi[sz]e|synth)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
-         r"\b(?:generate|synthesi[sz]e|synth|simulate|create|make|produce|render)\b.{0,60}"
-         r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
-         r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
-         r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
-         r"|\b(?:make|create|generate|build|give)\b.{0,30}\bsynthetic\s+(?:dataset|data\s*set|set)\s*[:,]"
-         r"|\b(?:fake|simulated|artificial|dummy|toy|mock)\s+(?:[\w-]+\s+)?(?:volumes?|datasets?|data|stacks?|images?)\b"
-         r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
-         r"\b(?:datasets?|data|sets?|volumes?)\b"),
-        # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
-        ("search_status",
-         r"\b(?:model\s+|hyper-?parameter\s+|nightly\s+|hpo\s+)?(?:search|sweep|tuning)\s+(?:status|progress)\b"
-         r"|\b(?:status|progress)\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
-         r"(?:search|sweep|tuning)\b"
-         r"|\bhow(?:\s+is|\s*'s|\s+did|\s+was)\s+(?:the\s+|my\s+|our\s+|last\s+night'?s?\s+|the\s+nightly\s+)?(?:model\s+|"
-         r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
-         r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+|hyper-?parameter\s+)?(?:search|sweep|tuning)\b.{0,20}"
-         r"\b(?:done|finished|over|running|complete)\b"
-         r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+)?"
-         r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
-         r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
-         r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
-         r"|\b(?:which|what)\s+trials?\b"
-         r"|\bsearch_status\b"),
-        ("start_search",
-         r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
-         r"|hunt)\b|\bhpo\b|\bsweep\b"
-         r"|\b(?:search|look|hunt|shop)(?:ing|ping)?\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
-         r"hyper-?parameters?|settings|setup|segmenter)\b"
-         r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b|\btune\b.{0,60}\btrials?\b"
-         r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
-         r"|\bsearch\s+(?:over|across|among|through)\b"
-         rf"|^\s*search\s+(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
-        # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
-        # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
-        # alone a run's details.
-        ("import_reviews",
-         r"\bimport\w*\b.{0,50}\b(?:reviews?|reviewed|corrections?|corrected|fix(?:es|ed)?|annotations?|masks?"
-         r"|labels?|label[\s-]?studio)\b"
-         r"|\b(?:bring|get|load|apply|merge|take|pull|fetch)\b.{0,40}\b(?:corrected|fixed|reviewed|relabell?ed)\s+"
-         r"(?:masks?|labels?|slices?|annotations?|segmentations?)\b"
-         r"|\b(?:bring|get)\b.{0,30}\b(?:reviews?|corrections?|label\s+fixes)\s+back\b"
-         r"|\b(?:bring|get|grab|pull|fetch|collect)\b.{0,40}\b(?:fix(?:es)?|corrections?|annotations?|reviews?|masks?)\b"
-         r".{0,10}\bback\b"
-         r"|\b(?:grab|get|pull|fetch|collect|take|bring)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
-         r"|corrections?)\b"
-         r"|\bimport\s+(?:them|those|these)\b"
-         r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
-         r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
-        ("review_status",
-         r"\b(?:review|annotation|labell?ing|label[\s-]?studio|correction)\s+(?:status|progress)\b"
-         r"|\bstatus\s+of\s+(?:the\s+)?(?:reviews?|annotations?|label[\s-]?studio|review\s+queue|labell?ing)\b"
-         r"|\bhow(?:\s+is|\s+are|\s*'s)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing|reviewers?|corrections?"
-         r"|review\s+queue)\s+(?:going|doing|coming(?:\s+along)?|progressing|getting\s+on)\b"
-         r"|\bhow\s+(?:many|much|far)\b.{0,50}\b(?:reviewed|left\s+to\s+review|pending\s+review|still\s+pending"
-         r"|(?:been\s+)?(?:corrected|annotated))\b"
-         r"|\b(?:are|is|have)\s+(?:the\s+)?(?:reviews?|reviewers?)\b.{0,20}\b(?:done|finished|complete|ready)\b"
-         r"|\bhow\s+far\s+(?:along\s+)?(?:is|are)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing"
-         r"|reviewers?|corrections?)\b"
-         r"|\bhow\s+far\s+(?:have|has)\s+(?:the\s+)?(?:reviewers?|annotators?|labell?ers?)\b"
-         r"|\b(?:waiting|pending|queued)\s+for\s+(?:human\s+)?review\b|\bstill\s+(?:waiting|pending|to\s+be\s+reviewed)\b"
-         r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,30}\b(?:finished|done|complete|through)\b"
-         r"|\breviews?\b.{0,40}\b(?:done|finished|complete|pending)\b"
-         r"|\blabel[\s-]?studio\s+(?:tasks?|project)\b.{0,40}\b(?:finished|done|complete|ready|status|progress)\b"
-         r"|\bhow\s+(?:is|are|'s)\s+(?:the\s+)?(?:reviews?|annotations?|labell?ing)\b.{0,60}\b(?:going|coming\s+along"
-         r"|progressing|getting\s+on)\b"
-         r"|\bhow\s+many\b.{0,50}\b(?:skip(?:ped|s)?|still\s+open)\b"
-         r"|\b(?:progress|news|updates?|word)\s+(?:from|of|on|about)\s+(?:the\s+|our\s+|my\s+)?(?:annotators?|reviewers?"
-         r"|labell?ers?|reviews?|annotations?|labell?ing)\b"),
-        ("queue_review",
-         r"\bqueue(?!d\b)\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
-         r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
-         r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
-         r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
-         r"|\bqueue\b.{0,40}\btop[_\s-]?k\b"),
-        ("label_issues",
-         r"\bmis-?label(?:l?ed|l?ing|s)?\b|\bcleanlab\b|\blabel[\s-]+quality\b"
-         r"|\blabels?\s+(?:check|audit|cleaning|clean[\s-]?up|scan)\b"
-         r"|\b(?:label|labell?ing|annotation|mask|ground[\s-]truth)s?\s+(?:issues?|errors?|mistakes?|problems?"
-         r"|faults?|inconsistenc(?:y|ies))\b"
-         r"|\b(?:suspicious|suspect|dubious|questionable|doubtful)\s+(?:labels?|masks?|slices?|annotations?)\b"
-         r"|\b(?:find|detect|spot|flag|look\s+for|search\s+for|identify|which|any|show|list|are\s+there|scan|hunt"
-         r"|check)\b.{0,40}"
-         r"\b(?:wrong|bad|incorrect|faulty|erroneous|noisy|broken)\s+(?:\w+\s+)?(?:labels?|masks?|annotations?)\b"
-         r"|\b(?:check|verify|audit|inspect|validate|review|vet)\s+(?:the\s+)?(?:labels?|masks?|annotations?"
-         r"|ground[\s-]truth)\b(?!\s+(?:loss|noise))"
-         r"|\blabels?\b.{0,40}\b(?:wrong|incorrect|errors?|mistakes?)\b"
-         r"|\b(?:are|is)\s+(?:the\s+|our\s+|my\s+)?(?:labels?|masks?|annotations?|ground[\s-]truth)\b.{0,40}"
-         r"\b(?:noisy|wrong|correct|right|accurate|reliable|trustworthy|clean)\b"),
-        ("dataset_info",
-         r"\b(?:describe|inspect|validate|check|summari[sz]e|show|info|details?|stats|statistics|look\s+at|list"
-         r"|what(?:'s|\s+is)\s+in|tell\s+me\s+about)\b.{0,40}\b(?:dataset|data\s+(?:folder|dir\w*|set)|volumes"
-         r"|the\s+data\b)|\bhow\s+many\s+(?:volumes|images|scans|samples|cases|stacks)\b"
-         r"|\bdataset\s+(?:info|summary|details|stats|statistics)\b"
-         r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
-         r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"
-         r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
-         r"|\b(?:vessel|foreground)\s+(?:fraction|ratio|share|density)\b|\bclass\s+(?:balance|imbalance)\b"
-         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
-         r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b"
-         r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
-        ("train",
-         r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?train\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
-         r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
-         r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
-         r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
-         r"(?:training|experiment|job|fit|(?:new\s+)?run)\b(?!\s+(?:curves?|loss|history|\d|[0-9a-f]{6}))"
-         rf"|\btraining\s+(?:a\s+|an\s+|the\s+|another\s+"
-         rf"|new\s+)?(?:{FAMILY_ALT})|\b(?:try|fit)\b.{{0,20}}\b(?:{FAMILY_ALT})"
-         rf"|\b(?:need|want|like|get)\s+(?:an?\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})\s+(?:model\s+)?trained\b"
-         rf"|\b(?:start|launch|kick\s*off|begin|fire\s+off|spin\s+up)\s+(?:an?\s+|the\s+|new\s+|fresh\s+)*(?:{FAMILY_ALT})"
-         rf"|\b(?:new|fresh|another)\s+(?:{FAMILY_ALT})\s+(?:training\s+)?(?:run|training|experiment|job)\b"),
-        ("predict",
-         r"\b(?:segment|predict|predictions?|infer|inference|apply)\b(?!ation)|\.nii(?:\.gz)?\b"),
-        ("registry",
-         r"\b(?:who|which|what)(?:'s|\s+is|\s+are|\s+was)?\b.{0,30}\b(?:champion|challenger|aliases|registered)\b"
-         r"|\b(?:model\s+registry|registered\s+models?)\b|\bhow\s+many\b.{0,30}\bregistered\b"
-         r"|\bmodels?\s+(?:are\s+|is\s+)?registered\b"),
-        ("promote",
-         r"\bpromote\w*\b|\bregister\b|\b(?:make|set|mark|tag|crown|designate|move|point|use)\b.{0,60}"
-         r"\b(?:champion|challenger|production|prod)\b(?!\s+(?:server|endpoint))"
-         r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
-         r"|\b(?:becomes?|is\s+now)\s+(?:the\s+|our\s+)?(?:new\s+)?(?:champion|challenger)\b"
-         r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
-         r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
-         r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"),
-        ("curves",
-         r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bconverg\w*|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
-         r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
-         r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
-        ("compare",
-         r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
-         r"|\bdiff\b|\bcontrast\b|\bdiffer(?:s|ed)?\b"
-         r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
-        ("failures",
-         r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
-         r"|\bwent\s+wrong\b|\bnan\b|\bdiverg\w*|\bblew\s+up\b|\bexplod\w*"),
-        ("param_effect",
-         r"\b(?:did|does|do|has|have|is|was|will|would|can)\b.{0,60}\b(?:help|helped|helps|matter|matters|mattered"
-         r"|improve[sd]?|make\s+(?:a|any)\s+difference|affect(?:s|ed)?|impact(?:s|ed)?|influence[sd]?|hurt|hurts"
-         r"|boost(?:s|ed)?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
-         r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"
-         r"|\b(?:which|what|best|optimal|ideal|good)\s+(?:learning[\s-]+rate|lr|loss|patch\s*size|batch\s*size|seed)"
-         r"|\bhow\s+much\s+does\b.{0,40}\bmatter"
-         r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|mak(?:es|e|ing)\s+(?:a|any)\s+difference"
-         r"|made\s+(?:a|any)\s+difference|improved|improves|changes?)\b"
-         r"|\bworth\s+it\b"),
-        ("evaluate",
-         r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
-         r"|\b(?:check|run|try|test|score)\b.{0,40}\bon\s+(?:the\s+)?(?:val(?:idation)?|test|train(?:ing)?|held[\s-]out)"
-         r"(?:\s+(?:set|split|data))?\b"
-         r"|\btest\s+(?:run|model|it|that|this|the|my|our)\b"
-         r"|\bhow\b.{0,60}\b(?:do|does|perform|performs|performed"
-         r"|doing|performing|score|scores|fare|fares|work|works)\b"
-         r".{0,30}\b(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
-         r"|\bscore\s+(?:it|that|this|the|run|our|my)\b"
-         r"|\bhow\s+(?:good|well|bad|accurate)\s+(?:is|are|was|were)\b.{0,50}\bon\s+(?:the\s+)?"
-         r"(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
-         r"|\bper[\s-](?:volume|case|image|scan)\s+(?:dice|cl[\s-]?dice|hd95|nsd|scores?|metrics|results?)\b"
-         r"|\b(?:performance|results?|scores?|metrics|dice|cl[\s-]?dice|hd95|nsd)\s+(?:of\s+.{0,40}\s+)?on\s+(?:the\s+)?"
-         r"(?:test|val|validation|held[\s-]out)"
-         r"|\bwhat\s+(?:score|dice|cl[\s-]?dice|nsd|performance|results?)\b.{0,60}\bon\s+(?:the\s+)?"
-         r"(?:test|val|validation|held[\s-]out)\b"),
-        ("get_run",
-         r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
-         r"|tell\s+me\s+(?:(?:everything|more|all)\s+)?about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
-         r"|settings|tags|epochs"
-         r"|performance|results?|scores?|metrics)\b"),
-        ("leaderboard",
-         r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
-         r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
-         r"|\b(?:is|are)\s+(?:currently\s+|now\s+|still\s+)?(?:ahead|leading|in\s+the\s+lead|in\s+front|on\s+top)\b"
-         r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
-         r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),
-    )
-)  # fmt: skip
-_INTENTS_BY_NAME: Final = dict(_INTENTS)
 _QUESTION_TRAIN: Final = re.compile(
     r"\b(?:how\s+(?:many|long|much)|did|does|was|were|has|have|when)\b[^.?]*\btrain(?:ed|ing)?\b", _I
 )
@@ -434,7 +193,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
         return INTENT_OF_TOOL[named.group("tool").lower()]
     kinds = {ref.kind for ref in refs}
     deferred: Intent | None = None  # an uncertainty word that only names a result: used if nothing else fits
-    for intent, pattern in _INTENTS:
+    for intent, pattern in INTENTS:
         if intent == "failures" and canned_sql(clause):
             return "sql"
         if intent == "failures" and "ordinal" in kinds and pattern.search(clause):
@@ -462,7 +221,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             intent == "compare"
             and len(refs) < 2
             and param_in(clause)
-            and _INTENTS_BY_NAME["param_effect"].search(clause)
+            and INTENTS_BY_NAME["param_effect"].search(clause)
         ):
             return "param_effect"  # "is the clDice loss worth it compared to dice_ce?"
         if intent == "get_run" and kinds & _RUN_KINDS and _SPLIT_SCORE.search(clause):
@@ -475,7 +234,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "leaderboard" and _one_best_run(clause, refs):
             return "get_run"
-        if intent == "curves" and _only_overfit(pattern, clause) and _INTENTS_BY_NAME["evaluate"].search(clause):
+        if intent == "curves" and _only_overfit(pattern, clause) and INTENTS_BY_NAME["evaluate"].search(clause):
             return "evaluate"  # "score the champion on the training split, I want to see whether it overfits"
         if intent == "registry" and _DETAIL.search(clause) and "alias" in kinds:
             return "get_run"  # "what hyperparameters did the champion use?": that run's details

@@ -20,10 +20,10 @@ from minivess.agents.planner.followups import (
     same_for,
     search_followup,
 )
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.intents import (
     INTENT_OF_TOOL,
     TOOL_OF_INTENT,
-    Intent,
     cannot_reason,
     classify,
     is_help,

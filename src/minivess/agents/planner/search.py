@@ -13,7 +13,7 @@ from minivess.agents.planner import slots
 from minivess.agents.planner.annotation import _EPOCHS, _blank, _count, _folder, _no_run
 from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.builders import Builder, Built
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import NUM, families_in
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef

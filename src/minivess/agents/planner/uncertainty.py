@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from minivess.agents.planner import risk, unknown
 from minivess.agents.planner.builders import Builder, Built, ask_run, targets
-from minivess.agents.planner.intents import Intent
+from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import METRIC_ALT, NUM, families_in, first_metric, parse_int
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef
