@@ -172,6 +172,7 @@ def chat(thread: str | None = typer.Option(None, "--thread", help="Resume this t
     """Interactive chat with the agent (history kept per thread; /help for commands)."""
     session = _session(thread)
     render.console.print(f"[bold]minivess chat[/] · thread {session.thread_id} · /help for commands")
+    _show_pending(session)  # a resumed thread waiting for a decision shows what a "yes" would approve
     while True:
         try:
             from rich.prompt import Prompt
@@ -201,13 +202,31 @@ def _feedback(session: Any, good: bool, comment: str) -> None:
 
 
 _APPROVE: Final = frozenset({"y", "yes", "yes please", "approve", "approved", "ok", "okay", "go", "go ahead", "sure"})
-_REJECT: Final = frozenset({"n", "no", "no thanks", "reject", "rejected", "cancel", "don't", "do not", "stop"})
+_REJECT: Final = frozenset({"n", "no", "no thanks", "nope", "reject", "rejected", "cancel", "don't", "do not", "stop"})
 
 
-def _approval_word(line: str) -> bool | None:
-    """True for "yes"/"ok"/"go ahead", False for "no"/"cancel": a plain answer to the approval on screen, else None."""
-    word = line.strip().lower().rstrip(".!")
-    return True if word in _APPROVE else False if word in _REJECT else None
+def _approval_answer(line: str) -> tuple[bool, str] | None:
+    """(approved, comment) for a plain answer to the approval on screen: "yes", "ok", "go ahead"; "no", "cancel",
+    or "no, too long" (rejected, with that reason). None for anything else ("yes, but with 3 epochs" is a new
+    request, not a yes)."""
+    text = line.strip().replace("\u2019", "'")
+    word = text.lower().rstrip(".!")
+    if word in _APPROVE:
+        return True, ""
+    if word in _REJECT:
+        return False, ""
+    head, sep, reason = text.partition(",")
+    if sep and head.strip().lower() in _REJECT and reason.strip():
+        return False, reason.strip()
+    return None
+
+
+def _show_pending(session: Any) -> bool:
+    """Print the approval the thread waits for, if any; True when it waits."""
+    if questions := session.pending_questions():
+        render.console.print(approval_panel(session.thread_id, questions))
+        return True
+    return False
 
 
 def _chat_line(session: Any, line: str) -> Any:
@@ -231,16 +250,19 @@ def _chat_line(session: Any, line: str) -> Any:
                 render.console.print(f"no thread '{rest.strip()}'; /threads lists them (still on {session.thread_id})")
                 return session
             session = _session(rest.strip())
-            if questions := session.pending_questions():
-                render.console.print(approval_panel(session.thread_id, questions))
+            _show_pending(session)
         elif command == "/new":
             session = _session(new_thread_id())
         elif command.startswith("/"):
             render.console.print(f"unknown command {command}; /help lists them")
-        elif (approved := _approval_word(line)) is not None and session.pending_questions():
-            _show(session.decide(approved, by=_who(), on_event=TurnPrinter()))
-        elif session.pending_questions():
-            render.console.print("[yellow]This thread waits for your decision first: yes (/approve) or no (/reject).")
+        elif (answer := _approval_answer(line)) is not None and session.pending_questions():
+            approved, comment = answer
+            _show(session.decide(approved, by=_who(), comment=comment, on_event=TurnPrinter()))
+        elif _show_pending(session):
+            render.console.print(
+                "[yellow]This thread waits for your decision first: yes (/approve) or no (/reject). "
+                "Your request was not run; send it again after deciding."
+            )
         else:
             _show(session.send(line, on_event=TurnPrinter()))
     except (MinivessError, PendingApprovalError) as exc:

@@ -57,6 +57,12 @@ AGAIN: Final = re.compile(
     r"|(?:retrain|re-?run)\s+(?:it|that|this)|\bretry\b)",
     re.I,
 )
+# "same thing but with swinunetr": another family with the last training's options ("train dynunet again" is not)
+_SAME_SETUP: Final = re.compile(
+    r"\bsame\s+(?:thing|setup|config\w*|settings?|experiment|training|run|options|hyper-?parameters)\b|\bretry\b"
+    r"|\b(?:re-?run|redo)\s+(?:it|that|this|exactly)\b",
+    re.I,
+)
 _LABEL_NOISE: Final = re.compile(
     r"\blabel[\s_-]noise\b|\bnoisy[\s_-]+(?:labels?|masks?|annotations?)\b|\bcorrupt(?:ed)?\s+(?:labels?|masks?)\b"
     r"|\blabel\s+errors?\b|\bwrong\s+labels?\b|\bnoisy\s+(?:dataset|data|volumes?)\b",
@@ -143,7 +149,8 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         if isinstance(options, Clarify):
             return options
         alias = str(options.get("register_as", "")).lower()
-        earlier = {k: v for k, v in (repeat or {}).items() if k != "model"}
+        same = repeat is not None and (family == repeat.get("model") or _SAME_SETUP.search(clause))
+        earlier = {k: v for k, v in (repeat or {}).items() if k != "model"} if same else {}
         if res.dataset and "dataset" not in options and _ON_IT.search(text):
             options["dataset"] = res.dataset  # "check data/x, then train dynunet on it"
         reviewed = None if "dataset" in options else slots.reviewed_dataset(text)
@@ -300,8 +307,14 @@ def build_curves(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """learning_curves of the named runs, else of the run the conversation is about; metrics only when named."""
     runs = targets(refs, res, single=False) if refs or not res.group else list(res.group)
     earlier = res.last_args.get("learning_curves", {}).get("run_ids")
-    if not refs and res.producer is None and isinstance(earlier, list) and earlier:
-        runs = list(earlier)  # "now just the hd95 curve": the runs plotted last
+    if (
+        not refs
+        and res.producer is None
+        and res.last_tool == "learning_curves"
+        and isinstance(earlier, list)
+        and earlier
+    ):
+        runs = list(earlier)  # "now just the hd95 curve" right after curves: the runs plotted
     if not runs and not refs:  # "can I see the training curves?" with no run in sight: the answer names it
         return Clarify(run_question("plot"), at=len(clause.rstrip(" ?.!")), template="of {}")
     if not runs and any(ref.kind in ("pronoun", "plural") for ref in refs):

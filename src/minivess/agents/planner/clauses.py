@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from minivess.agents.planner.cliline import rewrite_command_line
+from minivess.agents.planner.lexicon import NUMBER_WORDS
 from minivess.agents.planner.rewrite import rewrite
 
 _ACTIONS: Final = (
@@ -47,7 +48,7 @@ _FILLER_WORDS: Final = (
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
-    r"|what(?:'s|\s+is)\s+(?:going\s+on|happening)|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
+    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
 )
 # One or more courtesy words ("good, go ahead", "ok thanks"): a clause that asks for nothing.
@@ -81,20 +82,32 @@ def normalize(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.replace("\u00a0", " ").replace("\u2013", "-").replace("\u2014", " - ")
     text = rewrite_command_line(re.sub(r"\s+", " ", text).strip())  # "minivess search start -b 45 …"
-    text = _ARROW_TO_PATH.sub(" to ", text)  # "mask -> out/m.nii.gz": "mask to out/m.nii.gz"
-    text = _SHORT_FORM.sub(lambda match: _SHORT_FORMS[match.group(1).lower()], text)
+    text = _ARROW_TO_PATH.sub(r"\1 to ", text)
+    for pattern, full in _SHORT_FORMS:
+        text = pattern.sub(full, text)
     return rewrite(_TYPO_WORD.sub(_fix_typo, text))
 
 
-# Short forms people type for words that decide a request ("generate 20 vols", "hows the hyperparam search").
-_SHORT_FORMS: Final = {
-    "vol": "volume", "vols": "volumes", "imgs": "images", "hyperparam": "hyperparameter",
-    "hyperparams": "hyperparameters", "hows": "how's", "whats": "what's",
-}  # fmt: skip
-_SHORT_FORM: Final = re.compile(r"(?<![\w/.~'-])(vols?|imgs|hyperparams?|hows|whats)(?![\w/.'-])", re.I)
+# Short forms people type for words that decide a request, read only beside the words they go with ("generate 20
+# vols", "hows the hyperparam search"): a quoted name, a path or SQL that spells "vols" keeps it.
+_SHORT_FORMS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (
+        re.compile(rf"(?<![\w/.'\"`%-])(\d+|{NUMBER_WORDS})((?:\s+[\w-]+){{0,2}}?)\s+vols(?![\w/.'\"`%-])", re.I),
+        r"\1\2 volumes",
+    ),
+    (
+        re.compile(r"(?<![\w/.'\"`%-])hyperparam(s?)(?=\s+(?:search|sweep|tuning|optimi[sz]ation)\b)", re.I),
+        r"hyperparameter\1",
+    ),
+    (re.compile(r"^(how|what)s(?=\s+(?:the|it|my|our|that|this)\b)", re.I), r"\1's"),
+)
 
 
-_ARROW_TO_PATH: Final = re.compile(r"\s*(?:->|\u2192)\s*(?=['\"`]?(?:[~.]?/|[\w.-]+/|[\w.-]+\.nii\b))")
+# "mask -> out/m.nii.gz": "mask to out/m.nii.gz"; an arrow between two folders ("data/old -> data/new") stays
+_ARROW_TO_PATH: Final = re.compile(
+    r"\b(mask|segmentation|output|uncertainty(?:\s+map)?|prediction|probabilit(?:y|ies)(?:\s+map)?)\s*(?:->|\u2192)\s*",
+    re.I,
+)
 
 # Words that decide what a request is; a close misspelling of one ("evalute", "leaderbord") is read as it.
 _VOCABULARY: Final = (

@@ -132,9 +132,11 @@ def rewrite_command_line(text: str) -> str:
             has_value = index + 1 < len(rest) and (
                 not rest[index + 1].startswith("-") or _NUMBER.match(rest[index + 1])
             )
-            if key == "set" and has_value and command.tool == "train_model":
+            if key == "set" and has_value and command.tool == "train_model" and "=" in rest[index + 1]:
                 key, _, value = rest[index + 1].partition("=")  # "--set trainer.epochs=25": that argument
                 values.setdefault(CONFIG_KEYS.get(key, key), []).append(value)
+            elif key == "by_family" and has_value and (key, rest[index + 1].lower()) not in _VALUES:
+                values.setdefault("by", []).append(rest[index + 1])  # "--by model": not a grouping, asked about
             elif key and has_value:
                 values.setdefault(key, []).append(_VALUES.get((key, rest[index + 1].lower()), rest[index + 1]))
             elif key:

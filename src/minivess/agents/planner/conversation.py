@@ -225,7 +225,8 @@ def _row_run(row: Any) -> str:
     if not isinstance(row, dict):
         return ""
     nested = row.get("run")
-    value = (nested if isinstance(nested, dict) else row).get("run_id")
+    value = nested.get("run_id") if isinstance(nested, dict) else None
+    value = value if isinstance(value, str) else row.get("run_id")
     return value if isinstance(value, str) else ""
 
 

@@ -89,7 +89,8 @@ _BARE_REFERENCE: Final = re.compile(
 )
 _NOT_REFERENCES: Final = frozenset(
     {"champion", "challenger", "best", "last", "latest", "training", "train", "reference", "baseline", "model",
-     "its", "their", "our", "my", "original", "old", "previous", "same", "one", "other"}
+     "its", "their", "our", "my", "original", "old", "previous", "same", "one", "other", "yesterday", "today",
+     "before", "earlier", "everything", "anything", "it", "that", "this", "them", "those", "these"}
 )  # fmt: skip
 _NOT_FOLDERS: Final = frozenset(
     {"it", "them", "this", "that", "these", "those", "data", "dataset", "datasets", "volumes", "everything", "all"}

@@ -46,7 +46,8 @@ def _pattern_problem(pattern: str) -> str:
     others = [f"'{c}'" for c in match.group(1)]
     words = ["letters", "digits", *others]
     allowed = ", ".join(words[:-1]) + f" and {words[-1]}"
-    return f"may only hold {allowed} (no spaces or slashes)"
+    refused = [name for char, name in ((" ", "spaces"), ("/", "slashes")) if char not in match.group(1)]
+    return f"may only hold {allowed}" + (f" (no {' or '.join(refused)})" if refused else "")
 
 
 def value_problem(value: Any, schema: dict[str, Any]) -> str | None:
@@ -70,6 +71,8 @@ def value_problem(value: Any, schema: dict[str, Any]) -> str | None:
             if (low is None or len(value) >= low) and (high is None or len(value) <= high):
                 return None
             problems.append(f"needs {low if low == high else f'{low}–{high}'} values, got {len(value)}")
+        elif isinstance(value, str) and variant.get("type") in ("integer", "number"):
+            problems.append("must be a number")  # "lr=fast"
         elif isinstance(value, str) and variant.get("type") == "string" and "pattern" in variant:
             if re.search(variant["pattern"], value):
                 return None

@@ -54,7 +54,7 @@ def search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> I
     if not _SEARCH_FOLLOW.search(body) or not all(ref.kind == "pronoun" for ref in refs):
         return None
     if previous in ("start_search", "search_status"):
-        return "search_status"
+        return "search_status"  # "is it done?", "what's going on?" right after a search
     if previous in ("queue_review", "review_status") and _HOW_GOING.search(body):
         return "review_status"  # "how is that going?" right after queueing slices for review
     return None
@@ -62,7 +62,7 @@ def search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> I
 
 _HOW_GOING: Final = re.compile(
     r"\bhow(?:\s+is|\s*'s|\s+are)\s+(?:it|that|this|they|things)\b.{0,20}\b(?:going|coming|progressing)\b"
-    r"|^(?:any\s+)?(?:progress|news|updates?)\s*[?.!]?$",
+    r"|^(?:any\s+)?(?:progress|news|updates?)\s*[?.!]?$|^what(?:'s|\s+is)\s+(?:going\s+on|happening)\b",
     re.I,
 )
 
@@ -75,11 +75,11 @@ def same_for(previous: Intent | None, body: str) -> Intent | None:
 # "and at 2%?", "same but overall, top 3", "what about the learning rate?": the previous tool, with what changed
 _ELLIPSIS: Final = re.compile(
     r"^(?:and|but|now|same\s+(?:thing\s+)?but|(?:and\s+)?(?:what|how)\s+about|(?:do\s+)?the\s+same\s+(?:thing\s+)?for)\b"
-    r"(?!\s+(?:then|also|train|show|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)"
-    # "now the challenger's" ("now" stripped): the same, for it
-    r"|^(?!(?:what|it|that|there|here|who|how|where|let)'s)(?:the\s+)?(?:[\w:-]+\s+)?[\w-]+'s\s*[?.!]?$",
+    r"(?!\s+(?:then|also|train|show|plot|compare|evaluate|promote|segment|generate|synthesi[sz]e)\b)",
     re.I,
 )
+# "now the challenger's" ("now" stripped): the same, for the run named (a possessive of anything else is not one)
+_POSSESSIVE: Final = re.compile(r"^(?:the\s+)?(?:[\w:-]+\s+)?[\w-]+'s\s*[?.!]?$", re.I)
 
 
 def follow_up(
@@ -90,7 +90,8 @@ def follow_up(
     None when the clause is not one. Not for training, whose repeats ("again with seed 2") have their own rule."""
     tool = steps[-1].tool if steps else TOOL_OF_INTENT.get(previous) if previous is not None else None
     intent = INTENT_OF_TOOL.get(tool or "")
-    if tool in (None, "train_model") or intent not in _BUILDERS or not _ELLIPSIS.search(body):
+    elliptic = _ELLIPSIS.search(body) or (_POSSESSIVE.match(body) and any(ref.kind != "pronoun" for ref in refs))
+    if tool in (None, "train_model") or intent not in _BUILDERS or not elliptic:
         return None
     earlier = steps[-1].args if steps else resolver.last_args.get(tool or "")
     if earlier is None:

@@ -55,10 +55,9 @@ def another_training(body: str, steps: list[Step], refs: list[RunRef]) -> Step |
     step = Step("train_model", {"model": steps[-1].args["model"], **options})
     problem = check_values(body, [step], refs)
     if problem is None and (each := _EACH.search(body)):
-        shared = train_options(each.group("options"))  # "…, 25 epochs each": every training of this request
-        for earlier in steps:
-            if earlier.tool == "train_model" and isinstance(shared, dict):
-                earlier.args.update({key: value for key, value in shared.items() if key not in earlier.args})
+        shared = train_options(each.group("options"))  # "…, 25 epochs each": this one and the one it repeats
+        if isinstance(shared, dict):
+            steps[-1].args.update({key: value for key, value in shared.items() if key not in steps[-1].args})
     return problem or step
 
 
@@ -160,13 +159,15 @@ def merge_outputs(body: str, steps: list[Step]) -> bool:
     return True
 
 
-_BESIDE: Final = re.compile(r"\bpredictions?\b.{0,40}\b(?:next\s+to|alongside|beside|with|on\s+top\s+of)\b", re.I)
+_BESIDE: Final = re.compile(r"\bpredictions?\b.{0,40}\b(?:next\s+to|alongside|beside|on\s+top\s+of)\b", re.I)
 
 
 def merge_queue_predictions(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
     """ "queue 25 slices for the annotators and show the last run's prediction next to each": the run whose
     predictions the queue shows, not a prediction of a volume."""
-    if not steps or steps[-1].tool != "queue_for_review" or nii_paths(body)[0] or not _BESIDE.search(body):
+    if not steps or steps[-1].tool != "queue_for_review" or nii_paths(body)[0] or directories(body):
+        return False
+    if not _BESIDE.search(body):
         return False
     runs = resolver.resolve(refs, single=True) if refs else []
     if not runs:

@@ -41,7 +41,7 @@ from minivess.agents.planner.merge import (
     merge_uncertainty,
 )
 from minivess.agents.planner.models import Clarify, History, Plan, Step, StepOutput
-from minivess.agents.planner.refs import run_refs
+from minivess.agents.planner.refs import RunRef, run_refs
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.slots import row_cap
 from minivess.agents.planner.sqlmap import literal_sql
@@ -109,6 +109,15 @@ _LEAD_REQUEST: Final = re.compile(
     r"(?:(?:please\s+)?(?:run|execute|do)\s+(?:this|the\s+query|this\s+query)?:?\s*)?$",
     re.I | re.S,
 )
+
+
+_VAGUE_AFTER: Final = re.compile(r"^(?:so\s+)?what(?:'s|\s+is)\s+(?:going\s+on|happening|up)\s*[?.!]*$", re.I)
+
+
+def _adds_nothing(body: str, refs: list[RunRef], resolver: RefResolver) -> bool:
+    """A leaderboard clause that sets nothing but the default metric ("leaderboard please")."""
+    built = _BUILDERS["leaderboard"](body, refs, resolver)
+    return not isinstance(built, Clarify) and len(built) == 1 and set(built[0].args) <= {"metric"}
 
 
 def _text_plan(text: str, history: History | list[str]) -> Plan | None:
@@ -182,6 +191,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         alpha=context.alpha,
         last_args=context.last_args,
         search_id=context.search_id,
+        last_tool=context.last_tool,
     )
     previous: Intent | None = INTENT_OF_TOOL.get(context.last_tool or "")  # a verbless follow-up continues it
     clauses = split_clauses(text)
@@ -189,6 +199,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         body = strip_polite(clause.text)
         if not body or is_filler(body) or (index < len(clauses) - 1 and context_clause(body, resolver)):
             continue
+        if steps and _VAGUE_AFTER.match(body):
+            continue  # "so many of my runs have been crashing, what's going on?": the request before says what
         refs = run_refs(body)
         intent = (
             retry(body, resolver)
@@ -210,7 +222,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
                 return _clarify_plan(clause, body, merged)
             if merged:
                 continue
-            if steps and steps[-1].tool == "leaderboard":
+            if steps and steps[-1].tool == "leaderboard" and _adds_nothing(body, refs, resolver):
                 continue  # "who has the lowest HD95? leaderboard please": the ranking already planned
         if (intent is None or intent == (INTENT_OF_TOOL.get(steps[-1].tool) if steps else previous)) and (
             again := follow_up(body, previous, resolver, refs, steps)

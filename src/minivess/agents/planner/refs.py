@@ -69,7 +69,7 @@ _REF_RE: Final = re.compile(
             r"(?P<plural>\bthem\b|\btheir\b|\b(?:these|those|the)\s+two\b|\bboth(?:\s+(?:of\s+them|runs"
             r"|models))?\b|\b(?:these|those|the)\s+(?:two\s+|new\s+)*"
             r"(?:runs|models|ones)\b|\ball\s+of\s+them\b|\beach\s+other\b"
-            r"|\ball\s+(?:two|three|four|five|[2-9])\s+of\s+(?:them|those|these)\b|\b(?:those|these)\s+(?:three|four|five)\b)",
+            r"|\ball\s+(?P<pn>two|three|four|five|[2-9])\s+of\s+(?:them|those|these)\b|\b(?:those|these)\s+(?P<pn2>three|four|five)\b)",
             r"(?P<pron>\b(?:that|this|the|said|same)\s+(?:same\s+)?(?:new\s+|trained\s+|fresh\s+)?"
             r"(?:run|model|one|checkpoint|experiment)\b(?!\s+(?:famil|of\s+the\b))|\bit\b|\bits\b|\bjust[\s-]+trained\b"
             r"|\b(?:that|this)(?=\s+(?:with|to|against|on|vs\.?|versus|and|in)\b|\s*[?.!,]|\s*$))",
@@ -137,7 +137,8 @@ def _from_match(match: re.Match[str]) -> RunRef:
     if match.group("bestbare"):
         return RunRef("best", "best", start)
     if match.group("plural"):
-        return RunRef("plural", "", start)
+        written = match.group("pn") or match.group("pn2")  # "all three of those": that many, or a question
+        return RunRef("plural", str(parse_int(written)) if written else "", start)
     if match.group("pron"):
         return RunRef("pronoun", "", start)
     if match.group("prefix"):

@@ -59,8 +59,10 @@ class RefResolver:
         alpha: float | None = None,
         last_args: dict[str, dict[str, Any]] | None = None,
         search_id: str | None = None,
+        last_tool: str | None = None,
     ) -> None:
         self.history = history_ids
+        self.last_tool = last_tool  # the tool that answered last in the conversation
         self.last_train = last_train
         self.dataset: str | StepOutput | None = dataset  # the folder an earlier step (or turn) looked at ("on it")
         self.review_dataset: str | StepOutput | None = review_dataset  # the folder the review loop works on
@@ -71,6 +73,7 @@ class RefResolver:
         self.producer: int | None = None
         self.reference: RunValue | None = None  # the run reference the latest producing step was given ("challenger")
         self.subjects: list[RunValue] = []  # the runs this plan's steps were given, in order ("evaluate X, … Y")
+        self._given: dict[int, RunValue] = {}  # step → the run it was given, placeholders followed back
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
         self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
@@ -82,9 +85,14 @@ class RefResolver:
         """Record a planned step; later pronouns point at the latest run-producing one."""
         if step.tool in PRODUCERS:
             self.producer = index
-            self.reference = step.args.get("run_id")
-            if self.reference is not None and self.reference not in self.subjects:
-                self.subjects.append(self.reference)
+            given = step.args.get("run_id")
+            if isinstance(given, StepOutput) and given.key == "run_id" and given.step in self._given:
+                given = self._given[given.step]  # "…, then evaluate it on val": the run the earlier step was given
+            self.reference = given
+            if given is not None:
+                self._given[index] = given
+                if given not in self.subjects:
+                    self.subjects.append(given)
         else:
             runs = step.args.get("run_ids")
             named = step.args.get("run_id", runs[0] if isinstance(runs, list) and len(runs) == 1 else None)
@@ -145,6 +153,9 @@ class RefResolver:
             return recent[1:2] if len(recent) > 1 else []  # the run before the latest; unknown → ask
         if ref.kind == "lastn":
             return self._recent(int(ref.value))
+        if ref.kind == "plural" and ref.value:
+            named = self._one(RunRef("plural", "", ref.start, ref.end))
+            return named if len(named) == int(ref.value) else []  # "all three of those" after a 5-row table: ask
         if ref.kind == "plural":
             if self.group:
                 return list(self.group)

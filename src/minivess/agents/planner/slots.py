@@ -33,7 +33,7 @@ _PATCH = re.compile(
 )
 _TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
 _CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³)", _FLAGS)
-_BATCH = re.compile(rf"(?<![/\\.~-])\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b(?![/\w-]|\.\w)", _FLAGS)
+_BATCH = re.compile(rf"(?<![/\\.~])\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b(?![/\w-]|\.\w)", _FLAGS)
 _BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
 _BUDGET = re.compile(
     rf"\b({NUM})\s*-?\s*(minutes?|mins?|hours?|hrs?|seconds?|secs?|days?|weeks?|h|m|s)\b(?!\s*(?:ago|old))", _FLAGS
@@ -69,7 +69,7 @@ _SYNTH_N = re.compile(
     rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
 )
 _DATASET_NAME = re.compile(
-    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)\s+(?:it\s+|the\s+(?:new\s+)?(?:dataset|data|folder)\s+|them\s+)?"
+    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)(?:\s*:)?\s+(?:it\s+|the\s+(?:new\s+)?(?:dataset|data|folder)\s+|them\s+)?"
     # a quoted name whole, spaces and all ("'my data/v1'"); unquoted, a folder-like word right after it belongs to
     # it ("called my data/set": a name the schema refuses, asked about, not "my")
     r"(?:(['\"`])([^'\"`]+)\1|([A-Za-z0-9_.-]+(?:\s+[\w.-]*/[\w./-]*)?))",

@@ -99,7 +99,7 @@ def _train(args: dict[str, Any]) -> str:
     parts = [f"train {args.get('model', 'a model')}"]
     if args.get("epochs"):
         parts.append(f"for {args['epochs']} epoch{'' if args['epochs'] == 1 else 's'}")
-    if args.get("lr") is not None:
+    if isinstance(args.get("lr"), int | float):
         parts.append(f"with lr {args['lr']:g}")
     if args.get("loss"):
         parts.append("with clDice loss" if args["loss"] == "dice_ce_cldice" else "with dice+ce loss")
@@ -107,7 +107,7 @@ def _train(args: dict[str, Any]) -> str:
         parts.append(f"batch size {args['batch_size']}")
     if args.get("patch_size"):
         parts.append("patch " + "x".join(str(v) for v in args["patch_size"]))
-    if args.get("max_minutes"):
+    if isinstance(args.get("max_minutes"), int | float) and args["max_minutes"]:
         parts.append(f"within {args['max_minutes']:g} minutes")
     if args.get("dataset"):
         parts.append(f"on {render_dataset(args['dataset'])}")

@@ -75,10 +75,13 @@ def _unknown(
     return None
 
 
+_LOSS_TERMS: Final = frozenset({"dice", "ce", "cldice", "cl"})
+
+
 def _known_parts(word: str) -> bool:
     """ "dice+clDice", "Dice/CE": a combination of the loss terms the tool has is no unknown loss."""
     parts = [part for part in re.split(r"[+/&_-]+", word.lower()) if part]
-    return len(parts) > 1 and all(part in _KNOWN_LOSS for part in parts)
+    return len(parts) > 1 and "dice" in parts and all(part in _LOSS_TERMS for part in parts)
 
 
 def unknown_loss(clause: str) -> Clarify | None:

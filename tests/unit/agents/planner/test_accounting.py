@@ -335,3 +335,10 @@ def test_a_folder_is_no_batch_size_and_an_option_clause_sets_the_training_before
         ("train_model", {"model": "dynunet", "dataset": "~/datasets/2p_batch3", "max_minutes": 90.0})
     ]
     assert _calls("train segresnet with batch size 4.") == [("train_model", {"model": "segresnet", "batch_size": 4})]
+
+
+def test_a_word_where_the_schema_wants_a_number_is_asked_about() -> None:
+    messages = [SYSTEM, user("minivess train --set model.name=dynunet --set optim.lr=fast")]
+    worker = plan_reply(messages, [REGISTRY.get("train_model").schema()])
+    assert not worker.tool_calls and worker.content is not None
+    assert "lr 'fast' must be a number" in worker.content and "?" in worker.content

@@ -95,6 +95,7 @@ def test_set_overrides_name_the_config_keys_train_model_sets() -> None:
         model="dynunet", epochs=3, lr=1e-3, loss="dice_ce", batch_size=2, max_minutes=5, dataset="d", seed=1,
         register_as="m", patch_size=[32, 32, 16],
     )  # fmt: skip
+    assert set(CONFIG_KEYS.values()) == set(TrainModelArgs.model_fields)  # a new argument needs its config key
     values = train_values(args)
     assert set(CONFIG_KEYS) == set(values)
     assert {CONFIG_KEYS[key]: value for key, value in values.items()} == args.model_dump(exclude_none=True)

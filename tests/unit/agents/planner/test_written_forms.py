@@ -360,3 +360,48 @@ def test_a_leaderboard_answer_with_flat_rows_names_its_runs() -> None:
     ]  # fmt: skip
     conversation = Conversation.parse(history)
     assert conversation.history_before(len(history) - 1).group == [RUN_A, RUN_B]
+
+
+def test_what_rounds_eight_and_nine_must_not_change() -> None:
+    """Reviewed regressions: each request planned as before round 8 (or asked about), not rewritten or dropped."""
+    sql = planned_steps("select run_id from runs where tags like '%vol%'")
+    assert sql == [("query_runs", {"sql": "select run_id from runs where tags like '%vol%'"})]  # SQL keeps "vol"
+    assert planned_steps('generate 10 volumes and name it "vols"')[0][1]["name"] == "vols"  # so does a quoted name
+    assert planned_steps("check drift data/old -> data/new") == [
+        ("check_drift", {"current": "data/new", "reference": "data/old"})
+    ]  # an arrow between folders is no output path
+    assert planned_steps("train segresnet with a mini-batch of 4")[0][1]["batch_size"] == 4
+    assert planned_steps("leaderboard by cldice, and then the leaderboard overall, top 5") == [
+        ("leaderboard", {"metric": "val_cldice"}),
+        ("leaderboard", {"metric": "val_dice", "by_family": False, "limit": 5}),
+    ]  # only a bare "leaderboard please" repeats the ranking already planned
+    queued = build_plan("queue 20 slices for review, then run predictions with the champion on data/new", [])
+    assert queued.text_kind == "clarify" and "data/new" in (queued.text or "")  # the folder is asked about
+    assert build_plan("check data/new for drift against it", []).steps[0].args == {"current": "data/new"}
+    seg = History([RUN_A], last_train={"model": "segresnet", "epochs": 20, "lr": 0.003}, last_tool="train_model")
+    assert planned_steps("train dynunet again", seg) == [("train_model", {"model": "dynunet"})]
+    plotted_then_trained = History(
+        [RUN_A, RUN_B], last_tool="train_model", last_args={"learning_curves": {"run_ids": [RUN_A]}}
+    )
+    assert planned_steps("show the training curves", plotted_then_trained) == [
+        ("learning_curves", {"run_ids": [RUN_B]})
+    ]  # the newest run, not the runs plotted two turns ago
+    evaluated = History(
+        [RUN_A], last_tool="evaluate_run", last_args={"evaluate_run": {"run_id": "champion", "split": "test"}}
+    )
+    assert build_plan("everyone's", evaluated).is_text  # a possessive that names no run repeats nothing
+    assert (
+        build_plan(
+            "compare all three of those",
+            History(
+                [RUN_A, RUN_B, RUN_C, RUN_A[::-1], RUN_B[::-1]], group=[RUN_A, RUN_B, RUN_C, RUN_A[::-1], RUN_B[::-1]]
+            ),
+        ).text_kind
+        == "clarify"
+    )
+    twice = build_plan("evaluate the champion on test, then evaluate it on val, and compare the two", [])
+    assert twice.text_kind == "clarify"  # one run evaluated twice is no pair to compare
+    each = planned_steps(
+        "train dynunet with seed 1, then train segresnet with seed 1 and another with seed 2, 25 epochs each"
+    )
+    assert each[0] == ("train_model", {"model": "dynunet", "seed": 1})  # "each" is about the segresnets
