@@ -51,6 +51,7 @@ HOLDOUT4_SHA256 = "2330dcc94439792be0212583aa8e486468b28fbf902dc44eae66bd72f4d7b
 HOLDOUT5_SHA256 = "6f7f10893739feffc63fc831cef19a9be559b6265341efeb1b697e1aeaf56719"
 HOLDOUT6_SHA256 = "f15c0668876ebc50521927a715e172bb4c38d3147fe68255f010a40768a0e6a0"
 HOLDOUT7_SHA256 = "062dc4783db21d60efec3f4f2c0c818926839c400786a4e416e824ba0c13ba94"
+HOLDOUT8_SHA256 = "458940c62f6a00e7120052f4c7bfec360d998f34a2dc4a75df742329696b376d"
 HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout": HOLDOUT_SHA256,
     "planner_holdout2": HOLDOUT2_SHA256,
@@ -59,6 +60,7 @@ HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout5": HOLDOUT5_SHA256,
     "planner_holdout6": HOLDOUT6_SHA256,
     "planner_holdout7": HOLDOUT7_SHA256,
+    "planner_holdout8": HOLDOUT8_SHA256,
 }
 PLANNER_DATASETS = (planner.DATASET, *(holdout.dataset for holdout in HOLDOUTS.values()))
 # The tools that existed when the holdouts were frozen: a tool added since (the uncertainty tools) cannot be in
