@@ -255,14 +255,16 @@ def _chat_line(session: Any, line: str) -> Any:
             session = _session(new_thread_id())
         elif command.startswith("/"):
             render.console.print(f"unknown command {command}; /help lists them")
-        elif (answer := _approval_answer(line)) is not None and session.pending_questions():
-            approved, comment = answer
-            _show(session.decide(approved, by=_who(), comment=comment, on_event=TurnPrinter()))
-        elif _show_pending(session):
-            render.console.print(
-                "[yellow]This thread waits for your decision first: yes (/approve) or no (/reject). "
-                "Your request was not run; send it again after deciding."
-            )
+        elif questions := session.pending_questions():  # read once: a yes decides it, anything else waits
+            if (answer := _approval_answer(line)) is not None:
+                approved, comment = answer
+                _show(session.decide(approved, by=_who(), comment=comment, on_event=TurnPrinter()))
+            else:
+                render.console.print(approval_panel(session.thread_id, questions))
+                render.console.print(
+                    "[yellow]This thread waits for your decision first: yes (/approve) or no (/reject). "
+                    "Your request was not run; send it again after deciding."
+                )
         else:
             _show(session.send(line, on_event=TurnPrinter()))
     except (MinivessError, PendingApprovalError) as exc:

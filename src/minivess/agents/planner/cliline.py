@@ -88,6 +88,7 @@ COMMANDS: Final[dict[str, Command]] = {
 _LISTS: Final = frozenset({"run_ids", "families", "metrics"})
 # Values a flag spells differently from the tool: "--by none" is by_family=false.
 _VALUES: Final[dict[tuple[str, str], str]] = {("by_family", "none"): "false", ("by_family", "family"): "true"}
+_TRANSLATED: Final = frozenset(key for key, _ in _VALUES)
 # `minivess train --set trainer.epochs=25`: the config keys train_model's arguments set (tools/training.py).
 CONFIG_KEYS: Final[dict[str, str]] = {
     "model.name": "model",
@@ -135,10 +136,11 @@ def rewrite_command_line(text: str) -> str:
             if key == "set" and has_value and command.tool == "train_model" and "=" in rest[index + 1]:
                 key, _, value = rest[index + 1].partition("=")  # "--set trainer.epochs=25": that argument
                 values.setdefault(CONFIG_KEYS.get(key, key), []).append(value)
-            elif key == "by_family" and has_value and (key, rest[index + 1].lower()) not in _VALUES:
-                values.setdefault("by", []).append(rest[index + 1])  # "--by model": not a grouping, asked about
             elif key and has_value:
-                values.setdefault(key, []).append(_VALUES.get((key, rest[index + 1].lower()), rest[index + 1]))
+                value = rest[index + 1]
+                if key in _TRANSLATED and (key, value.lower()) not in _VALUES:
+                    key = word.lstrip("-")  # "--by model": no value the tool has, asked about under the flag's name
+                values.setdefault(key, []).append(_VALUES.get((key, value.lower()), value))
             elif key:
                 values.setdefault(key, []).append("true")  # "--by-family": a switch
             index += 2 if has_value else 1

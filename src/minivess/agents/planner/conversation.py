@@ -243,14 +243,14 @@ def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
         )
         rows = data.get("rows")
         if not ids and isinstance(rows, list):
-            ids = [_row_run(r) for r in rows if _row_run(r)]
+            ids = [run for run in map(_row_run, rows) if run]
         curves = data.get("curves")
         if not ids and isinstance(curves, dict):
             ids = [key for key in curves if isinstance(key, str) and len(key) == 32]
         groups = data.get("groups")
         if not ids and isinstance(groups, list):  # a failure summary: its failed runs, group by group
-            ids = [_row_run(r) for g in groups if isinstance(g, dict) and isinstance(g.get("runs"), list)
-                   for r in g["runs"] if _row_run(r)]  # fmt: skip
+            failed = [r for g in groups if isinstance(g, dict) and isinstance(g.get("runs"), list) for r in g["runs"]]
+            ids = [run for run in map(_row_run, failed) if run]
         if len(ids) >= 2:
             return ids
         if run_id_of(data):

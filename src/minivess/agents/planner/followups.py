@@ -8,12 +8,9 @@ from typing import Final
 
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.builders import AGAIN
-from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
+from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.intent_words import Intent
-from minivess.agents.planner.intents import (
-    INTENT_OF_TOOL,
-    TOOL_OF_INTENT,
-)
+from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT
 from minivess.agents.planner.lexicon import families_in, metrics_in
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef, run_refs
@@ -91,12 +88,12 @@ def follow_up(
     tool = steps[-1].tool if steps else TOOL_OF_INTENT.get(previous) if previous is not None else None
     intent = INTENT_OF_TOOL.get(tool or "")
     elliptic = _ELLIPSIS.search(body) or (_POSSESSIVE.match(body) and any(ref.kind != "pronoun" for ref in refs))
-    if tool in (None, "train_model") or intent not in _BUILDERS or not elliptic:
+    if tool in (None, "train_model") or intent not in BUILDERS or not elliptic:
         return None
     earlier = steps[-1].args if steps else resolver.last_args.get(tool or "")
     if earlier is None:
         return None
-    built = _BUILDERS[intent](body, refs, resolver)
+    built = BUILDERS[intent](body, refs, resolver)
     if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
         return None
     args = dict(built[0].args)

@@ -9,11 +9,8 @@ from typing import Final
 from minivess.agents.planner import risk
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.builders import train_options
-from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
-from minivess.agents.planner.intents import (
-    INTENT_OF_TOOL,
-    has_train_option,
-)
+from minivess.agents.planner.dispatch import BUILDERS
+from minivess.agents.planner.intents import INTENT_OF_TOOL, has_train_option
 from minivess.agents.planner.lexicon import families_in
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef
@@ -81,7 +78,7 @@ def merge_tool_options(body: str, steps: list[Step], refs: list[RunRef], resolve
         )
     ):
         return False
-    built = _BUILDERS[INTENT_OF_TOOL[steps[-1].tool]](body, refs, resolver)
+    built = BUILDERS[INTENT_OF_TOOL[steps[-1].tool]](body, refs, resolver)
     if isinstance(built, Clarify):
         return built
     options = {key: value for key, value in built[0].args.items() if key != "dataset" or directories(body)}
@@ -165,10 +162,10 @@ _BESIDE: Final = re.compile(r"\bpredictions?\b.{0,40}\b(?:next\s+to|alongside|be
 def merge_queue_predictions(body: str, steps: list[Step], refs: list[RunRef], resolver: RefResolver) -> bool:
     """ "queue 25 slices for the annotators and show the last run's prediction next to each": the run whose
     predictions the queue shows, not a prediction of a volume."""
-    if not steps or steps[-1].tool != "queue_for_review" or nii_paths(body)[0] or directories(body):
+    if not steps or steps[-1].tool != "queue_for_review" or not _BESIDE.search(body):
         return False
-    if not _BESIDE.search(body):
-        return False
+    if nii_paths(body)[0] or directories(body):
+        return False  # "…, then run predictions with the champion on data/new": a prediction of its own
     runs = resolver.resolve(refs, single=True) if refs else []
     if not runs:
         return False

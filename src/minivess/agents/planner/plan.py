@@ -9,7 +9,7 @@ from minivess.agents.planner import keyvalue
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.bounds import bound_for
 from minivess.agents.planner.clauses import Clause, is_filler, normalize, split_clauses, strip_polite
-from minivess.agents.planner.dispatch import BUILDERS as _BUILDERS
+from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.followups import (
     context_clause,
     dataset_followup,
@@ -116,7 +116,7 @@ _VAGUE_AFTER: Final = re.compile(r"^(?:so\s+)?what(?:'s|\s+is)\s+(?:going\s+on|h
 
 def _adds_nothing(body: str, refs: list[RunRef], resolver: RefResolver) -> bool:
     """A leaderboard clause that sets nothing but the default metric ("leaderboard please")."""
-    built = _BUILDERS["leaderboard"](body, refs, resolver)
+    built = BUILDERS["leaderboard"](body, refs, resolver)
     return not isinstance(built, Clarify) and len(built) == 1 and set(built[0].args) <= {"metric"}
 
 
@@ -255,7 +255,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             or merge_queue_predictions(body, steps, refs, resolver)
         ):
             continue
-        built = _with_key_values(body, intent, _BUILDERS[intent](body, refs, resolver))
+        built = _with_key_values(body, intent, BUILDERS[intent](body, refs, resolver))
         if not isinstance(built, Clarify):
             built = check_values(body, built, refs) or built
         if isinstance(built, Clarify):

@@ -71,9 +71,7 @@ class RefResolver:
         self.made: int | None = None  # the step that synthesised data ("…, then find label issues in it")
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
-        self.reference: RunValue | None = None  # the run reference the latest producing step was given ("challenger")
-        self.subjects: list[RunValue] = []  # the runs this plan's steps were given, in order ("evaluate X, … Y")
-        self._given: dict[int, RunValue] = {}  # step → the run it was given, placeholders followed back
+        self._given: dict[int, RunValue] = {}  # producing step → the run it was given, placeholders followed back
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
         self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
@@ -88,11 +86,8 @@ class RefResolver:
             given = step.args.get("run_id")
             if isinstance(given, StepOutput) and given.key == "run_id" and given.step in self._given:
                 given = self._given[given.step]  # "…, then evaluate it on val": the run the earlier step was given
-            self.reference = given
             if given is not None:
                 self._given[index] = given
-                if given not in self.subjects:
-                    self.subjects.append(given)
         else:
             runs = step.args.get("run_ids")
             named = step.args.get("run_id", runs[0] if isinstance(runs, list) and len(runs) == 1 else None)
@@ -120,6 +115,20 @@ class RefResolver:
             self.review_planned = True
         if step.tool == "import_reviews":
             self.reviewed = self.dataset = StepOutput(index, "dataset_dir")  # "…, then train segresnet on it"
+
+    @property
+    def reference(self) -> RunValue | None:
+        """The run the latest producing step was given ("run the gate on the challenger and write its card")."""
+        return self._given.get(self.producer) if self.producer is not None else None
+
+    @property
+    def subjects(self) -> list[RunValue]:
+        """The runs this plan's steps were given, in order, each once ("evaluate X, evaluate Y, compare the two")."""
+        found: list[RunValue] = []
+        for value in self._given.values():
+            if value not in found:
+                found.append(value)
+        return found
 
     def implicit(self) -> RunValue | None:
         """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
