@@ -13,12 +13,21 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from minivess.agents.planner.bounds import keyword_bound
+from minivess.agents.planner.lexicon import NUMBER_WORDS, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 
 # A number standing on its own: "8", "-1", "0.0005", "1e-3", "10^8", "5e-4" (not "3d", "v2", "64x64", "2-photon").
 _NUMBER: Final = re.compile(
     r"(?<![\w.^])(?P<num>(?:[-−]\s?)?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
+    re.I,
+)
+# "as 'warmup30'", "named \"v2\"": a quoted word is a name the user chose; a step must use it
+_QUOTED: Final = re.compile(r"(?<!\w)(['\"`])(?P<text>[^'\"`\s][^'\"`]*?)\1(?!\w)")
+# A count in words ("a dozen", "twenty", "forty five"); "one" stays a word ("the segresnet one")
+_NUMBER_WORD: Final = re.compile(
+    rf"(?<![\w-])(?P<num>(?:an?\s+)?{NUMBER_WORDS})(?:-fold)?(?![\w-])"  # "five-fold" too
+    r"(?!\s+(?:things?|ways?|reasons?|questions?|people|persons?|times?|of\s+(?:us|them|you)|others?)\b)",
     re.I,
 )
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
@@ -121,6 +130,11 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
             continue  # "by_family=false": the step sets that argument from it
         if parse_token(value) is None and value.lower() not in text.lower():
             return match.group(0), match.start(), match.end()
+    for match in _QUOTED.finditer(clause):
+        if _covered(*match.span("text"), spans):
+            continue  # "run ref `best`": a run reference, accounted for by the step that uses it
+        if match.group("text").strip().lower() not in text.lower():
+            return match.group("text"), match.start("text"), match.end("text")
     sizes = [[float(v) for v in value] for value in _list_args(steps)]
     for match in _SIZE.finditer(clause):  # "96x96", "64x64x16x2": a size must be used whole, as a list argument
         if [float(side) for side in re.findall(r"\d+", match.group(0))] not in sizes:
@@ -137,6 +151,14 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
         if re.search(rf"(?<![\w.]){re.escape(match.group('num').strip())}(?![\w.])", text):
             continue  # the number is inside a string argument (SQL, a name)
         return match.group("num"), start, end
+    for match in _NUMBER_WORD.finditer(clause):  # "push a dozen of the most suspicious slices": 12, not 20
+        start, end = match.span("num")
+        value = parse_number(match.group("num"))
+        if _covered(start, end, spans) or value is None or value == 1 or _take(value, numbers):
+            continue
+        if match.group("num").lower() in text.lower():
+            continue  # a name or SQL that spells it
+        return match.group("num"), start, end
     return None
 
 
@@ -152,6 +174,7 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     token, start, end = found
     bound = keyword_bound(clause, start, end)
     value = parse_token(token)
+    value = parse_number(token) if value is None else value  # "three folds": 3, in range; asked as unused
     if bound is not None and (value is None or not bound.allows(value)):
         example = f" (for example {bound.example})" if bound.example else ""
         question = (

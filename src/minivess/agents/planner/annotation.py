@@ -37,7 +37,7 @@ _EPOCHS: Final = (
 _TOP: Final = (
     re.compile(rf"\b(?:top|first|worst|bottom)[\s-]+{_SIGNED}(?![\w.]){_NOT_COUNT}", _I),
     re.compile(
-        rf"(?<![\w.]){_SIGNED}{_NOT_COUNT}\s+(?:most[\s-]+(?:suspicious|suspect|dubious|doubtful|questionable|likely)"
+        rf"(?<![\w.]){_SIGNED}{_NOT_COUNT}\s+(?:of\s+(?:the|our|my)\s+)?(?:most[\s-]+(?:suspicious|suspect|dubious|doubtful|questionable|likely)"
         r"|worst|top|suspicious|suspect|lowest[\s-]+scor\w*|(?:[a-z-]+\s+){0,2}?slices?)\b",
         _I,
     ),

@@ -15,7 +15,13 @@ from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
-from minivess.agents.planner.texts import FAMILY_QUESTION, REVIEWED_QUESTION, UNCERTAINTY_QUESTION, run_question
+from minivess.agents.planner.texts import (
+    DATASET_QUESTION,
+    FAMILY_QUESTION,
+    REVIEWED_QUESTION,
+    UNCERTAINTY_QUESTION,
+    run_question,
+)
 
 Built = list[Step] | Clarify
 Builder = Callable[[str, list[RunRef], RefResolver], Built]
@@ -26,7 +32,7 @@ _ALL_FAMILIES: Final = re.compile(
 )
 _LIST_END: Final = re.compile(r"(?:,|\band|\bthen|\bplus)\s*(?:an?\s+|the\s+)?$", re.I)
 _SPLIT: Final = re.compile(
-    r"\b(val(?:idation)?|test(?:ing)?|train(?:ing)?|held[\s-]out)\b(?P<noun>\s+(?:set|split|data|volumes))?", re.I
+    r"\b(val(?:idation)?|test(?:ing)?|train(?:ing)?|held[\s-]out)\b(?P<noun>[\s-]+(?:set|split|data|volumes))?", re.I
 )
 _SPLIT_CUE: Final = re.compile(
     r"\b(?:on|against|using|with|and|both|for)\s+(?:the\s+|both\s+)?$|[,&]\s*(?:the\s+)?$", re.I
@@ -50,17 +56,22 @@ _PRESETS: Final[tuple[tuple[str, str], ...]] = (
     ("minivess", r"\bminivess[\s-]*(?:like|style|preset)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b"
                  r"|\bpreset\s+minivess\b|\brealistic\b"),
 )  # fmt: skip
-_ON_IT: Final = re.compile(r"\bon\s+(?:it|that|this|the\s+same)(?:\s+(?:data(?:set)?|folder|one))?\b", re.I)
+_ON_IT: Final = re.compile(
+    r"\bon\s+(?:it|them|that|this|the\s+same)(?:\s+(?:data(?:set)?|folder|one))?\b"
+    r"|\bon\s+(?:those|these|the\s+new)\s+(?:volumes|images|stacks|data)\b",
+    re.I,
+)
 # "train it again", "same thing but with lr 5e-4", "the same model again": repeat the conversation's last training.
 AGAIN: Final = re.compile(
     r"\b(?:same\s+(?:thing|model|run|setup|config(?:uration)?|experiment|settings?|training)|again\b"
-    r"|(?:retrain|re-?run)\s+(?:it|that|this)|\bretry\b)",
+    r"|(?:retrain|re-?run)\s+(?:it|that|this)|\bretry\b|\brepeat\s+(?:exactly\s+)?(?:it|that|this)\b"
+    r"|\b(?:do\s+)?the\s+same\s+(?:for|with)\b)",
     re.I,
 )
 # "same thing but with swinunetr": another family with the last training's options ("train dynunet again" is not)
 _SAME_SETUP: Final = re.compile(
     r"\bsame\s+(?:thing|setup|config\w*|settings?|experiment|training|run|options|hyper-?parameters)\b|\bretry\b"
-    r"|\b(?:re-?run|redo)\s+(?:it|that|this|exactly)\b",
+    r"|\b(?:re-?run|redo|repeat)\s+(?:it|that|this|exactly)\b|\b(?:do\s+)?the\s+same\s+(?:for|with)\b",
     re.I,
 )
 _LABEL_NOISE: Final = re.compile(
@@ -151,8 +162,15 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         alias = str(options.get("register_as", "")).lower()
         same = repeat is not None and (family == repeat.get("model") or _SAME_SETUP.search(clause))
         earlier = {k: v for k, v in (repeat or {}).items() if k != "model"} if same else {}
-        if res.dataset and "dataset" not in options and _ON_IT.search(text):
-            options["dataset"] = res.dataset  # "check data/x, then train dynunet on it"
+        on_it = _ON_IT.search(text) if "dataset" not in options else None
+        if on_it is not None:
+            # "check data/x, then train dynunet on it", "synthesize 6 volumes named tiny6 and train segresnet on them"
+            made = StepOutput(res.made, "path") if res.made is not None else None
+            known = res.dataset or made
+            if known is not None:
+                options["dataset"] = known
+            elif "dataset" not in earlier and not slots.reviewed_dataset(text):
+                return Clarify(DATASET_QUESTION, at=on_it.end())  # "on it" with no dataset in sight: never the default
         reviewed = None if "dataset" in options else slots.reviewed_dataset(text)
         if reviewed is not None:  # "train segresnet on the reviewed dataset": the version import_reviews made
             if res.reviewed is None:
@@ -186,7 +204,11 @@ def ask_run(action: str, refs: list[RunRef], clause: str = "") -> Clarify:
 
 def targets(refs: list[RunRef], res: RefResolver, *, single: bool, clause: str = "") -> list[Any]:
     values: list[Any] = list(res.resolve(refs, single=single))
-    if not values and not any(ref.kind == "previous" for ref in refs):  # an unknown "previous run" is asked about
+    # an unknown "previous run", or a row the list shown does not have ("number four" of three), is asked about
+    # a label no run shows is asked about ("the worst one"), but "the calibrated run" is the one just worked on
+    unknown = [ref for ref in refs if ref.kind in ("previous", "ordinal", "firstn")]
+    unknown += [ref for ref in refs if ref.kind == "label" and not ref.value.endswith("ed")]
+    if not values and not unknown:
         implicit = res.implicit()
         values = [implicit] if implicit is not None else []
     return values

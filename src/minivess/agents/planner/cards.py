@@ -22,6 +22,9 @@ DEFAULT_MODEL: Final = "champion"
 _VERSION: Final = re.compile(
     r"(?<![\w/.-])(?P<name>[A-Za-z][\w.-]*[A-Za-z0-9])(?:\s+version\s+|\s+v|@)(?P<version>\d+)\b", re.I
 )
+_VERSION_OF: Final = re.compile(
+    r"\bversion\s+(?P<version>\d+)\s+of\s+(?:the\s+)?(?P<name>[A-Za-z][\w.-]*[A-Za-z0-9])\b", re.I
+)
 _ITS: Final = re.compile(r"\bits\s+(?:model\s+)?card\b", re.I)
 _NOT_MODEL_NAMES: Final = frozenset({"the", "model", "card", "of", "for", "registered", "its", "a"})
 
@@ -29,9 +32,11 @@ _NOT_MODEL_NAMES: Final = frozenset({"the", "model", "card", "of", "for", "regis
 def build_model_card(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """model_card of the one model named (a registered version "name version 3", a run, 'it', the champion or
     challenger), else of the champion."""
-    version = _VERSION.search(clause)
-    if version and version.group("name").lower() not in _NOT_MODEL_NAMES:
-        return [Step("model_card", {"model": f"{version.group('name')}@{version.group('version')}"})]
+    versions = [found for found in _VERSION.finditer(clause) if found.group("name").lower() not in _NOT_MODEL_NAMES]
+    versions += [found for found in _VERSION_OF.finditer(clause) if found.group("name").lower() not in _NOT_MODEL_NAMES]
+    written = {f"{found.group('name')}@{found.group('version')}" for found in versions}
+    if len(written) == 1:  # "version 2 of minivess-segmenter (minivess-segmenter@2)": one version, however written
+        return [Step("model_card", {"model": written.pop()})]
     named = [ref for ref in refs if ref.kind != "family"]
     several = [ref for ref in named if ref.kind in ("alias", "id")]
     if len(several) > 1 and all(ref.kind in ("alias", "id", "plural") for ref in named):

@@ -16,7 +16,7 @@ _ACTIONS: Final = (
     r"(?:train|retrain|evaluate|eval|test|compare|show|plot|draw|chart|graph|promote|make|segment|predict|generate"
     r"|synthesi[sz]e|create|describe|list|tell|give|report|summari[sz]e|rank|check|find|get|display|print|inspect"
     r"|run\s+inference|infer|what|which|how|why|fetch|look|visuali[sz]e|calibrate|ensemble|soup|queue|import"
-    r"|send)\b"
+    r"|send|gate)\b"
 )
 # "then", "after that", ";" and sentence ends always separate; "and" / "," only before an action word.
 _STRONG: Final = re.compile(
@@ -26,6 +26,14 @@ _STRONG: Final = re.compile(
     r"|when\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete))\b,?\s*",
     re.I,
 )
+# A verb of its own on "it"/"them" ("zap it"): not an option of the step before ("give it 1.5h", "call it v8",
+# "weight them by val dice"), an auxiliary ("does it pass?") or a repeat ("run it again")
+VERB_ON_IT: Final = (
+    r"(?!(?:give|call|name|save|store|write|export|dump|place|make|put|keep|cap|limit|set|use|let|weight|average"
+    r"|vote|run|try|repeat|redo|sort|order|rank|group|filter|limit|does|did|do|is|was|are|were|can|could|will|would"
+    r"|should|has|have|had|with|on|for|to"
+    r"|of|in|at|and|also|now|then|what|how|same|again)\s)[a-z]{3,}\s+(?:it|them)\b"
+)
 _WEAK: Final = re.compile(
     r"\s*,\s*(?:and\s+)?(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|\s+and\s+(?:also\s+)?(?=(?:please\s+)?" + _ACTIONS + r")"
@@ -34,21 +42,27 @@ _WEAK: Final = re.compile(
     r"|,?\s+and\s+(?=run\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,2}(?:gate|check|search|query|evaluation|inference)\b)"
     r"|,?\s+and\s+(?=(?:write|draft)\s+(?:its|the|a|their)\s+(?:model\s+)?cards?\b)"
     r"|,?\s+and\s+(?=the\s+(?:effect|impact|influence)\s+of\b)"
+    r"|,?\s+and\s+(?=of\s+\S+\s+on\b)"  # "effect of loss.name on val_cldice and of optim.lr on val_dice"
+    r"|,?\s+and\s+(?=(?:its|their)\s+(?:\w+\s+)?(?:curves|card|details|scores|weights)\b)"  # "… and its curves"
     # "…, and did the loss choice matter?"
-    r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)",
+    r"|,?\s+and\s+(?=(?:did|does|do|has|have)\s+(?:the|our|my|a|an|it|its|this|that|they)\b)"
+    # "calibrate the last run, frobnicate it, and …": a verb on "it" after a comma is a step of its own, so one the
+    # planner does not know is asked about, never dropped
+    rf"|\s*,\s*(?:and\s+)?(?={VERB_ON_IT})",
     re.I,
 )
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
-    r"|go\s+ahead|do\s+it|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
+    r"|go\s+ahead|do\s+(?:it|that|this)|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:good\s+)?(?:morning|afternoon|evening)|lgtm"
     r"|(?:(?:that|it|this)\s+)?(?:looks|sounds|seems)\s+(?:good|great|fine|right|solid|promising|reasonable|better|ok(?:ay)?)"
+    r"|(?:that|this|it)(?:'s|\s+is)\s+(?:great|good|nice|perfect|excellent|awesome|fine|promising|impressive|better)"
     r"|(?:it\s+)?pass(?:es|ed)|solid|excellent|good\s+enough|fair\s+enough|works\s+for\s+me"
     r"|(?:all\s+)?good|nice\s+(?:work|one)|well\s+done|never\s*mind|ugh|argh|hmm+|oops|meh|sigh|damn|right|alright"
     r"|(?:list|show)\s+(?:me\s+)?(?:them|those|these)(?:\s+all)?"
     r"|(?:make|create)\s+(?:a\s+)?new\s+(?:dataset\s+)?version(?:\s+(?:from|of|with)\s+(?:them|it|those|these))?"
     r"|tell\s+me\s+(?:which|what)\s+(?:one\s+)?(?:is|was|did)\s+better|which\s+(?:one\s+)?(?:is|was)\s+better"
-    r"|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
+    r"|(?:and\s+)?what\s+(?:they|each|it)\s+means?|(?:stats|numbers|a\s+breakdown)\s+per\s+(?:value|group)|let\s+me\s+know|report\s+back|show\s+(?:me\s+)?(?:the\s+)?results?|tell\s+me\s+the\s+results?"
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
 )
 # One or more courtesy words ("good, go ahead", "ok thanks"): a clause that asks for nothing.
@@ -96,7 +110,9 @@ _SHORT_FORMS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
         r"\1\2 volumes",
     ),
     (
-        re.compile(r"(?<![\w/.'\"`%-])hyperparam(s?)(?=\s+(?:search|sweep|tuning|optimi[sz]ation)\b)", re.I),
+        re.compile(
+            r"(?<![\w/.'\"`%-])(?:hyperparam|hparam|hp)(s?)(?=\s+(?:search|sweep|tuning|optimi[sz]ation)\b)", re.I
+        ),
         r"hyperparameter\1",
     ),
     (re.compile(r"^(how|what)s(?=\s+(?:the|it|my|our|that|this)\b)", re.I), r"\1's"),
@@ -153,6 +169,14 @@ def _spans(text: str, pattern: re.Pattern[str], offset: int) -> list[tuple[int, 
     return spans
 
 
+_LEADING: Final = re.compile(r"^(?:[\s,;]|-(?=\s)|\.(?![./]))+")  # not the "." of "./data/x" or "../x"
+
+
+def _trim(piece: str) -> str:
+    """A clause without the punctuation around it ("./data/x review: …" keeps its path)."""
+    return _LEADING.sub("", piece).rstrip(" ,.;")
+
+
 def split_clauses(text: str) -> list[Clause]:
     """Clauses in order; one-word fragments ("why", "test") stay with the clause before them."""
     pieces: list[tuple[int, int]] = []
@@ -160,7 +184,7 @@ def split_clauses(text: str) -> list[Clause]:
         pieces.extend(_spans(text[start:end], _WEAK, start))
     spans: list[tuple[int, int]] = []
     for start, end in pieces:
-        piece = text[start:end].strip(" ,.;")
+        piece = _trim(text[start:end])
         if not piece:
             continue
         if spans and len(piece.split()) < 2 and not is_filler(piece):
@@ -170,6 +194,6 @@ def split_clauses(text: str) -> list[Clause]:
     clauses: list[Clause] = []
     for start, end in spans:
         raw = text[start:end]
-        stripped = raw.strip(" ,.;")
+        stripped = _trim(raw)
         clauses.append(Clause(stripped, start + raw.find(stripped), end))
     return clauses

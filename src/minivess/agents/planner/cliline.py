@@ -105,23 +105,56 @@ CONFIG_KEYS: Final[dict[str, str]] = {
 # Flags that only change how the CLI prints: they mean nothing to the tool.
 _PRESENTATION: Final = frozenset({"--json", "--format", "-f", "--output", "-o", "--no-sync", "--no-mip"})
 _LINE: Final = re.compile(r"^\s*(?:\$\s*)?`?\s*minivess\s+(?P<rest>.+?)`?\s*$", re.I | re.S)
+# What may follow a command line: a shell comment ("# then promote it"), an aside ("(agent, please)") or words after
+# a backticked command ("`minivess calibrate X` - do that from here"). Courtesy is dropped; anything else stays
+# after the call, read like any words of the request ("… then promote it", "… with cldice loss"), never lost.
+_AFTER_TICK: Final = re.compile(r"^\s*(?:\$\s*)?`\s*(?P<command>minivess\s+[^`]+)`(?P<remark>.*)$", re.I | re.S)
+_HASH: Final = re.compile(r"\s#(?P<remark>.*)$", re.S)
+_ASIDE: Final = re.compile(r"\s\((?P<remark>[^()]*)\)\s*[.!?]?\s*$")
+_COURTESY: Final = re.compile(
+    r"^(?:[\s,.;:!?()-]|\bagent\b|\bplease\b|\bpls\b|\bthanks\b|\bthank\s+you\b|\b(?:do|run)\s+(?:that|it|this)\b"
+    r"|\bfrom\s+here\b|\bfor\s+me\b|\bnow\b)*$",
+    re.I,
+)
 _FLAG: Final = re.compile(r"^--?[A-Za-z][\w-]*$")
+# "synthesize -n 16 --shape 64 64 32": a command typed without "minivess", known by its flags; the verbs users type
+# for a command whose CLI name is two words
+_VERBS: Final[dict[str, str]] = {"synthesize": "data synth", "synthesise": "data synth", "synth": "data synth"}
+_MULTI_VALUE: Final = frozenset({"shape", "patch_size"})  # "--shape 64 64 32": one flag, three numbers
 _NUMBER: Final = re.compile(r"^-?\d")
 
 
 def rewrite_command_line(text: str) -> str:
     """``text`` as the tool call it types when it is a minivess command line of a tool, else ``text`` unchanged."""
-    line = _LINE.match(text)
-    if line is None:
+    command_text, remark = _split_remark(text)
+    call = _rewrite(command_text)
+    if call is None:
         return text
-    try:
-        words = shlex.split(line.group("rest"))
-    except ValueError:  # an unclosed quote: not a command line we can read
-        return text
+    remark = remark.strip()
+    return f"{call} {remark}" if remark and not _COURTESY.match(remark) else call
+
+
+def _split_remark(text: str) -> tuple[str, str]:
+    """(the command part, what follows it) for a backticked command, a shell comment or a closing aside."""
+    tick = _AFTER_TICK.match(text)
+    if tick is not None:
+        return tick.group("command"), tick.group("remark")
+    for pattern in (_HASH, _ASIDE):
+        found = pattern.search(text)
+        if found is not None:
+            return text[: found.start()], found.group("remark")
+    return text, ""
+
+
+def _rewrite(text: str) -> str | None:
+    """The tool call a command line types, or None when ``text`` is no command line of a tool."""
+    words = _command_words(text)
+    if words is None:
+        return None
     name = " ".join(words[:2]) if " ".join(words[:2]).lower() in COMMANDS else words[0] if words else ""
     command = COMMANDS.get(name.lower())
     if command is None:
-        return text
+        return None
     values: dict[str, list[str]] = {}
     positional: list[str] = []
     rest = words[len(name.split()) :]
@@ -136,6 +169,13 @@ def rewrite_command_line(text: str) -> str:
             if key == "set" and has_value and command.tool == "train_model" and "=" in rest[index + 1]:
                 key, _, value = rest[index + 1].partition("=")  # "--set trainer.epochs=25": that argument
                 values.setdefault(CONFIG_KEYS.get(key, key), []).append(value)
+            elif key in _MULTI_VALUE and has_value:
+                count = 0
+                while index + 1 + count < len(rest) and _NUMBER.match(rest[index + 1 + count]):
+                    count += 1
+                values.setdefault(key, []).extend(rest[index + 1 : index + 1 + count])
+                index += 1 + count
+                continue
             elif key and has_value:
                 value = rest[index + 1]
                 if key in _TRANSLATED and (key, value.lower()) not in _VALUES:
@@ -149,11 +189,29 @@ def rewrite_command_line(text: str) -> str:
         index += 1
     taken = _positional_values(command, positional)
     if taken is None:
-        return text  # "minivess evaluate the champion on test": words, not the command's arguments
+        return None  # "minivess evaluate the champion on test": words, not the command's arguments
     for key, items in taken.items():
         values.setdefault(key, []).extend(items)
     parts = [command.tool] + [_pair(key, items) for key, items in values.items()]
     return " ".join(parts if command.positional else parts + positional)
+
+
+def _command_words(text: str) -> list[str] | None:
+    """The words after "minivess", or of a line that starts with a command and has flags; None if not a command."""
+    line = _LINE.match(text)
+    try:
+        words = shlex.split(line.group("rest") if line else text)
+    except ValueError:  # an unclosed quote: not a command line we can read
+        return None
+    if line is not None:
+        return words
+    if not words or not any(_FLAG.match(word) and not _NUMBER.match(word) for word in words[1:]):
+        return None
+    verb = _VERBS.get(words[0].lower())
+    if verb is not None:
+        return [*verb.split(), *words[1:]]
+    known = " ".join(words[:2]).lower() in COMMANDS or words[0].lower() in COMMANDS
+    return words if known else None
 
 
 def _positional_values(command: Command, words: list[str]) -> dict[str, list[str]] | None:

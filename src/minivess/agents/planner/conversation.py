@@ -171,11 +171,13 @@ class Conversation:
         reviews = [folders for position, folders in sorted(self.reviews.items()) if position < index]
         made = [version for _, version in reviews if version]
         earlier = [outcome for position, outcome in sorted(self.outcomes.items()) if position < index]
+        group = _latest_group(earlier)
         calls = {name: args for position, (name, args) in sorted(self.arguments.items()) if position < index}
         return History(
             self.run_ids_before(index), trainings[-1] if trainings else None, tools[-1] if tools else None,
             review_dataset=reviews[-1][0] if reviews else None, reviewed_dataset=made[-1] if made else None,
-            group=_latest_group(earlier), dataset=_latest_dataset(earlier), alpha=_latest_alpha(earlier, calls),
+            group=group, run_labels=run_labels_of(earlier),
+            dataset=_latest_dataset(earlier), alpha=_latest_alpha(earlier, calls),
             last_args=calls, search_id=_latest_search(earlier),
         )  # fmt: skip
 
@@ -230,17 +232,52 @@ def _row_run(row: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+_LABEL_FIELDS: Final = (
+    "model_family",
+    "model",
+    "run_name",
+    "error",
+    "error_type",
+    "loss",
+    "status",
+    "message",
+    "group",
+)
+
+
+def _label_text(row: dict[str, Any], extra: str = "") -> str:
+    """What a result showed of one run, lowercased: family, name, error, loss, status ("the OOM one")."""
+    run = row.get("run")
+    nested: dict[str, Any] = run if isinstance(run, dict) else {}
+    values = [source.get(key) for source in (row, nested) for key in _LABEL_FIELDS]
+    return " ".join([extra, *(value for value in values if isinstance(value, str))]).lower()
+
+
+def run_labels_of(outcomes: list[ToolOutcome]) -> dict[str, str]:
+    """Each run an earlier answer showed → what it showed of it (a later answer adds to it)."""
+    labels: dict[str, str] = {}
+    for outcome in outcomes:
+        data = outcome.data if outcome.status == "ok" and isinstance(outcome.data, dict) else {}
+        rows: list[tuple[Any, str]] = [(data, "")]
+        for key in ("runs", "rows"):
+            if isinstance(data.get(key), list):
+                rows += [(row, "") for row in data[key]]
+        for group in data.get("groups") or []:
+            if isinstance(group, dict) and isinstance(group.get("runs"), list):
+                rows += [(row, str(group.get("error_type") or "")) for row in group["runs"]]
+        for row, extra in rows:
+            if isinstance(row, dict) and (run := _row_run(row)):
+                labels[run] = f"{labels.get(run, '')} {_label_text(row, extra)}".strip()
+    return labels
+
+
 def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
     """The run ids of the latest successful answer about several runs (a comparison, a leaderboard's rows, curves
     of several runs, a failure summary's runs), in its order."""
     for outcome in reversed(outcomes):
         data = outcome.data if outcome.status == "ok" and isinstance(outcome.data, dict) else {}
         runs = data.get("runs")
-        ids = (
-            [r["run_id"] for r in runs if isinstance(r, dict) and isinstance(r.get("run_id"), str)]
-            if isinstance(runs, list)
-            else []
-        )
+        ids = [run for run in map(_row_run, runs) if run] if isinstance(runs, list) else []
         rows = data.get("rows")
         if not ids and isinstance(rows, list):
             ids = [run for run in map(_row_run, rows) if run]

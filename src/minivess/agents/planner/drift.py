@@ -56,9 +56,18 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
         reference = earlier if isinstance(earlier, str) else None  # "… against the same reference"
     if reference is None and (bare := _BARE_REFERENCE.search(clause)) and bare.group(1).lower() not in _NOT_REFERENCES:
         reference = bare.group(1)  # "check it for drift against synthetic": a dataset under the data dir
-    current = named if named is not None else _pronoun_dataset(clause, res) or _made_by_name(clause, res)
-    if current is None and (bare := _BARE_FOLDER.search(clause)) and bare.group(1).lower() not in _NOT_FOLDERS:
-        current = bare.group(1)  # "check new_acquisitions for distribution shift": a folder under the data dir
+    pair = _BARE_PAIR.search(clause) if named is None and reference is None else None
+    if pair and not {pair.group(1).lower(), pair.group(2).lower()} & (_NOT_FOLDERS | _NOT_REFERENCES):
+        named, reference = pair.group(1), pair.group(2)  # "compare shift_test against pilot40 for drift"
+    # "is the corrected set drifted vs the original?": the version the import made
+    reviewed = res.reviewed if named is None and slots.reviewed_dataset(clause) else None
+    current = named if named is not None else reviewed or _pronoun_dataset(clause, res) or _made_by_name(clause, res)
+    if (
+        current is None
+        and (bare := _BARE_FOLDER.search(clause))
+        and (bare.group(1) or bare.group(2)).lower() not in _NOT_FOLDERS
+    ):
+        current = bare.group(1) or bare.group(2)  # "check new_acquisitions for distribution shift": under the data dir
     if current is None:
         return Clarify(_NO_DATASET)
     return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
@@ -79,12 +88,20 @@ def _current_and_reference(clause: str, found: list[tuple[str, int]]) -> tuple[s
 _SAME_REFERENCE: Final = re.compile(r"\bsame\s+(?:reference|baseline)\b", re.I)
 _BARE_FOLDER: Final = re.compile(
     r"\b(?:check|test|scan|examine|inspect)\s+['\"`]?([A-Za-z0-9][\w.-]*)['\"`]?\s+for\s+(?:any\s+)?"
-    r"(?:(?:data|distribution|covariate|domain|dataset)\s+)?(?:shift|drift)\b",
+    r"(?:(?:data|distribution|covariate|domain|dataset)\s+)?(?:shift|drift)\b"
+    # "has the drift_test dataset drifted relative to …"
+    r"|\b(?:has|have|did|is)\s+(?:the\s+)?['\"`]?([A-Za-z0-9][\w.-]*)['\"`]?\s+(?:dataset|data|set|folder)\s+"
+    r"(?:drifted|drift|shifted)\b",
     re.I,
 )
 _BARE_REFERENCE: Final = re.compile(
     r"\b(?:against|versus|vs\.?|compared\s+(?:to|with)|relative\s+to)\s+(?:the\s+)?['\"`]?([A-Za-z][\w.-]*)['\"`]?"
-    r"(?:\s+(?:data(?:set)?|set|folder))?\s*[.!?]?$",
+    r"(?:\s+(?:data(?:set)?|set|folder|one))?\s*[.!?]?$",
+    re.I,
+)
+_BARE_PAIR: Final = re.compile(
+    r"\b(?:compare|check|test)\s+['\"`]?([A-Za-z][\w.-]*)['\"`]?\s+(?:against|vs\.?|versus|with|to)\s+"
+    r"['\"`]?([A-Za-z][\w.-]*)['\"`]?\s+(?:for|re|regarding|in\s+terms\s+of)\b",
     re.I,
 )
 _NOT_REFERENCES: Final = frozenset(
@@ -93,7 +110,28 @@ _NOT_REFERENCES: Final = frozenset(
      "before", "earlier", "everything", "anything", "it", "that", "this", "them", "those", "these"}
 )  # fmt: skip
 _NOT_FOLDERS: Final = frozenset(
-    {"it", "them", "this", "that", "these", "those", "data", "dataset", "datasets", "volumes", "everything", "all"}
+    {
+        "it",
+        "them",
+        "this",
+        "that",
+        "these",
+        "those",
+        "data",
+        "dataset",
+        "datasets",
+        "volumes",
+        "everything",
+        "all",
+        "the",
+        "a",
+        "an",
+        "our",
+        "my",
+        "new",
+        "current",
+        "your",
+    }
 )
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from minivess.agents.planner import keyvalue
 from minivess.agents.planner.accounting import check_values
 from minivess.agents.planner.builders import AGAIN
+from minivess.agents.planner.clauses import VERB_ON_IT
 from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.intent_words import Intent
-from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT
-from minivess.agents.planner.lexicon import families_in, metrics_in
+from minivess.agents.planner.intents import INTENT_OF_TOOL, TOOL_OF_INTENT, classify
+from minivess.agents.planner.lexicon import METRIC_ALT, NUMBER_WORDS, families_in, metrics_in, param_in
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef, run_refs
 from minivess.agents.planner.resolve import RefResolver
@@ -46,14 +48,37 @@ _SAME_FOR: Final = re.compile(
 )
 
 
+_LOOK_AGAIN: Final = re.compile(
+    r"^(?:(?:and|ok|now)\s+)?(?:check|look|ask)(?:\s+(?:it|that|on\s+(?:it|that|the)(?:\s+(?:search|sweep|review))?))?\s+again\b|^(?:and\s+)?(?:now|again)\s*\??$",
+    re.I,
+)
+_STATUS_OF: Final[dict[Intent | None, Intent]] = {
+    "start_search": "search_status", "search_status": "search_status",
+    "queue_review": "review_status", "review_status": "review_status",
+}  # fmt: skip
+_DONE_YET: Final = re.compile(r"\b(?:done|finished|complete[d]?|reviewed|corrected)\b", re.I)
+_STATUS_LIKE: Final = frozenset({None, "search_status", "start_search", "leaderboard", "get_run", "review_status"})
+_SEARCH_BEST: Final = re.compile(
+    r"\bbest\s+(?:one\s+|trial\s+|score\s+)?(?:so\s+far|yet)\b|\bwho(?:'s|\s+is)\s+winning\b",
+    re.I,
+)
+
+
 def search_followup(previous: Intent | None, body: str, refs: list[RunRef]) -> Intent | None:
-    """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status."""
-    if not _SEARCH_FOLLOW.search(body) or not all(ref.kind == "pronoun" for ref in refs):
+    """ "…, then tell me its status", "is it finished yet?" right after a search: that search's status ("any news
+    from the sweep? trials done, best so far": its status answers each)."""
+    if previous in ("start_search", "search_status") and _SEARCH_BEST.search(body):
+        return "search_status"
+    if _LOOK_AGAIN.match(body) and previous in _STATUS_OF:
+        return _STATUS_OF[previous]  # "check again" right after a status answer: that status, now
+    if classify(body, refs) not in _STATUS_LIKE:
+        return None  # "run the test-split eval on the winning trial of that sweep": a request about its run
+    if not _SEARCH_FOLLOW.search(body) or not all(ref.kind in ("pronoun", "plural") for ref in refs):
         return None
     if previous in ("start_search", "search_status"):
         return "search_status"  # "is it done?", "what's going on?" right after a search
-    if previous in ("queue_review", "review_status") and _HOW_GOING.search(body):
-        return "review_status"  # "how is that going?" right after queueing slices for review
+    if previous in ("queue_review", "review_status") and (_HOW_GOING.search(body) or _DONE_YET.search(body)):
+        return "review_status"  # "how is that going?", "how many of those are done?" right after queueing slices
     return None
 
 
@@ -96,16 +121,26 @@ def follow_up(
     built = BUILDERS[intent](body, refs, resolver)
     if isinstance(built, Clarify) or len(built) != 1 or built[0].tool != tool:
         return None
-    args = dict(built[0].args)
+    args = {**built[0].args, **keyvalue.tool_values(body, tool)}  # "… again but with split=train"
     if "metric" in args and "metric" in earlier and not metrics_in(body):
         args["metric"] = earlier["metric"]  # the builder's default metric, not one the user named
     if "run_id" in args and earlier.get("run_id") not in (None, "last", "latest") and not refs:
         args["run_id"] = earlier["run_id"]  # "do the same for b.nii.gz" with the champion: the champion again
+    on = _ON_METRIC.search(body) if tool == "param_effect" else None
+    if on is not None and (named := metrics_in(on.group("m"))):
+        # "effect of loss on dice" → "and what about on cldice?": the metric changes; "cldice" is no parameter here
+        rest = body[: on.start("m")] + body[on.end("m") :]
+        args["metric"] = named[0]
+        if param_in(rest) is None and isinstance(earlier.get("param"), str):
+            args["param"] = earlier["param"]
     kept = {key: value for key, value in earlier.items() if key not in args}
     step = Step(tool, {**kept, **args})
     return None if check_values(body, [step], refs) else [step]
 
 
+_ON_METRIC: Final = re.compile(
+    rf"\b(?:on|by|for|in\s+terms\s+of)\s+(?:the\s+)?(?P<m>(?:(?:val(?:idation)?|test)[\s_]*)?(?:{METRIC_ALT}))\b", re.I
+)
 _CONTEXT: Final = re.compile(r"^(?:before|until|so\s+that|while)\s+(?:i|we)\b", re.I)
 
 
@@ -120,12 +155,59 @@ def context_clause(body: str, resolver: RefResolver) -> bool:
     return True
 
 
+# "Maria has time this afternoon, give her …", "we hired two student annotators, queue 60 …": who is around or what
+# happened, said before the request; a subject and a verb of having or being, no tool's words and no value
+_SITUATION: Final = re.compile(
+    r"^(?:(?i:i|we|they|she|he|our\s+\w+|the\s+(?:team|lab|annotators?|reviewers?))|[A-Z][a-z]+)\s+"
+    r"(?i:(?:just\s+|finally\s+)?(?:has|have|had|hired|got|am|are|is|was|were|will\s+be))\b"
+)
+
+
+_SITUATION_VALUE: Final = re.compile(
+    rf"\b(?:{NUMBER_WORDS}|val|validation|test|train|training|split|loss|percent|hours?|minutes?|epochs?|folds?|slices?"
+    r"|volumes?|runs?|gpus?|budget|called|named|dataset|folder|batch)\b",
+    re.I,
+)
+
+
+_PEOPLE: Final = re.compile(
+    rf"\b(?:{NUMBER_WORDS})\s+(?:[a-z]+\s+)?(?:reviewers?|annotators?|students?|people|colleagues|interns|labell?ers?)\b",
+    re.I,
+)
+
+
+def situation_clause(body: str, refs: list[RunRef]) -> bool:
+    """A statement before the request that asks for nothing: plain lower-case words after its subject, and none of
+    them a value (a number in words, a metric, a split, a unit, a name introduced by "called")."""
+    words = body.split()[1:]
+    plain = all(re.fullmatch(r"[a-z]+(?:'[a-z]+)?[,.!]?", word) for word in words)  # "she's", not "'fast'"
+    return bool(
+        _SITUATION.match(body)
+        and plain
+        and not refs
+        and not families_in(body)
+        and not metrics_in(body)
+        and not _SITUATION_VALUE.search(_PEOPLE.sub("", body))  # "we hired two annotators": who, not a value
+    )
+
+
 def dataset_followup(previous: Intent | None, body: str) -> Intent | None:
     """ "generate a shifted dataset …, then show its info": "its" is the dataset, not a run."""
     return "dataset_info" if previous in ("synthesize", "dataset_info") and _ITS_INFO.search(body) else None
 
 
+# "zap it", "archive them": a verb of its own on "it" is no verbless follow-up of the step before (asked about)
+_OWN_VERB: Final = re.compile(rf"^(?:and\s+)?{VERB_ON_IT}", re.I)
+
+
+_OF_PARAM_ON: Final = re.compile(r"^(?:and\s+)?(?:that\s+)?(?:of|for)\s+\S+\s+on\s+\S+", re.I)
+
+
 def inherit(previous: Intent | None, body: str) -> Intent | None:
+    if _OWN_VERB.match(body):
+        return None
+    if previous == "param_effect" and _OF_PARAM_ON.match(body):
+        return previous  # "effect of loss.name on val_cldice and of optim.lr on val_dice"
     if previous in _FOLDER_INTENTS and directories(body):
         return previous  # "now do data/siteC against the same reference"
     if previous not in _INHERITABLE:

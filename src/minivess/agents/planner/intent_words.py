@@ -28,16 +28,19 @@ INTENTS: Final = _compile(
         ("model_card",  # before promote: "make a model card for the champion" is no promotion
          r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"
-         r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"),
+         r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"
+         r"|\bcard\s+(?:of|for)\s+(?:whatever|whichever)\s+(?:is|was)\b"
+         r"|\bcard\s+(?:of|for)\s+(?:the\s+)?registered\s+version\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
          r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
          r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
+         r"|\b(?:folder|dataset|data|batch)\b.{0,20}\b(?:differ(?:s|ent)?|deviates?)\s+from\b.{0,40}\btraining\s+(?:set|data)\b"
          r"|[/~]\S*\s+(?:\w+ly\s+)?(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?"
          r"|versus|against)\b"
          r"|[/~].{0,80}\bwhat\s+(?:the\s+)?[\w'-]+(?:\s+\w+)?\s+(?:was|were)\s+trained\s+on\b"),
         ("describe_warehouse",
-         r"\b(?:what|which|list|show|describe|tell\s+me)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
+         r"\b(?:what|which|list|show|describe|tell\s+me|dump|print|explain)\b.{0,40}\b(?:tables|columns|schema|fields)\b"
          r"|\b(?:describe|explain|schema\s+of)\s+(?:the\s+)?(?:run\s+)?warehouse\b"
          r"|\bwarehouse\s+(?:schema|tables|columns)"
          r"|\bwhat\s+can\s+i\s+query\b|\bwhat(?:'s|\s+is)\s+in\s+the\s+warehouse\b"
@@ -50,19 +53,22 @@ INTENTS: Final = _compile(
          r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
          r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b|\bweights?\s+gate\b"
          r"|\bweights\b.{0,30}\bany\s+good\b|\bweight\s+(?:spectr\w*|gate)\b"
-         r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b"),
+         r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b|\blayer\s+alphas?\b"
+         r"|^\s*gate\b"),
         ("soup",
          r"\bsoupe?(?:s|ed|ing)?\b|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
          r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
         ("conformal",
          r"\bconformal\w*|\bfalse[\s-]+negative(?:s|\s+rate)?\b|\bfnr\b|\bmiss[\s-]+rate\b|\brisk[\s-]+control\w*"
          r"|\bmiss(?:es|ing|ed)?\s+(?:at\s+most|no\s+more\s+than|(?:less|fewer)\s+than|under|below|only|up\s+to)\b"
+         r"|\bnot\s+miss\s+more\s+than\b"
          r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"
+         r"|\b(?:missed|lost)\s+(?:vessels?|vessel\s+voxels)\b"
          r"|\blos(?:e|es|ing)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?\S+\s*(?:%|percent)?\s+of\s+(?:the\s+)?"
          r"(?:vessels?|vessel\s+voxels)"),
         ("calibrate",
          r"\b(?:re-?|mis-?)?calibrat\w*\b(?!\s+(?:split|set|partition|fold|data|volumes))"
-         r"|\b(?:over|under)[\s-]?confiden\w*|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
+         r"|\b(?:over|under)[\s-]?confiden\w*|\btoo\s+(?:confident|sure)\b|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
          r"|\bexpected\s+calibration\s+error\b|\bece\b"
          r"|\b(?:reliable|trustworthy|trust)\b.{0,40}\b(?:probabilit\w*|confidences?)\b"
          r"|\b(?:probabilit\w*|confidences?)\b.{0,40}\b(?:reliable|trustworthy)\b"),
@@ -79,7 +85,8 @@ INTENTS: Final = _compile(
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
          r"|\bsynthetic\s+(?:data|dataset|data\s+set|set|volumes?)\s+(?:with|of|please|for)\b"
-         r"|\b(?:make|create|generate|build|give)\b.{0,30}\bsynthetic\s+(?:dataset|data\s*set|set)\s*[:,]"
+         r"|\b(?:make|create|generate|build|give)\b.{0,30}\bsynthetic\s+(?:dataset|data\s*set|set)(?:\s*[:,(]|\s+(?:called"
+         r"|named|with|of)\b)"
          r"|\b(?:fake|simulated|artificial|dummy|toy|mock)\s+(?:[\w-]+\s+)?(?:volumes?|datasets?|data|stacks?|images?)\b"
          r"|\b(?:need|want|give\s+me|get\s+me)\b.{0,30}\b(?:shifted|noisy|synthetic|small|new)\b.{0,30}"
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
@@ -92,21 +99,25 @@ INTENTS: Final = _compile(
          r"hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\b(?:is|has)\s+the\s+(?:model\s+|nightly\s+|hyper-?parameter\s+)?(?:search|sweep|tuning)\b.{0,20}"
          r"\b(?:done|finished|over|running|complete)\b"
-         r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+)?"
+         r"|\b(?:news|updates?|progress)\s+(?:on|from|about)\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|newest\s+|last\s+|running\s+"
+         r"|current\s+|ongoing\s+)?"
          r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
-         r"\b(?:finished|done|complete|ran|run)\b|\bsearch\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
+         r"\b(?:finished|done|complete|ran|run)\b|\b(?:search|sweep)\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
+         r"|\b(?:did|has|is)\s+the\s+(?:latest|last|current|running|newest|nightly)\s+(?:search|sweep|tuning)\b.{0,20}"
+         r"\b(?:done|finish\w*|over|complete\w*|end\w*)\b"
          r"|\b(?:which|what)\s+trials?\b"
          r"|\bsearch_status\b"),
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
-         r"|hunt)\b|\bhpo\b|\bsweep\b"
+         r"|hunt)\b|\bhpo\b|(?<!\bthat )(?<!\bthis )(?<!\brunning )(?<!\bcurrent )(?<!\bongoing )(?<!\blatest )"
+         r"(?<!\bhparam )\bsweep\b"
          r"|\b(?:search|look|hunt|shop)(?:ing|ping)?\s+(?:around\s+)?for\s+(?:a\s+)?better\s+(?:\w+\s+)?(?:models?|config\w*|"
          r"hyper-?parameters?|settings|setup|segmenter)\b"
          r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b|\btune\b.{0,60}\btrials?\b"
          r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
          r"|\bsearch\s+(?:over|across|among|through)\b"
-         rf"|^\s*search\s+(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
+         rf"|^\s*search\s+(?:(?:only|just)\s+)?(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
         # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
         # alone a run's details.
@@ -121,6 +132,7 @@ INTENTS: Final = _compile(
          r"|\b(?:grab|get|pull|fetch|collect|take|bring)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
          r"|corrections?)\b"
          r"|\bimport\s+(?:them|those|these)\b"
+         r"|\b(?:bring|pull|get)\s+(?:the\s+|their\s+|her\s+|his\s+)?(?:fixes|corrections|reviews|annotations)\s+in\b"
          r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
          r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
         ("review_status",
@@ -132,7 +144,8 @@ INTENTS: Final = _compile(
          r"|(?:been\s+)?(?:corrected|annotated))\b"
          r"|\b(?:are|is|have)\s+(?:the\s+)?(?:reviews?|reviewers?)\b.{0,20}\b(?:done|finished|complete|ready)\b"
          r"|\bhow\s+far\s+(?:along\s+)?(?:is|are)\s+(?:the\s+)?(?:reviews?|reviewing|annotations?|labell?ing"
-         r"|reviewers?|corrections?)\b"
+         r"|reviewers?|corrections?|annotators?|labell?ers?)\b"
+         r"|\bany\s+(?:reviewed|corrected|annotated)\s+(?:slices?|masks?|labels?)\s+(?:yet|so\s+far)\b"
          r"|\bhow\s+far\s+(?:have|has)\s+(?:the\s+)?(?:reviewers?|annotators?|labell?ers?)\b"
          r"|\b(?:waiting|pending|queued)\s+for\s+(?:human\s+)?review\b|\bstill\s+(?:waiting|pending|to\s+be\s+reviewed)\b"
          r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,30}\b(?:finished|done|complete|through)\b"
@@ -148,7 +161,9 @@ INTENTS: Final = _compile(
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
          r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
          r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
-         r"|\bqueue\b.{0,40}\btop[_\s-]?k\b"),
+         r"|\bqueue\b.{0,40}\btop[_\s-]?k\b|\bslices?\b.{0,30}\b(?:into|to|in)\s+label[\s-]?studio\b"
+         r"|\bgive\s+(?:her|him|them|the\s+(?:annotators?|reviewers?))\b.{0,40}\bslices?\b"
+         rf"|^\s*queue\s+(?:\d+|{_NUM_WORDS})\s+more\b"),
         ("label_issues",
          r"\bmis-?label(?:l?ed|l?ing|s)?\b|\bcleanlab\b|\blabel[\s-]+quality\b"
          r"|\blabels?\s+(?:check|audit|cleaning|clean[\s-]?up|scan)\b"
@@ -173,7 +188,7 @@ INTENTS: Final = _compile(
          r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
          r"|\b(?:vessel|foreground)\s+(?:fraction|ratio|share|density)\b|\bclass\s+(?:balance|imbalance)\b"
          r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
-         r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b"
+         r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b|\blaid\s+out\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
          r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?train\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
@@ -199,7 +214,8 @@ INTENTS: Final = _compile(
          r"|\b(?:becomes?|is\s+now)\s+(?:the\s+|our\s+)?(?:new\s+)?(?:champion|challenger)\b"
          r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
          r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
-         r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"),
+         r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"
+         r"|\b(?:move|point|set|assign|give)\s+(?:the\s+|an?\s+)?[\w-]+\s+alias\b"),
         ("curves",
          r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bconverg\w*|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
          r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
@@ -210,17 +226,19 @@ INTENTS: Final = _compile(
          r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
         ("failures",
          r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
-         r"|\bwent\s+wrong\b|\bnan\b|\bdiverg\w*|\bblew\s+up\b|\bexplod\w*"),
+         r"|\bwent\s+wrong\b|\bnan\b|\bdiverg\w*|\bblew\s+up\b|\bexplod\w*"
+         r"|\b(?:runs?|jobs?|trainings?|experiments?)\s+(?:\w+\s+)?(?:died|dead)\b"),
         ("param_effect",
          r"\b(?:did|does|do|has|have|is|was|will|would|can)\b.{0,60}\b(?:help|helped|helps|matter|matters|mattered"
-         r"|improve[sd]?|make\s+(?:a|any)\s+difference|affect(?:s|ed)?|impact(?:s|ed)?|influence[sd]?|hurt|hurts"
-         r"|boost(?:s|ed)?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
+         r"|improve[sd]?|mak(?:e|es|ing)\s+(?:a|any)\s+difference|made\s+(?:a|any)\s+difference|affect(?:s|ed)?|impact(?:s|ed)?|influence[sd]?|hurt|hurts"
+         r"|boost(?:s|ed)?|change[sd]?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
          r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"
          r"|\b(?:which|what|best|optimal|ideal|good)\s+(?:learning[\s-]+rate|lr|loss|patch\s*size|batch\s*size|seed)"
          r"|\bhow\s+much\s+does\b.{0,40}\bmatter"
          r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|mak(?:es|e|ing)\s+(?:a|any)\s+difference"
          r"|made\s+(?:a|any)\s+difference|improved|improves|changes?)\b"
-         r"|\bworth\s+it\b"),
+         r"|\bworth\s+it\b|\b(?:relationship|correlation|relation|link|association)\s+between\b"
+         r"|\bhow\s+much\s+(?:does|do|did)\b.{0,60}\b(?:change|move|shift|affect|influence|swing)\b"),
         ("evaluate",
          r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
          r"|\b(?:check|run|try|test|score)\b.{0,40}\bon\s+(?:the\s+)?(?:val(?:idation)?|test|train(?:ing)?|held[\s-]out)"
@@ -244,6 +262,7 @@ INTENTS: Final = _compile(
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
+         r"|\bwho\s+wins\b(?!.{0,40}\b(?:or|between|vs\.?|versus)\b)"
          r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
          r"|\b(?:is|are)\s+(?:currently\s+|now\s+|still\s+)?(?:ahead|leading|in\s+the\s+lead|in\s+front|on\s+top)\b"
          r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"

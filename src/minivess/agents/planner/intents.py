@@ -87,7 +87,9 @@ _DETAIL: Final = re.compile(
     _I,
 )
 _SPLIT_SCORE: Final = re.compile(
-    r"\b(?:test|val|validation|held[\s-]out)(?:\s+set)?\s+(?:performance|results?|scores?|metrics|dice|accuracy)\b", _I
+    r"\b(?:test|val|validation|held[\s-]out)(?:[\s-]+(?:set|split))?\s+(?:performance|results?|scores?|metrics|dice"
+    r"|cl[\s-]?dice|hd95|accuracy)\b",
+    _I,
 )
 _TRAIN_OPTION: Final = re.compile(
     r"\bepochs?\b|\beps?\b|\blr\b|\blearning[\s-]+rate\b|\bbatch\b|\bpatch(?:es)?\b|\bminutes?\b|\bmins?\b|\bhours?\b"
@@ -150,13 +152,16 @@ INTENT_OF_TOOL: Final[dict[str, Intent]] = {
 TOOL_OF_INTENT: Final[dict[Intent, str]] = {intent: tool for tool, intent in INTENT_OF_TOOL.items()} | {
     "registry": "query_runs"
 }
-_RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias"})
+_RUN_KINDS: Final = frozenset({"id", "last", "pronoun", "alias", "label"})
 _DESCRIBE_DATA: Final = re.compile(
     r"\bdataset\s+(?:info|summary|details|stats)\b|\b(?:info|details|stats|statistics)\s+(?:on|for|about|of)\b", _I
 )
 _SEGMENT_VERB: Final = re.compile(r"\b(?:segment|predict|infer|run\s+inference)\b", _I)
 _CONFORMAL_WORD: Final = re.compile(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", _I)
 _WHICH_RUN: Final = re.compile(r"\b(?:which|what)\s+(?:run|model|checkpoint)\b", _I)
+_PROMOTE_WORD: Final = re.compile(
+    r"\b(?:promot\w*|register\w*|crown|designate|becomes?|make\s+it|alias|deploy|production|prod)\b", _I
+)
 _PROMOTE_VERB: Final = re.compile(r"^\s*(?:please\s+)?(?:promote|register|make|set|crown|tag|mark)\b", _I)
 
 
@@ -176,13 +181,22 @@ def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
 # A drift word asks for check_drift only about data (a folder, "data", "it" …), and not inside a request to make
 # data, to compare or plot runs, or to train on it.
 _ABOUT_DATA_DRIFT: Final = re.compile(
-    r"[/~]|\b(?:data|datasets?|volumes?|scans?|images?|batch\w*|folders?|distribution|covariate|domain|it|this|that"
+    r"[/~]|\b(?:data|datasets?|sets?|volumes?|scans?|images?|batch\w*|folders?|distribution|covariate|domain|it|this|that"
     r"|check\w*|tests?|reports?|current|reference)\b",
     _I,
 )
 _NOT_DATA_DRIFT: Final = re.compile(
     r"\b(?:generate|synthesi[sz]e|simulate|create|make|produce)\b.{0,60}\b(?:volumes?|datasets?|data|images?)\b"
-    r"|\bruns\s+(?:[0-9a-f]{6,}|last|best)|\b(?:learning\s+)?curves?\b|\b(?:loss|dice|cldice|metrics?|lr)\s+drift",
+    r"|\bruns\s+(?:[0-9a-f]{6,}|last|best)|\b(?:learning\s+)?curves?\b|\b(?:loss|dice|cldice|metrics?|lr)\s+drift"
+    r"|\bneed\b.{0,40}\bsynthetic\b",  # "for the drift demo I need 16 domain-shifted synthetic volumes"
+    _I,
+)
+
+
+# "which model family gives the best hd95 on average": the parameter's effect, not one average over all runs
+_WHICH_ON_AVERAGE: Final = re.compile(
+    r"\bwhich\s+(?:model\s+)?(?:family|architecture|loss|learning\s+rate|lr|batch\s+size|patch\s+size)\b.{0,40}"
+    r"\b(?:on\s+average|averaged)\b",
     _I,
 )
 
@@ -195,7 +209,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
     deferred: Intent | None = None  # an uncertainty word that only names a result: used if nothing else fits
     for intent, pattern in INTENTS:
         if intent == "failures" and canned_sql(clause):
-            return "sql"
+            return "param_effect" if _WHICH_ON_AVERAGE.search(clause) and param_in(clause) else "sql"
         if intent == "failures" and "ordinal" in kinds and pattern.search(clause):
             return "get_run"  # "show me everything about the first failed run": one run of the failures shown
         if not pattern.search(clause):
@@ -224,7 +238,7 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             and INTENTS_BY_NAME["param_effect"].search(clause)
         ):
             return "param_effect"  # "is the clDice loss worth it compared to dice_ce?"
-        if intent == "get_run" and kinds & _RUN_KINDS and _SPLIT_SCORE.search(clause):
+        if intent == "get_run" and kinds & (_RUN_KINDS | {"best"}) and _SPLIT_SCORE.search(clause):
             return "evaluate"
         if intent == "get_run" and families_in(clause) and _TRAIN_OPTION.search(clause) and not _DETAIL.search(clause):
             continue  # "segresnet training, 60 epochs, cap it at 1.5 h"
@@ -238,6 +252,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             return "evaluate"  # "score the champion on the training split, I want to see whether it overfits"
         if intent == "registry" and _DETAIL.search(clause) and "alias" in kinds:
             return "get_run"  # "what hyperparameters did the champion use?": that run's details
+        if intent == "promote" and INTENTS_BY_NAME["compare"].search(clause) and not _PROMOTE_WORD.search(clause):
+            continue  # "and compare it to the challenger on val_cldice": a comparison, not a promotion
         if intent == "registry" and _PROMOTE_VERB.match(clause):
             continue  # "register run 0d9c8b7a as champion of the registered model vessels-prod"
         if intent == "registry" and _WHICH_RUN.search(clause) and [ref.kind for ref in refs] == ["alias"]:

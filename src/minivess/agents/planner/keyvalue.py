@@ -95,10 +95,17 @@ def coerce(key: str, raw: str) -> Any:
     return _number(raw)
 
 
+# Short keys people type for an argument ("run=last" is run_id=last, "runs=[a,b]" run_ids), where the tool has it
+_SHORT_KEYS: Final = {"run": "run_id", "runs": "run_ids"}
+
+
 def tool_values(clause: str, tool: str) -> dict[str, Any]:
-    """The clause's ``key=value`` pairs that name arguments of ``tool``, typed."""
+    """The clause's ``key=value`` pairs that name arguments of ``tool`` (or their short keys), typed."""
     names = TOOL_ARGS.get(tool, (frozenset(), frozenset()))[0]
-    return {key: coerce(key, raw) for key, raw in pairs(clause).items() if key in names}
+    found = {
+        _SHORT_KEYS.get(key, key) if _SHORT_KEYS.get(key) in names else key: raw for key, raw in pairs(clause).items()
+    }
+    return {key: coerce(key, raw) for key, raw in found.items() if key in names}
 
 
 def invalid_choice(tool: str, values: dict[str, Any]) -> tuple[str, str, frozenset[str]] | None:

@@ -36,7 +36,7 @@ METRIC_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("cldice", r"cl[\s_-]?dice"),
     ("nsd", r"nsd|(?:normali[sz]ed\s+)?surface[\s_-]?dice"),
     ("hd95", r"hd[\s_-]?95|hausdorff(?:[\s_-]?(?:distance|95))?"),
-    ("dice", r"dice(?![\s_+-]*(?:ce|cross|and\s+ce|\+))"),
+    ("dice", r"dice(?![\s_+-]*(?:ce|cross|and\s+ce|\+(?!\s*(?:val|test)[\s_])))"),  # "dice+ce" is a loss
     ("loss", r"loss"),
 )
 METRIC_ALT: Final = "|".join(f"(?:{p})" for _, p in METRIC_PATTERNS)
@@ -138,9 +138,15 @@ def first_metric(text: str) -> str | None:
     return keys[0] if keys else None
 
 
+_DOTTED_KEY: Final = re.compile(r"\b(?:trainer|optim|model|loss|data)\.[a-z_]+\b")
+
+
 def param_in(text: str) -> tuple[str, str] | None:
     """(dotted key, the matched words) of the parameter mentioned first; ties go by PARAM_PATTERNS order."""
     best: tuple[int, str, str] | None = None
+    dotted = _DOTTED_KEY.search(text)  # "does mixed precision (trainer.amp) change val_dice": a config key as written
+    if dotted:
+        best = (dotted.start(), dotted.group(0), dotted.group(0))
     for key, pattern in PARAM_PATTERNS:
         match = re.search(rf"\b(?:{pattern})", text, re.I)
         if match and (best is None or match.start() < best[0]):

@@ -109,7 +109,8 @@ _CONFORMAL_MASK: Final = re.compile(r"\bconformal\s+(?:mask|segmentation|predict
 
 def merge_risk(body: str, steps: list[Step], refs: list[RunRef]) -> bool:
     """ "segment v.nii.gz with the challenger; I can live with losing 8 % of the vessels": that prediction's risk."""
-    if not steps or steps[-1].tool != "predict_volume" or "risk_fnr" in steps[-1].args or refs:
+    named = [ref for ref in refs if ref.kind != "pronoun"]  # "…, and it must not miss more than 5 %": "it" is it
+    if not steps or steps[-1].tool != "predict_volume" or "risk_fnr" in steps[-1].args or named:
         return False
     if re.search(r"\bconformal\w*|\bthreshold\b|\bcalibrat\w*", body, re.I) and not _CONFORMAL_MASK.search(body):
         return False  # "…; and give me the conformal mask that misses at most 10 %" is that prediction's risk

@@ -96,6 +96,7 @@ class History:
     review_dataset: str | None = None  # the dataset the review loop last worked on ("queue them for review")
     reviewed_dataset: str | None = None  # the version the latest import_reviews made ("train on the reviewed data")
     group: list[str] = field(default_factory=list)  # the runs of the latest answer about several ("plot both")
+    run_labels: dict[str, str] = field(default_factory=dict)  # run id → what earlier answers showed of it
     dataset: str | None = None  # the folder the latest data tool made or described ("train segresnet on that")
     alpha: float | None = None  # the latest conformal alpha or prediction risk ("at the same risk level")
     last_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # the latest arguments per tool

@@ -19,6 +19,7 @@ from minivess.agents.planner.followups import (
     retry,
     same_for,
     search_followup,
+    situation_clause,
 )
 from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.intents import (
@@ -28,7 +29,7 @@ from minivess.agents.planner.intents import (
     classify,
     is_help,
 )
-from minivess.agents.planner.lexicon import families_in, metrics_in
+from minivess.agents.planner.lexicon import NUMBER_WORDS, families_in, metrics_in
 from minivess.agents.planner.merge import (
     another_training,
     merge_drift_model,
@@ -120,6 +121,23 @@ def _adds_nothing(body: str, refs: list[RunRef], resolver: RefResolver) -> bool:
     return not isinstance(built, Clarify) and len(built) == 1 and set(built[0].args) <= {"metric"}
 
 
+_VALUE_WORD: Final = re.compile(
+    rf"\b(?:loss|dice|ce|cldice|val|test|train|split|alpha|fnr|epochs?|lr|batch|patch|seed|folds?|top|{NUMBER_WORDS})\b|['\"`%]",
+    re.I,
+)
+
+
+def _restates(body: str, intent: Intent, refs: list[RunRef], resolver: RefResolver, last: Step) -> bool:
+    """ "does that folder differ from the champion's training set? drift check": a short clause that names the
+    tool just planned and nothing else (no run, number or path) asks for that step again, not for a second one."""
+    if TOOL_OF_INTENT.get(intent) != last.tool or refs or len(body.split()) > 3 or re.search(r"[\d/~]", body):
+        return False
+    built = BUILDERS[intent](body, refs, resolver)
+    if isinstance(built, Clarify):  # the builder asks for what the step before has; a value named is not restated
+        return not (_VALUE_WORD.search(body) or metrics_in(body) or families_in(body))
+    return len(built) == 1 and all(last.args.get(key) == value for key, value in built[0].args.items())
+
+
 def _text_plan(text: str, history: History | list[str]) -> Plan | None:
     """Help, typed SQL or a refusal decided on the whole message; None when clauses must be read."""
     core = strip_polite(text)
@@ -128,10 +146,13 @@ def _text_plan(text: str, history: History | list[str]) -> Plan | None:
     sql = literal_sql(text)
     if sql:
         before = text[: text.find(sql)] if sql in text else text
-        cap = row_cap(before) or keyvalue.tool_values(before, "query_runs").get("max_rows")  # "max 50 rows: SELECT …"
+        after = text[text.find(sql) + len(sql) :] if sql in text else ""  # "… with max_rows=50", "(max 5 rows)"
+        comment = sql.partition("--")[2]  # "SELECT … -- give me up to 5000 rows"
+        cap = row_cap(before) or row_cap(comment) or row_cap(after)
         step = Step("query_runs", {"sql": sql, **({"max_rows": cap} if cap else {})})
         if problem := _bound_question(step):  # "with at most 5000 rows": above the tool's row cap
             written = re.search(rf"(?<![\w.]){cap}(?![\w.])", before)  # the answer replaces the number written
+            written = written or re.search(rf"(?<![\w.]){cap}(?![\w.])", text)
             span = written.span() if written else None
             return Plan(text=problem.question, text_kind="clarify", replace=span, replace_number=span is not None)
         lead = _LEAD_REQUEST.match(before)
@@ -187,6 +208,7 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
         review_dataset=context.review_dataset,
         reviewed_dataset=context.reviewed_dataset,
         group=context.group,
+        run_labels=context.run_labels,
         dataset=context.dataset,
         alpha=context.alpha,
         last_args=context.last_args,
@@ -212,6 +234,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             or repeat(body, resolver)
         )
         if intent == "conformal" and merge_risk(body, steps, refs):
+            continue
+        if intent is not None and steps and _restates(body, intent, refs, resolver, steps[-1]):
             continue
         if intent in (None, "get_run", "predict") and merge_drift_model(body, steps, refs, resolver):
             continue
@@ -239,6 +263,8 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             resolver.note(len(steps), another)
             steps.append(another)
             understood.append(describe_step(another))
+            continue
+        if intent is None and index < len(clauses) - 1 and situation_clause(body, refs):
             continue
         if intent is None:
             merged = merge_train_options(body, steps, refs) or merge_tool_options(body, steps, refs, resolver)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
+from minivess.agents.planner.lexicon import families_in
 from minivess.agents.planner.models import Step, StepOutput, ToolOutcome
 from minivess.agents.planner.refs import RunRef
 
@@ -15,11 +17,15 @@ PRODUCERS: Final = frozenset(
 )  # fmt: skip
 # The review loop's tools: each works on one dataset folder (their `dataset` argument).
 REVIEW_TOOLS: Final = frozenset({"find_label_issues", "queue_for_review", "review_status", "import_reviews"})
-_SPECIFIC: Final = ("id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best", "ordinal", "firstn")
+_SPECIFIC: Final = (
+    "id", "alias", "pronoun", "plural", "last", "previous", "lastn", "best", "ordinal", "firstn", "label"
+)  # fmt: skip
 # For one target, what the user typed outright (an id, "the last run", "the best …") beats "it".
 _PRIORITY: Final = (
-    "id", "alias", "ordinal", "last", "previous", "best", "pronoun", "plural", "lastn", "firstn", "family"
+    "id", "alias", "ordinal", "label", "last", "previous", "best", "pronoun", "plural", "lastn", "firstn", "family"
 )  # fmt: skip
+# What users call a run by that its record spells otherwise ("the OOM one": "CUDA out of memory")
+_LABEL_WORDS: Final = {"oom": "out of memory", "nan": "nan", "crashed": "failed", "failed": "failed"}
 
 
 def run_id_of(data: Any) -> str | None:
@@ -55,6 +61,7 @@ class RefResolver:
         review_dataset: str | None = None,
         reviewed_dataset: str | None = None,
         group: list[str] | None = None,
+        run_labels: dict[str, str] | None = None,
         dataset: str | None = None,
         alpha: float | None = None,
         last_args: dict[str, dict[str, Any]] | None = None,
@@ -74,6 +81,7 @@ class RefResolver:
         self._given: dict[int, RunValue] = {}  # producing step → the run it was given, placeholders followed back
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
+        self.run_labels = dict(run_labels or {})  # run id → what earlier answers showed of it (family, name, error)
         self.alpha: float | None = alpha  # the latest tolerated false-negative rate ("at that same risk")
         self.last_args: dict[str, dict[str, Any]] = dict(last_args or {})  # earlier turns' arguments per tool
         self.made_name: str | None = None  # the name of the dataset this plan synthesises
@@ -172,7 +180,10 @@ class RefResolver:
                 return [StepOutput(index) for index in self.trained]
             if len(self.subjects) >= 2:
                 return self.subjects[-2:]  # "evaluate the champion …, evaluate the challenger …, compare the two"
-            return list(reversed(self._recent(2)))  # "compare the two": older first, as they happened
+            known = self._recent(2)
+            if known == ["last"]:
+                return []  # "curves for those runs" with no runs in the conversation: asked which
+            return list(reversed(known))  # "compare the two": older first, as they happened
         if ref.kind in ("ordinal", "firstn"):
             # "the first two" of the latest list (a leaderboard, a comparison), else of the conversation's runs
             listed: list[RunValue] = list(self.group) or list(self.history)
@@ -181,9 +192,29 @@ class RefResolver:
             return listed[int(ref.value) : int(ref.value) + 1]
         if ref.kind == "id":
             return [self._expand(ref.value)]
+        if ref.kind == "label":
+            # "the OOM one" among the runs shown last, else among the conversation's runs (newest first)
+            found = self._labelled(ref.value, self.group) or self._labelled(ref.value, list(reversed(self.history)))
+            family = families_in(ref.value)
+            return found or ([f"best:{family[0][2]}"] if family else [])  # "the swinunetr one": else the best one
         if ref.ranked and self.group:
             return self.group[:1]  # "make the top one the challenger" after a leaderboard: its first row
         return [ref.value]
+
+    def _labelled(self, word: str, among: list[RunValue]) -> list[RunValue]:
+        """The one run of ``among`` whose record shows every part of ``word`` ("nan-loss": "nan" and "loss")."""
+        parts = [part for part in word.lower().replace("_", "-").split("-") if part]
+
+        def shows(label: str, part: str) -> bool:  # a whole word ("unet" is not in "swinunetr"), or its long form
+            return any(re.search(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", label)
+                       for form in (part, _LABEL_WORDS.get(part, part)))  # fmt: skip
+
+        runs: list[RunValue] = [
+            run
+            for run in dict.fromkeys(among)
+            if isinstance(run, str) and parts and all(shows(self.run_labels.get(run, ""), part) for part in parts)
+        ]
+        return runs[:1] if len(runs) == 1 else []
 
     def resolve(self, refs: list[RunRef], *, single: bool) -> list[RunValue]:
         """Tool values for `refs`, without repeats; family-only mentions count only when nothing specific is named.

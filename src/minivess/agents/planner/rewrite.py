@@ -47,6 +47,8 @@ _KEYWORD_NUMBER_WORD: Final = re.compile(
     _I,
 )
 _BY_SIZE: Final = re.compile(r"\b(\d+)\s+by\s+(\d+)(?:\s+by\s+(\d+))?\b", _I)
+# "minus five epochs", "negative 0.001": the sign is kept, so the bounds see "-5" and ask, never plan 5.
+_SIGNED: Final = re.compile(rf"\b(?:minus|negative)\s+({NUM})", _I)
 
 
 def _minutes(value: float) -> str:
@@ -81,8 +83,14 @@ def _keyword_number(match: re.Match[str]) -> str:
     return match.group(0) if value is None else f"{match.group('key')}{match.group('sep')}{value:g}"
 
 
+def _signed(match: re.Match[str]) -> str:
+    value = parse_number(match.group(1))
+    return match.group(0) if value is None else f"-{value:g}"
+
+
 def rewrite(text: str) -> str:
-    """``text`` with compound durations as minutes and "N by N by N" sizes as NxNxN."""
+    """``text`` with compound durations as minutes, "N by N by N" sizes as NxNxN and "minus N" as -N."""
+    text = _SIGNED.sub(_signed, text)
     for pattern, (factor, constant) in _DURATIONS:
         text = pattern.sub(partial(_duration, factor=factor, constant=constant), text)
     text = _HOURS_AND_MINUTES.sub(_hours_and_minutes, text)

@@ -21,7 +21,8 @@ _PERCENT_VALUE: Final = rf"(?P<value>(?<![\w.])(?P<num>[-−]?\s?{NUM})\s*{_PERC
 _QUALIFIER: Final = (
     r"(?:at\s+most|no\s+more\s+than|not\s+more\s+than|(?:less|fewer|lower)\s+than|under|below|only|up\s+to"
     r"|or\s+(?:below|less|lower|under|fewer)"
-    r"|a\s+maximum\s+of|max(?:imum)?(?:\s+of)?|of|at|to|is|set\s+to|within|around|about|<=|<|≤|=|:)(?![a-z])"
+    r"|a\s+maximum\s+of|max(?:imum)?(?:\s+of)?|of|at|to|is|set\s+to|within|around|about|<=|<|≤|=|:"
+    r"|budget(?:\s+of)?|target(?:\s+of)?|tolerance(?:\s+of)?)(?![a-z])"
 )
 _VESSELS: Final = r"(?:of\s+(?:the\s+|all\s+)?)?(?:vessels?|vessel\s+voxels|voxels|vasculature)\b"
 _RATE_WORD: Final = r"(?:fnr|false[\s-]+negative(?:s|\s+rate)?|miss[\s-]+rate|risk(?:_fnr)?|alpha)\b"
@@ -36,6 +37,7 @@ _PATTERNS: Final = tuple(
         rf"{_PERCENT_VALUE}",  # "a mask for the champion, at most 10 %"
         rf"\b(?:los(?:e|es|ing|t)|miss(?:es|ing)?|dropp?(?:ing)?)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?{_VALUE}\s*"
         rf"{_VESSELS}",  # "I can live with losing 8 % of the vessel voxels"
+        rf"\bnot\s+miss\s+more\s+than\s*{_VALUE}",  # "it must not miss more than 5 % of vessel voxels"
         rf"\b(?:cap|limit|keep)\s+(?:the\s+)?(?:missed\s+vessels?|misses|miss\s+rate|fnr|false[\s-]+negatives?)"
         rf"(?:\s+(?:at|to|below|under))?\s*{_VALUE}",  # "cap the missed vessels at 3 %"
     )
@@ -76,7 +78,7 @@ def fnr_fraction(clause: str, *, bare_percent: bool = False) -> Fraction | None:
                 found = match
     if found is None:
         return None
-    raw = found.group("num").replace("−", "-").replace(" ", "")
+    raw = re.sub(r"^-\s+", "-", found.group("num").replace("−", "-").strip())  # "- 5" is -5; "a ten" stays words
     negative = raw.startswith("-")
     number = parse_number(raw.lstrip("-"))
     if number is None:

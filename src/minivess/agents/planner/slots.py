@@ -43,7 +43,7 @@ _SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
 _NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
 _DIR = re.compile(r"""(?<![\w/.~-])['"`]?((?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*)['"`]?""", _FLAGS)
 _REGISTER_AS = re.compile(
-    r"\b(?:register(?:ed)?|save|saved|publish)\s+(?:it|this|that|the\s+(?:best\s+)?(?:model|checkpoint|result|run))?"
+    r"\b(?:register(?:ed)?|save|saved|publish)\s+(?:it|this|that|the\s+(?:best\s+)?(?:model|checkpoint|ckpt|weights|result|run))?"
     r"\s*(?:as|under(?:\s+the\s+name)?|with\s+the\s+name)\s+['\"`]?([A-Za-z0-9][\w.-]*)",
     _FLAGS,
 )
@@ -68,11 +68,13 @@ _SYNTH_N_NEXT = re.compile(
 _SYNTH_N = re.compile(
     rf"\b({NUM})\s+(?:[\w-]+\s+){{0,3}}?(?:volumes?|images?|samples?|stacks?|cases?|scans?|cubes?)\b", _FLAGS
 )
+_SYNTH_N_OF = re.compile(rf"\bn\s+(?:of|is|at)\s+({NUM}|zero)\b", _FLAGS)
 _DATASET_NAME = re.compile(
-    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|dataset\s+name)(?:\s*:)?\s+(?:it\s+|the\s+(?:new\s+)?(?:dataset|data|folder)\s+|them\s+)?"
+    r"\b(?:call(?:ed)?|name(?:d)?|save\s+(?:it\s+)?as|(?:dataset|folder)\s+name)(?:\s*:)?\s+(?:it\s+|the\s+(?:new\s+)?(?:dataset|data|folder)\s+|them\s+)?"
     # a quoted name whole, spaces and all ("'my data/v1'"); unquoted, a folder-like word right after it belongs to
     # it ("called my data/set": a name the schema refuses, asked about, not "my")
-    r"(?:(['\"`])([^'\"`]+)\1|([A-Za-z0-9_.-]+(?:\s+[\w.-]*/[\w./-]*)?))",
+    r"(?:(['\"`])([^'\"`]+)\1|([A-Za-z0-9_.-]+(?:/[\w./-]*|\s+[\w.-]*/[\w./-]*)?))"
+    r"|\bas\s+(['\"`])(?P<as_name>[^'\"`]+)\4",  # "30 volumes as 'warmup30'": quoted only (else "as" is common)
     _FLAGS,
 )
 
@@ -313,19 +315,22 @@ def top_n(text: str) -> int | None:
 
 
 _ROW_CAP = re.compile(
-    rf"\b(?:up\s+to|at\s+most|max(?:imum)?(?:\s+of)?|no\s+more\s+than|cap(?:ped)?\s+at)\s+({NUM})\s+rows\b", _FLAGS
+    rf"\b(?:up\s+to|at\s+most|max(?:imum)?(?:\s+of)?|no\s+more\s+than|(?:cap|limit)(?:ped|ed)?\s+(?:it\s+)?(?:at|to))\s+"
+    rf"({NUM})\s+rows\b|\bmax_rows\s*(?:[=:]|\s+of)?\s*({NUM})(?![\w.])",
+    _FLAGS,
 )
 
 
 def row_cap(text: str) -> int | None:
     """A query's row cap ("up to 500 rows", "at most 50 rows")."""
     match = _last(_ROW_CAP, text)
-    return parse_int(match.group(1)) if match else None
+    return parse_int(match.group(1) or match.group(2)) if match else None
 
 
 def volume_count(text: str) -> int | None:
     """Number of volumes to synthesise ("8 synthetic volumes", "twenty images")."""
     match = _last(_SYNTH_N_NEXT, text) or _last(_SYNTH_N, text)  # "a dataset of twenty-four volumes": 24, not "a"
+    match = match or _last(_SYNTH_N_OF, text)  # "synthetic set please, with an n of zero"
     return parse_int(match.group(1)) if match else None
 
 
@@ -334,13 +339,15 @@ def dataset_name(text: str) -> str | None:
     match = _last(_DATASET_NAME, text)
     if match is None:
         return None
+    if match.group("as_name"):
+        return match.group("as_name").strip()
     return match.group(2).strip() if match.group(2) else match.group(3).rstrip(".,;")
 
 
 # "the reviewed dataset", "the corrected data", "the new dataset version": the version import_reviews made.
 REVIEWED_DATASET: Final = re.compile(
     r"\b(?:the\s+|our\s+|that\s+|this\s+)?(?:(?:newly\s+)?(?:reviewed|corrected|fixed|cleaned|clean|relabell?ed"
-    r"|imported)\s+(?:dataset|data(?:\s*set)?|version|labels|masks|volumes)(?:\s+version)?"
+    r"|imported)\s+(?:dataset|data(?:\s*set)?|set|version|labels|masks|volumes)(?:\s+version)?"
     r"|new\s+dataset\s+version|new\s+version\s+of\s+the\s+(?:dataset|data))\b",
     _FLAGS,
 )

@@ -20,7 +20,8 @@ _LITERAL: Final = re.compile(
 # Words after a typed query that address the assistant, not the database: "… GROUP BY loss against the warehouse"
 _TRAILING_WORDS: Final = re.compile(
     r"(?:\s+(?:against|on|in|over|from)\s+(?:the\s+|our\s+|my\s+)?(?:run\s+)?(?:warehouse|database|db))?"
-    r"(?:\s+for\s+me)?(?:\s*,?\s+please)?\s*[.?!]?\s*$",
+    r"(?:\s+for\s+me)?(?:\s*\((?:max|up\s+to|at\s+most|limit(?:ed)?\s+to)\s+\d+\s+rows?\))?"  # "(max 5 rows)": a cap
+    r"(?:\s*,?\s+please)?\s*[.?!]?\s*$",
     re.I,
 )
 _INLINE: Final = re.compile(rf"(?<!`)`({_START}[^`]*?\bfrom\s+(?:\(|{_TABLES}\b)[^`]*)`(?!`)", re.I | re.S)

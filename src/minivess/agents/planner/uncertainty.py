@@ -29,7 +29,8 @@ _SPLITS_USED: Final[dict[str, str]] = {
     "conformal_calibrate": "it chooses the threshold on the validation split and checks it on the test split",
 }
 _K: Final = re.compile(
-    rf"\b(?:top|first|best)\s+(?P<a>{NUM})\b(?!\s*%)|(?<![\w.])(?P<b>{NUM})\s+(?:best|top|highest[\s-]scoring|strongest)\b",
+    rf"\b(?:top|first|best)(?:\s+|-)(?P<a>{NUM})\b(?!\s*%)"
+    rf"|(?<![\w.])(?P<b>{NUM})\s+(?:best|top|highest[\s-]scoring|strongest)\b(?![\s-]*\d)",
     _I,
 )
 _K_LIMITS: Final = (2, 10)  # build_ensemble: top_k and len(run_ids) (restated from its schema; a test checks)
@@ -123,6 +124,7 @@ def _top_k(clause: str, refs: list[RunRef], k: re.Match[str]) -> dict[str, Any] 
         if ref.kind in _NAMED_KINDS
         and not (ref.start < k.end() and k.start() < ref.end)
         and not (ref.kind == "pronoun" and _ITS_METRIC.match(clause[ref.end :]))  # "by its validation dice"
+        and not (ref.kind in ("plural", "pronoun") and ref.start >= k.end())  # "the three strongest … average them"
     ]
     if named:  # "the two best dynunets": "the two" is the count, not runs named besides
         return Clarify(

@@ -38,14 +38,19 @@ _SPLIT_WORD: Final = re.compile(
     rf"\b(?:on|against|using|with)\s+(?:the\s+)?{_WORD}\s+(?:split|set|partition|fold)\b", re.I
 )
 _KNOWN_SPLIT: Final = _words("val valid validation test testing train training held-out heldout same whole entire")
-_ALIAS_WORD: Final = re.compile(rf"\bto\s+(?:the\s+)?(?:new\s+)?{_WORD}(?:\s+(?:alias|stage|slot))?\s*[.!?]*$", re.I)
+_ALIAS_WORD: Final = (
+    re.compile(rf"\bto\s+(?:the\s+)?(?:new\s+)?{_WORD}(?:\s+(?:alias|stage|slot))?\s*[.!?]*$", re.I),
+    re.compile(rf"\b{_WORD}\s+alias\b", re.I),  # "move the staging alias to the best run"
+)
 _KNOWN_ALIAS: Final = _words("champion challenger production prod registry mlflow")
 _PRESET_WORDS: Final = (
     re.compile(rf"\b{_WORD}\s+preset\b", re.I),
     re.compile(rf"\bpreset\s+(?:called\s+|named\s+)?{_WORD}", re.I),
+    re.compile(r"\b(?P<w>[A-Za-z][\w+.]*)-preset\b", re.I),  # "a foggy-preset set"
 )
 _KNOWN_PRESET: Final = _words(
-    "default small tiny minivess minivess-like shifted shift noisy noisy_labels noisy-labels labels realistic"
+    "default small tiny minivess minivess-like shifted shift noisy noisy_labels noisy-labels labels realistic "
+    "set dataset data volumes"
 )
 _METRIC_WORD: Final = re.compile(
     rf"\b(?:by|on|using|in\s+terms\s+of|according\s+to|wrt)\s+(?:the\s+)?(?:(?:val(?:idation)?|test)[\s_])?{_WORD}",
@@ -128,11 +133,21 @@ def unknown_model_word(clause: str) -> Clarify | None:
     return None
 
 
+_TWO_WORD_SPLIT: Final = re.compile(
+    r"\b(?:on|against|using|with)\s+(?:the\s+|our\s+|my\s+)?(?P<w>[A-Za-z][\w-]*\s+[A-Za-z][\w-]*)\s+(?:split|partition)\b",
+    re.I,
+)
+
+
 def unknown_split(clause: str) -> Clarify | None:
-    """ "on the calibration split": the data has train, val and test splits only."""
+    """ "on the calibration split", "on the external cohort split": the data has train, val and test splits only."""
     match = _unknown(_SPLIT_WORD, clause, _KNOWN_SPLIT)
     if match is None:
-        return None
+        two = _TWO_WORD_SPLIT.search(clause)
+        words = set(two.group("w").lower().split()) if two else set()
+        if two is None or words & (_KNOWN_SPLIT | {"held", "out"}):
+            return None
+        match = two
     return _ask(
         match, f"There is no '{match.group('w')}' split: the splits are train, val and test. Which one should I use?"
     )

@@ -316,7 +316,8 @@ def test_round_eight_follow_ups_keep_what_the_last_call_was_given() -> None:
     ("request_text", "steps"),
     [
         ("generate 20 vols named tr20; afterwards a 15-epoch segresnet on them",
-         [("synthesize_data", {"n": 20, "name": "tr20"}), ("train_model", {"model": "segresnet", "epochs": 15})]),
+         [("synthesize_data", {"n": 20, "name": "tr20"}),
+          ("train_model", {"model": "segresnet", "epochs": 15, "dataset": StepOutput(0, "path")})]),  # on them
         ("hows the hyperparam search coming along", [("search_status", {"search_id": "last"})]),
         ("I need forty fake vessel volumes for a smoke test", [("synthesize_data", {"n": 40})]),
         ("spend 45 min hunting for a better model", [("start_search", {"budget_minutes": 45.0})]),
