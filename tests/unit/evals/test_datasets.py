@@ -52,6 +52,8 @@ HOLDOUT5_SHA256 = "6f7f10893739feffc63fc831cef19a9be559b6265341efeb1b697e1aeaf56
 HOLDOUT6_SHA256 = "f15c0668876ebc50521927a715e172bb4c38d3147fe68255f010a40768a0e6a0"
 HOLDOUT7_SHA256 = "062dc4783db21d60efec3f4f2c0c818926839c400786a4e416e824ba0c13ba94"
 HOLDOUT8_SHA256 = "458940c62f6a00e7120052f4c7bfec360d998f34a2dc4a75df742329696b376d"
+HOLDOUT9_SHA256 = "47e9079833ba84692a743dc4682a081acb126675a447b117050a51212ce24923"
+HOLDOUT10_SHA256 = "f7153efe50bf928f5fc76b61d5a9d5e7e449d563b9be3331a4d7823cdc9f9c6d"
 HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout": HOLDOUT_SHA256,
     "planner_holdout2": HOLDOUT2_SHA256,
@@ -61,6 +63,8 @@ HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout6": HOLDOUT6_SHA256,
     "planner_holdout7": HOLDOUT7_SHA256,
     "planner_holdout8": HOLDOUT8_SHA256,
+    "planner_holdout9": HOLDOUT9_SHA256,
+    "planner_holdout10": HOLDOUT10_SHA256,
 }
 PLANNER_DATASETS = (planner.DATASET, *(holdout.dataset for holdout in HOLDOUTS.values()))
 # The tools that existed when the holdouts were frozen: a tool added since (the uncertainty tools) cannot be in
