@@ -22,8 +22,9 @@ _ACTIONS: Final = (
 _STRONG: Final = re.compile(
     r"\s*;\s*|(?<=[^.][.!?])(?<!\bvs\.)(?<!\bcf\.)(?<!\be\.g\.)(?<!\bi\.e\.)\s+(?=[A-Za-z])"  # not after "vs."
     r"|,?\s*\b(?:and\s+then|then|after\s+that|afterwards|after\s+which|followed\s+by|finally|and\s+finally"
-    r"|once\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete)"
-    r"|when\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete))\b,?\s*",
+    r"|(?:once|when)\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete)"
+    r"|(?:once|when)\s+(?:that|it|this)\s+(?:finishes|completes|ends|is\s+over))\b,?\s*"
+    r"|\s*(?<![\w.(])\d{1,2}\)\s+",  # "1) dataset info for F 2) train dynunet on it": numbered steps
     re.I,
 )
 # A verb of its own on "it"/"them" ("zap it"): not an option of the step before ("give it 1.5h", "call it v8",

@@ -162,6 +162,8 @@ def _text_plan(text: str, history: History | list[str]) -> Plan | None:
                 return Plan(steps=[*first.steps, step])
             if first.text_kind == "clarify":
                 return first
+        if problem := check_values(text, [step], []):  # "limit (5) rows please: SELECT …": 5 is asked about
+            return Plan(text=problem.question, text_kind="clarify", replace=problem.span)
         return Plan(steps=[step])
     reason = cannot_reason(text)
     if reason:

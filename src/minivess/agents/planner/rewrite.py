@@ -47,6 +47,8 @@ _KEYWORD_NUMBER_WORD: Final = re.compile(
     _I,
 )
 _BY_SIZE: Final = re.compile(r"\b(\d+)\s+by\s+(\d+)(?:\s+by\s+(\d+))?\b", _I)
+# "segresnet x5 epochs": the count before its unit, so the extractors read it ("x5" was no number to them)
+_TIMES_COUNT: Final = re.compile(r"(?<![\w.])[x×](\d+)(?=\s+(?:epochs?|eps?|folds?|trials?|volumes?)\b)", _I)
 # "minus five epochs", "negative 0.001": the sign is kept, so the bounds see "-5" and ask, never plan 5.
 _SIGNED: Final = re.compile(rf"\b(?:minus|negative)\s+({NUM})", _I)
 
@@ -91,6 +93,7 @@ def _signed(match: re.Match[str]) -> str:
 def rewrite(text: str) -> str:
     """``text`` with compound durations as minutes, "N by N by N" sizes as NxNxN and "minus N" as -N."""
     text = _SIGNED.sub(_signed, text)
+    text = _TIMES_COUNT.sub(r"\1", text)
     for pattern, (factor, constant) in _DURATIONS:
         text = pattern.sub(partial(_duration, factor=factor, constant=constant), text)
     text = _HOURS_AND_MINUTES.sub(_hours_and_minutes, text)

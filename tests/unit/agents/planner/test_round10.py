@@ -278,3 +278,22 @@ def test_number_words_are_checked_by_value_and_counts_of_things_are_no_values() 
     assert "I did not use 'five'" in _question("train segresnet with five-fold cross validation")
     ((_, args),) = planned_steps("compare the last run with the champion, two things matter: dice and hd95")
     assert args["metrics"] == ["val_dice", "val_hd95"]
+
+
+def test_numbered_steps_a_finish_clause_and_a_times_count_are_read() -> None:
+    assert planned_steps("1) dataset info for ~/data/cortex_v3 2) train dynunet on it for 10 epochs") == [
+        ("dataset_info", {"path": "~/data/cortex_v3"}),
+        ("train_model", {"model": "dynunet", "epochs": 10, "dataset": "~/data/cortex_v3"}),
+    ]
+    steps = planned_steps("segresnet x5 epochs; when that finishes, test-split metrics for the new run")
+    assert [(tool, args.get("epochs", args.get("split"))) for tool, args in steps] == [
+        ("train_model", 5),
+        ("evaluate_run", "test"),
+    ]
+
+
+def test_a_number_beside_a_typed_query_is_used_or_asked_about() -> None:
+    assert "I did not use '5'" in _question("limit (5) rows please: SELECT run_id FROM runs")
+    assert planned_steps("SELECT run_id FROM runs WHERE duration_s > 60 LIMIT 5") == [
+        ("query_runs", {"sql": "SELECT run_id FROM runs WHERE duration_s > 60 LIMIT 5"})
+    ]
