@@ -11,10 +11,12 @@ from minivess.agents.planner.cards import CARD_BUILDERS
 from minivess.agents.planner.drift import DRIFT_BUILDERS
 from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.search import SEARCH_BUILDERS
+from minivess.agents.planner.training import TRAIN_BUILDERS
 from minivess.agents.planner.uncertainty import UNCERTAINTY_BUILDERS
 
 BUILDERS: Final[dict[Intent, Builder]] = {
     **_CORE,
+    **TRAIN_BUILDERS,
     **UNCERTAINTY_BUILDERS,
     **ANNOTATION_BUILDERS,
     **SEARCH_BUILDERS,

@@ -8,7 +8,6 @@ from typing import Final
 
 from minivess.agents.planner import keyvalue
 from minivess.agents.planner.accounting import check_values
-from minivess.agents.planner.builders import AGAIN
 from minivess.agents.planner.clauses import VERB_ON_IT
 from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.intent_words import Intent
@@ -18,6 +17,7 @@ from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef, run_refs
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.slots import directories, nii_paths
+from minivess.agents.planner.training import AGAIN
 
 # Intents a clause without its own verb may continue ("train segresnet, then swinunetr").
 _INHERITABLE: Final = frozenset(

@@ -8,7 +8,6 @@ from typing import Final
 
 from minivess.agents.planner import risk
 from minivess.agents.planner.accounting import check_values
-from minivess.agents.planner.builders import train_options
 from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.intents import INTENT_OF_TOOL, has_train_option
 from minivess.agents.planner.lexicon import families_in
@@ -16,6 +15,7 @@ from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.slots import directories, model_name, nii_paths
+from minivess.agents.planner.training import train_options
 
 _REGISTER_ONLY: Final = re.compile(r"\bregister", re.I)
 _ALIAS_WORD: Final = re.compile(r"\b(?:champion|challenger)\b", re.I)

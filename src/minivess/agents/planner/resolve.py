@@ -28,6 +28,12 @@ _PRIORITY: Final = (
 _LABEL_WORDS: Final = {"oom": "out of memory", "nan": "nan", "crashed": "failed", "failed": "failed"}
 
 
+def _shows(label: str, part: str) -> bool:
+    """Whether a run's label holds ``part`` as a whole word ("unet" is not in "swinunetr"), or its long form."""
+    forms = (part, _LABEL_WORDS.get(part, part))
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", label) for form in forms)
+
+
 def run_id_of(data: Any) -> str | None:
     """The run a tool result is about: its run_id, the single run of get_run, or a leaderboard's top row."""
     if not isinstance(data, dict):
@@ -204,15 +210,10 @@ class RefResolver:
     def _labelled(self, word: str, among: list[RunValue]) -> list[RunValue]:
         """The one run of ``among`` whose record shows every part of ``word`` ("nan-loss": "nan" and "loss")."""
         parts = [part for part in word.lower().replace("_", "-").split("-") if part]
-
-        def shows(label: str, part: str) -> bool:  # a whole word ("unet" is not in "swinunetr"), or its long form
-            return any(re.search(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", label)
-                       for form in (part, _LABEL_WORDS.get(part, part)))  # fmt: skip
-
         runs: list[RunValue] = [
             run
             for run in dict.fromkeys(among)
-            if isinstance(run, str) and parts and all(shows(self.run_labels.get(run, ""), part) for part in parts)
+            if isinstance(run, str) and parts and all(_shows(self.run_labels.get(run, ""), part) for part in parts)
         ]
         return runs[:1] if len(runs) == 1 else []
 
