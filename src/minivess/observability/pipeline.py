@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 
 import httpx
 from langfuse import Langfuse
+from langfuse._client.propagation import _get_propagated_attributes_from_context
+from langfuse._client.span import _set_span_attributes_within_limit
+from langfuse._client.span_processor import LangfuseSpanProcessor
 from langfuse.api import CreateScoreRequest, ScoreDataType
 from langfuse.api.core import ApiError
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
@@ -150,7 +154,37 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
     media = getattr(getattr(client, "_resources", None), "_media_manager", None)
     if media is not None and hasattr(media, "_enabled"):
         media._enabled = False
+    if not config.langfuse_configured:
+        offline_processor(provider)
     return Pipeline(provider, client, store, public_key, config.langfuse_configured, warn)
+
+
+class PropagatedAttributes(SpanProcessor):
+    """What Langfuse's span processor does at a span's start: the trace's session, user, name, tags and metadata
+    (put in the context by `propagate_attributes`) become the span's attributes. Nothing else: it exports nothing.
+    """
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        attributes = _get_propagated_attributes_from_context(parent_context or otel_context.get_current())
+        if attributes:
+            _set_span_attributes_within_limit(span, attributes)
+
+
+def offline_processor(provider: TracerProvider) -> None:
+    """Without keys, Langfuse's span processor is replaced by `PropagatedAttributes` (same spans, less work).
+
+    Offline that processor exports nothing (``should_export_span`` is `_never`), so it marks no app root either;
+    what it still did per span — the attribute copy, an app-root check, a project check and a dropped export at
+    its end — cost ~25 µs of each observation's start on the calling thread. `tests/unit/observability/
+    test_langfuse_spans.py` pins that the stored spans equal those made with the SDK's processor in place.
+    """
+    processors = provider._active_span_processor
+    with processors._lock:
+        langfuse = [p for p in processors._span_processors if isinstance(p, LangfuseSpanProcessor)]
+        kept = tuple(p for p in processors._span_processors if p not in langfuse)
+        processors._span_processors = (*kept, PropagatedAttributes())
+    for processor in langfuse:
+        processor.shutdown()  # type: ignore[no-untyped-call]  # its export thread; it never held a span
 
 
 def forget_langfuse_client(public_key: str, only: object | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import sqlite3
 import threading
@@ -13,12 +12,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from langfuse import propagate_attributes
 from opentelemetry import context as otel_context
 
 from minivess.observability.api import TracingConfig, current_trace_id
+from minivess.observability.langfuse_spans import sdk_json, start_observation
 from minivess.observability.models import Level, ObservationType, ScoreRecord, ScoreSource
 from minivess.observability.pipeline import ScoreSender, build_pipeline, forget_langfuse_client
 from minivess.observability.redact import Redactor
@@ -34,27 +34,8 @@ GENERATION_TYPES = frozenset({"generation", "embedding"})
 CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "NodeInterrupt", "ParentCommand"})
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _USAGE_KEYS = {"prompt_tokens": "input", "completion_tokens": "output", "total_tokens": "total"}
-_JS_SAFE = 2**53 - 1  # the SDK writes ints beyond ±(2⁵³ − 1) as strings
 
 _ROOT: ContextVar[_Observation | None] = ContextVar("minivess_trace_root", default=None)
-
-
-def sdk_json(mapping: dict[str, Any]) -> Any:
-    """A flat mapping of plain scalars as the JSON text the Langfuse SDK would make of it, else the mapping itself.
-
-    The SDK encodes usage, cost and model parameters with its Python `EventSerializer` (a string it keeps as it is);
-    for str keys and str / bool / None / finite float / JS-safe int values that gives exactly ``json.dumps``'s text,
-    so the C encoder's is handed over (other values are left to the SDK: it turns big ints into strings).
-    """
-    for key, value in mapping.items():
-        kind = type(value)
-        if type(key) is not str or not (
-            kind is str or kind is bool or value is None
-            or (kind is int and -_JS_SAFE <= value <= _JS_SAFE)
-            or (kind is float and math.isfinite(value))
-        ):  # fmt: skip
-            return mapping
-    return json.dumps(mapping)
 
 
 def usage_details(usage: Mapping[str, int]) -> dict[str, int]:
@@ -255,9 +236,10 @@ class LangfuseTracer:
             raise error
 
     def _start(self, name: str, as_type: ObservationType, input: Any, metadata: Any, **extra: Any) -> Any:
-        return self._langfuse.start_as_current_observation(
-            name=self.redactor.string(name, 200),
-            as_type=cast(Any, as_type),
+        return start_observation(
+            self._langfuse,
+            self.redactor.string(name, 200),
+            as_type,
             input=self.redactor.payload(input),
             metadata=metadata or None,
             **extra,

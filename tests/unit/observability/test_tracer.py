@@ -159,7 +159,7 @@ def test_get_tracer_shortcut_follows_settings_and_never_returns_a_closed_tracer(
 def test_sdk_json_is_the_text_the_sdk_would_write() -> None:
     from langfuse._client.attributes import _serialize
 
-    from minivess.observability.tracer import sdk_json
+    from minivess.observability.langfuse_spans import sdk_json
 
     for mapping in ({"input": 10, "output": 5, "total": 15}, {"total": 0.0}, {"timeout_s": 30.0, "retries": 2},
                     {"a": "ü", "b": None, "c": True}, {"big": 2**60}, {"nested": [1, {"x": 2}]}):  # fmt: skip
