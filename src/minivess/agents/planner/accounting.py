@@ -19,7 +19,7 @@ from minivess.agents.planner.refs import RunRef
 
 # A number standing on its own: "8", "-1", "0.0005", "1e-3", "10^8", "5e-4" (not "3d", "v2", "64x64", "2-photon").
 _NUMBER: Final = re.compile(
-    r"(?<![\w.^])(?P<num>(?:[-−]\s?)?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
+    r"(?<![\w.^])(?P<num>(?:[-−](?!\s)|(?<![\s\w])[-−]\s)?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:\s*\^\s*-?\d+)?|[-−]?\.\d+)(?![\w.]*[A-Za-z_/\\]|[.\d]|-[A-Za-z])",
     re.I,
 )
 # "as 'warmup30'", "named \"v2\"": a quoted word is a name the user chose; a step must use it
@@ -30,6 +30,13 @@ _NUMBER_WORD: Final = re.compile(
     r"(?!\s+(?:things?|ways?|reasons?|questions?|people|persons?|times?|of\s+(?:us|them|you)|others?)\b)",
     re.I,
 )
+# A metric key the runs do not log ("val_specificity", "test accuracy"): a question, never the default metric
+_UNKNOWN_METRIC: Final = re.compile(
+    r"(?<![.\w/])(?:(?:val|test|train)_(?!(?:dice|cldice|nsd|hd95|loss|model|set|split|data|folds?)\b)[a-z][a-z0-9_]*"
+    r"|(?:val(?:idation)?|test)[\s_-]+(?:accuracy|acc|iou|jaccard|specificity|sensitivity|precision|recall|f1|auc))\b",
+    re.I,
+)
+KNOWN_METRICS: Final = "val_dice, val_cldice, val_nsd, val_hd95 (test_… after an evaluation) and train_loss"
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
@@ -75,6 +82,8 @@ def _used_numbers(steps: list[Step]) -> list[tuple[float, ...]]:
     numbers: list[tuple[float, ...]] = [(float(len(steps)),)] if len(steps) > 1 else []  # "all 3 families"
     for step in steps:
         for key, value in step.args.items():
+            if isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value):
+                numbers.append((float(len(value)),))  # "compare 3 runs: a, b, c"
             for leaf in _leaves(value):
                 if isinstance(leaf, int | float) and not isinstance(leaf, bool):
                     factors = _FACTORS.get(key, (1.0,))
@@ -126,8 +135,9 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     keys = {key for step in steps for key in step.args}
     for match in _KEY_VALUE.finditer(clause):
         value = match.group("value").rstrip(".")
-        if match.group("key") in keys:
-            continue  # "by_family=false": the step sets that argument from it
+        key = match.group("key")
+        if key in keys or any(used.startswith(f"{key}_") for used in keys):
+            continue  # "by_family=false", "budget=1h" (budget_minutes): the step sets that argument from it
         if parse_token(value) is None and value.lower() not in text.lower():
             return match.group(0), match.start(), match.end()
     for match in _QUOTED.finditer(clause):
@@ -168,6 +178,14 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     A value next to a known keyword ("lr -1", "-4 volumes", "10^8 epochs") is out of that argument's range: the
     question names the limit. Any other value is one the planner cannot place: the question quotes it.
     """
+    text = _used_text(steps).lower()
+    for match in _UNKNOWN_METRIC.finditer(clause):
+        if match.group(0).lower() not in text:
+            return Clarify(
+                f"The runs log no metric '{match.group(0)}': they log {KNOWN_METRICS}. Which one should I use?",
+                at=match.start(),
+                span=match.span(),
+            )
     found = unaccounted(clause, steps, refs)
     if found is None:
         return None

@@ -24,7 +24,9 @@ _STRONG: Final = re.compile(
     r"|,?\s*\b(?:and\s+then|then|after\s+that|afterwards|after\s+which|followed\s+by|finally|and\s+finally"
     r"|(?:once|when)\s+(?:that(?:'s|\s+is)?\s+|it(?:'s|\s+is)?\s+)?(?:done|finished|complete)"
     r"|(?:once|when)\s+(?:that|it|this)\s+(?:finishes|completes|ends|is\s+over))\b,?\s*"
-    r"|\s*(?<![\w.(])\d{1,2}\)\s+",  # "1) dataset info for F 2) train dynunet on it": numbered steps
+    r"|\s*(?<![\w.(])\d{1,2}\)\s+"  # "1) dataset info for F 2) train dynunet on it": numbered steps
+    # "segresnet 20 epochs -> test-set evaluation -> register it as challenger"; not "last run -> ~/tmp/a.nii.gz"
+    r"|\s+(?:->|=>|→)\s+(?!\S*[/\\]|\S+\.nii)",
     re.I,
 )
 # A verb of its own on "it"/"them" ("zap it"): not an option of the step before ("give it 1.5h", "call it v8",

@@ -65,9 +65,10 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
     if (
         current is None
         and (bare := _BARE_FOLDER.search(clause))
-        and (bare.group(1) or bare.group(2)).lower() not in _NOT_FOLDERS
+        and (bare.group(1) or bare.group(2) or bare.group(3)).lower() not in _NOT_FOLDERS
     ):
-        current = bare.group(1) or bare.group(2)  # "check new_acquisitions for distribution shift": under the data dir
+        # "check new_acquisitions for distribution shift": a folder under the data dir
+        current = bare.group(1) or bare.group(2) or bare.group(3)
     if current is None:
         return Clarify(_NO_DATASET)
     return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
@@ -91,7 +92,9 @@ _BARE_FOLDER: Final = re.compile(
     r"(?:(?:data|distribution|covariate|domain|dataset)\s+)?(?:shift|drift)\b"
     # "has the drift_test dataset drifted relative to …"
     r"|\b(?:has|have|did|is)\s+(?:the\s+)?['\"`]?([A-Za-z0-9][\w.-]*)['\"`]?\s+(?:dataset|data|set|folder)\s+"
-    r"(?:drifted|drift|shifted)\b",
+    r"(?:drifted|drift|shifted)\b"
+    # "drift check new_site using the challenger's predictions": a folder name with _ - or digits
+    r"|\bdrift[\s-]?check\s+(?:on\s+|of\s+|for\s+)?(?:the\s+)?['\"`]?((?=[\w.-]*[_\d-])[A-Za-z0-9][\w.-]*)['\"`]?",
     re.I,
 )
 _BARE_REFERENCE: Final = re.compile(

@@ -26,14 +26,14 @@ _NUM_WORDS: Final = "two|three|four|five|six|seven|eight|nine|ten"
 INTENTS: Final = _compile(
     (
         ("model_card",  # before promote: "make a model card for the champion" is no promotion
-         r"\bmodel[\s-]?cards?\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
+         r"\bmodel[\s-]?cards?\b|\bmodel'?s\s+card\b|\b(?:write|make|generate|create|draft)\s+(?:the\s+|a\s+)?card\b|\bcard\s+(?:of|for)\s+(?:the\s+|our\s+|this\s+|that\s+)?(?:model|champion|challenger|run)\b"
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"
          r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"
          r"|\bcard\s+(?:of|for)\s+(?:whatever|whichever)\s+(?:is|was)\b"
          r"|\bcard\s+(?:of|for)\s+(?:the\s+)?registered\s+version\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
-         r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
-         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b"
+         r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|\bdrift[\s-]check\w*\b|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
+         r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b|\bstill\s+in[\s-]distribution\b"
          r"|[/~].{0,60}\b(?:differ(?:s|ent)?|deviates?)\s+(?:from|than|to)\b.{0,10}[/~]"
          r"|\b(?:folder|dataset|data|batch)\b.{0,20}\b(?:differ(?:s|ent)?|deviates?)\s+from\b.{0,40}\btraining\s+(?:set|data)\b"
          r"|[/~]\S*\s+(?:\w+ly\s+)?(?:shifted|drifted|drifting)\s+(?:relative\s+to|compared\s+(?:to|with)|from|vs\.?"
@@ -56,12 +56,14 @@ INTENTS: Final = _compile(
          r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b|\blayer\s+alphas?\b"
          r"|^\s*gate\b"),
         ("soup",
-         r"\bsoupe?(?:s|ed|ing)?\b|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
-         r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"),
+         r"\bsoupe?(?:s|ed|ing)?\b(?!'s)|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
+         r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"
+         r"|\baverag\w*\s+(?:the\s+)?(?:epoch|checkpoint)\s+weights\b"),
         ("conformal",
          r"\bconformal\w*|\bfalse[\s-]+negative(?:s|\s+rate)?\b|\bfnr\b|\bmiss[\s-]+rate\b|\brisk[\s-]+control\w*"
          r"|\bmiss(?:es|ing|ed)?\s+(?:at\s+most|no\s+more\s+than|(?:less|fewer)\s+than|under|below|only|up\s+to)\b"
          r"|\bnot\s+miss\s+more\s+than\b"
+         r"|\b(?:cut-?off|threshold)\b.{0,40}\blos(?:e|es|ing)\s+(?:no\s+more\s+than|at\s+most|only|up\s+to)\b"
          r"|\b(?:vessels?|vessel\s+voxels|voxels)\s+(?:are\s+|is\s+|get\s+|gets\s+)?(?:missed|lost)\b"
          r"|\b(?:missed|lost)\s+(?:vessels?|vessel\s+voxels)\b"
          r"|\blos(?:e|es|ing)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?\S+\s*(?:%|percent)?\s+of\s+(?:the\s+)?"
@@ -77,10 +79,13 @@ INTENTS: Final = _compile(
          r"|\bvote\b.{0,40}\b(?:runs|models|masks)\b|\b(?:runs|models)\b.{0,40}\bvote\b"
          r"|\bvot(?:e|ing)\s+(?:between|among|across|over|of)\b"
          r"|\baverag\w*\s+(?:the\s+)?(?:predictions|probabilities|outputs|masks)\s+of\b"
+         rf"|\b(?:top|best)\s+(?:\d+|{_NUM_WORDS})\b.{{0,40}}\b(?:averag\w*|mean|combined?)\s+(?:their\s+)?(?:probabilit\w*|predictions|outputs)\b"
          rf"|\b(?:average|combine)\s+(?:(?:the|our|my|all)\s+)?(?:(?:\d+|{_NUM_WORDS}|top|best|last|latest)\s+){{1,3}}"
          rf"(?:runs|models|(?:{FAMILY_ALT})s)\b"),
         ("synthesize",
          r"\b(?:generate|synthesi[sz]e|synth)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
+         r"\bgen\s+(?:a|an|some|\d+)\b.{0,40}\b(?:sets?|volumes?|data(?:set)?)\b"
+         r"|\b(?:shifted|noisy_labels|small|minivess)[\s-]+preset\s+synthetic\b|"
          r"\b(?:generate|synthesi[sz]e|synth|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
@@ -107,6 +112,7 @@ INTENTS: Final = _compile(
          r"|\b(?:did|has|is)\s+the\s+(?:latest|last|current|running|newest|nightly)\s+(?:search|sweep|tuning)\b.{0,20}"
          r"\b(?:done|finish\w*|over|complete\w*|end\w*)\b"
          r"|\b(?:which|what)\s+trials?\b"
+         r"|\b(?:search|sweep)\s+(?=[\w-]*\d)[a-z][\w-]*\d[\w-]*\b.{0,30}\b(?:where|status|progress|how|done|finished)\b"
          r"|\bsearch_status\b"),
         ("start_search",
          r"\b(?:hyper-?parameter|model|architecture|nightly|automated|auto)\s*-?\s*(?:search|sweep|tuning|optimi[sz]ation"
@@ -117,6 +123,10 @@ INTENTS: Final = _compile(
          r"|\b(?:tune|optimi[sz]e)\s+(?:the\s+)?hyper-?parameters?\b|\btune\b.{0,60}\btrials?\b"
          r"|\b(?:run|start|launch|do|kick\s+off)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}search\b"
          r"|\bsearch\s+(?:over|across|among|through)\b"
+         # "a 30 min search", "a 25-minute search", "search 45 min over …", "a dozen trials of a dynunet-only search"
+         r"|\b\d+(?:\.\d+)?\s*-?\s*(?:min(?:ute)?s?|h(?:ou)?rs?|h)\s+(?:long\s+)?search\b"
+         r"|^\s*search\s+(?:for\s+)?\d+(?:\.\d+)?\s*(?:min(?:ute)?s?|h(?:ou)?rs?|h)\b"
+         r"|\btrials?\s+of\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}search\b"
          rf"|^\s*search\s+(?:(?:only|just)\s+)?(?:(?:{FAMILY_ALT})\b|the\s+(?:families|models))"),
         # The review loop (find_label_issues → queue_for_review → review_status → import_reviews): its nouns
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
@@ -134,7 +144,10 @@ INTENTS: Final = _compile(
          r"|\bimport\s+(?:them|those|these)\b"
          r"|\b(?:bring|pull|get)\s+(?:the\s+|their\s+|her\s+|his\s+)?(?:fixes|corrections|reviews|annotations)\s+in\b"
          r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
-         r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"),
+         r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"
+         # "bring the label fixes for data/x in as a new dataset version", "pull those reviews in as a new version"
+         r"|\b(?:bring|pull|get|take)\b.{0,50}\b(?:fixes|corrections|reviews|annotations)\b.{0,40}\bin\s+as\s+(?:a\s+)?new\b"
+         r"|\b(?:corrections?|reviews?|annotations?|fixes)\b.{0,30}\b(?:finished|done|complete)\b.{0,40}\bimport\b"),
         ("review_status",
          r"\b(?:review|annotation|labell?ing|label[\s-]?studio|correction)\s+(?:status|progress)\b"
          r"|\bstatus\s+of\s+(?:the\s+)?(?:reviews?|annotations?|label[\s-]?studio|review\s+queue|labell?ing)\b"
@@ -155,7 +168,12 @@ INTENTS: Final = _compile(
          r"|progressing|getting\s+on)\b"
          r"|\bhow\s+many\b.{0,50}\b(?:skip(?:ped|s)?|still\s+open)\b"
          r"|\b(?:progress|news|updates?|word)\s+(?:from|of|on|about)\s+(?:the\s+|our\s+|my\s+)?(?:annotators?|reviewers?"
-         r"|labell?ers?|reviews?|annotations?|labell?ing)\b"),
+         r"|labell?ers?|reviews?|annotations?|labell?ing)\b"
+         # "has the annotator made progress", "reviewed vs pending counts", "what's left unreviewed", "reviewer status"
+         r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,20}\b(?:made|making)\s+(?:any\s+)?progress\b"
+         r"|\breviewed\s+(?:vs\.?|versus|and|/)\s+pending\b|\b(?:left|still)\s+unreviewed\b|\bunreviewed\b"
+         r"|\b(?:reviewer|annotator|labell?er)s?\s+(?:status|progress)\b"
+         r"|\blabel[\s-]?studio\s+backlog\b|\breview\s+backlog\b"),
         ("queue_review",
          r"\bqueue(?!d\b)\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
@@ -163,9 +181,10 @@ INTENTS: Final = _compile(
          r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
          r"|\bqueue\b.{0,40}\btop[_\s-]?k\b|\bslices?\b.{0,30}\b(?:into|to|in)\s+label[\s-]?studio\b"
          r"|\bgive\s+(?:her|him|them|the\s+(?:annotators?|reviewers?))\b.{0,40}\bslices?\b"
-         rf"|^\s*queue\s+(?:\d+|{_NUM_WORDS})\s+more\b"),
+         rf"|^\s*queue\s+(?:\d+|{_NUM_WORDS})\s+more\b"
+         r"|\bslices?\s+(?:in)?to\s+the\s+(?:review|annotation|labell?ing)\s+queue\b"),
         ("label_issues",
-         r"\bmis-?label(?:l?ed|l?ing|s)?\b|\bcleanlab\b|\blabel[\s-]+quality\b"
+         r"\bmis-?label(?:l?ed|l?ing|s)?\b|\bcleanlab\b|\blabel[\s-]+quality\b|\blabel[\s-]issues?\s+(?:scan|search|check|sweep|hunt)\b"
          r"|\blabels?\s+(?:check|audit|cleaning|clean[\s-]?up|scan)\b"
          r"|\b(?:label|labell?ing|annotation|mask|ground[\s-]truth)s?\s+(?:issues?|errors?|mistakes?|problems?"
          r"|faults?|inconsistenc(?:y|ies))\b"
@@ -177,7 +196,12 @@ INTENTS: Final = _compile(
          r"|ground[\s-]truth)\b(?!\s+(?:loss|noise))"
          r"|\blabels?\b.{0,40}\b(?:wrong|incorrect|errors?|mistakes?)\b"
          r"|\b(?:are|is)\s+(?:the\s+|our\s+|my\s+)?(?:labels?|masks?|annotations?|ground[\s-]truth)\b.{0,40}"
-         r"\b(?:noisy|wrong|correct|right|accurate|reliable|trustworthy|clean)\b"),
+         r"\b(?:noisy|wrong|correct|right|accurate|reliable|trustworthy|clean)\b"
+         # "I suspect bad annotations in data/x", "which annotations look wrong?"
+         r"|\b(?:suspect|think\s+there\s+are|there\s+(?:are|may\s+be|might\s+be))\s+(?:some\s+)?(?:bad|wrong|incorrect|faulty"
+         r"|broken|noisy)\s+(?:labels?|masks?|annotations?)\b"
+         r"|\b(?:which|what)\s+(?:labels?|masks?|annotations?)\s+(?:look|looks|seem|are|might\s+be)\s+(?:wrong|bad|off"
+         r"|incorrect|suspicious|dodgy)\b"),
         ("dataset_info",
          r"\b(?:describe|inspect|validate|check|summari[sz]e|show|info|details?|stats|statistics|look\s+at|list"
          r"|what(?:'s|\s+is)\s+in|tell\s+me\s+about)\b.{0,40}\b(?:dataset|data\s+(?:folder|dir\w*|set)|volumes"
@@ -213,6 +237,8 @@ INTENTS: Final = _compile(
          r"|\b(?:as|to)\s+(?:the\s+)?(?:new\s+)?(?:champion|challenger)\b"
          r"|\b(?:becomes?|is\s+now)\s+(?:the\s+|our\s+)?(?:new\s+)?(?:champion|challenger)\b"
          r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
+         # "deploy 5f5f5f5f5f": deploy means champion here (the issue's synonym), not a server
+         r"|^\s*(?:please\s+)?deploy\s+(?:run\s+)?(?:[0-9a-f]{6,32}\b|it\b|(?:the\s+)?(?:best|last|latest|newest)\b(?:\s+\w+)?|(?:that|this)\s+(?:run|model)\b)"
          r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
          r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"
          r"|\b(?:move|point|set|assign|give)\s+(?:the\s+|an?\s+)?[\w-]+\s+alias\b"),
@@ -229,7 +255,7 @@ INTENTS: Final = _compile(
          r"|\bwent\s+wrong\b|\bnan\b|\bdiverg\w*|\bblew\s+up\b|\bexplod\w*"
          r"|\b(?:runs?|jobs?|trainings?|experiments?)\s+(?:\w+\s+)?(?:died|dead)\b"),
         ("param_effect",
-         r"\b(?:did|does|do|has|have|is|was|will|would|can)\b.{0,60}\b(?:help|helped|helps|matter|matters|mattered"
+         r"\b(?:did|does|do|has|have|(?<!lower\s)(?<!higher\s)(?<!smaller\s)(?<!bigger\s)is|was|will|would|can)\b.{0,60}\b(?:help|helped|helps|matter|matters|mattered"
          r"|improve[sd]?|mak(?:e|es|ing)\s+(?:a|any)\s+difference|made\s+(?:a|any)\s+difference|affect(?:s|ed)?|impact(?:s|ed)?|influence[sd]?|hurt|hurts"
          r"|boost(?:s|ed)?|change[sd]?|worth\s+it|pay\s+off|work\s+better|better|worse|important|significant|relevant|sensitive)\b"
          r"|\b(?:effect|impact|influence|importance|sensitivity)\s+of\b"

@@ -40,7 +40,7 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
          r"\b(?!\s+(?:out|rate)\b).{0,60}\b(?:runs?|experiments?|models?|data(?:sets?)?|volumes?|tables?|"
          r"checkpoints?|registry|everything|all|files?|history)\b|^\s*(?:delete|update|insert|drop|alter)\b"),
         ("deploy or serve models (no deployment tools here; I can promote a run to champion)",
-         r"\b(?:deploy\w*(?!.{0,60}\bto\s+(?:production|prod)\b(?!\s+(?:server|endpoint)))|kubernetes|k8s|helm|sagemaker|serve\s+(?:it|the\s+model)|production\s+(?:server|endpoint)"
+         r"\b(?:deploy\w*(?!.{0,60}\bto\s+(?:production|prod)\b(?!\s+(?:server|endpoint)))(?!\s+(?:run\s+)?(?:[0-9a-f]{6,32}\b|it\b|(?:the\s+)?(?:best|last|latest|newest)\b(?:\s+\w+)?|(?:that|this)\s+(?:run|model)\b)(?!.{0,40}\b(?:server|endpoint|cluster|kubernetes|k8s|docker|cloud)\b))|kubernetes|k8s|helm|sagemaker|serve\s+(?:it|the\s+model)|production\s+(?:server|endpoint)"
          r"|(?:rest|http)\s+(?:api|endpoint)|docker)\b"),
         ("reach the internet (no downloads or uploads; I work with local and synthetic data)",
          r"\b(?:download|fetch|scrape|pull|upload|push|publish|share)\b.{0,60}\b(?:real|dataset|data|minivess|internet"

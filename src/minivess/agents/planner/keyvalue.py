@@ -67,7 +67,14 @@ _TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "pat
 
 def pairs(clause: str) -> dict[str, str]:
     """The ``key=value`` pairs written in a clause (later ones win)."""
-    return {m.group("key"): m.group("value").strip("\"'") for m in _PAIR.finditer(clause)}
+    return {m.group("key"): _closed(m.group("value")).strip("\"'") for m in _PAIR.finditer(clause)}
+
+
+def _closed(value: str) -> str:
+    """A value without the bracket or stop that closes the sentence around it ("(top_k=3)" is 3)."""
+    while value[-1:] in ").!?" and value.count("(") < value.count(")") + (value[-1:] != ")"):
+        value = value[:-1]
+    return value
 
 
 def _number(text: str) -> int | float | str:

@@ -8,9 +8,10 @@ from typing import Final
 
 from minivess.agents.planner import risk
 from minivess.agents.planner.accounting import check_values
+from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.dispatch import BUILDERS
 from minivess.agents.planner.intents import INTENT_OF_TOOL, has_train_option
-from minivess.agents.planner.lexicon import families_in
+from minivess.agents.planner.lexicon import NUM, families_in, parse_number
 from minivess.agents.planner.models import Clarify, Step
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
@@ -87,6 +88,33 @@ def merge_tool_options(body: str, steps: list[Step], refs: list[RunRef], resolve
     if problem := check_values(body, [Step(steps[-1].tool, dict(options))], refs):
         return problem
     steps[-1].args.update(options)
+    return True
+
+
+_ROWS_ONLY: Final = re.compile(
+    rf"(?:(?:and|but|just|please)\s+)?(?:give|show|list|return)\s+(?:me\s+)?(?:the\s+)?(?:top\s+|first\s+)?(?P<n>{NUM})"
+    r"(?:\s+(?:rows|entries|runs|results|lines))?(?:\s+instead)?(?:,?\s+please)?\s*[.!?]*",
+    re.I,
+)
+_ROW_ARGUMENT: Final = {"leaderboard": "limit", "query_runs": "max_rows"}
+
+
+def merge_row_limit(body: str, steps: list[Step]) -> bool | Clarify:
+    """ "ranking by val_dice, give me twenty rows": the row count of the table just planned (asked when out of
+    the tool's range)."""
+    match = _ROWS_ONLY.fullmatch(body.strip())
+    key = _ROW_ARGUMENT.get(steps[-1].tool) if steps else None
+    value = parse_number(match.group("n")) if match else None
+    if key is None or value is None or value != int(value):
+        return False
+    bound = BOUNDS[f"{steps[-1].tool}.{key}"]
+    if not bound.allows(value):
+        return Clarify(
+            f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value should I use "
+            f"(for example {bound.example})?",
+            number_only=True,
+        )
+    steps[-1].args[key] = int(value)
     return True
 
 

@@ -37,6 +37,7 @@ from minivess.agents.planner.merge import (
     merge_queue_predictions,
     merge_register,
     merge_risk,
+    merge_row_limit,
     merge_tool_options,
     merge_train_options,
     merge_uncertainty,
@@ -106,7 +107,7 @@ def _absolute(step: Step, index: int) -> Step:
 
 # A request before typed SQL, ended like a clause: "which tables do we have? and then run SELECT …".
 _LEAD_REQUEST: Final = re.compile(
-    r"^(?P<lead>.*?\w.*?)(?:[?.!;]\s*(?:and\s+)?(?:then\s+)?|,?\s+(?:and\s+then|then|after\s+that)\s+)"
+    r"^(?P<lead>.*?\w.*?)(?:[?.!;]\s*(?:and\s+)?(?:then\s+)?|,?\s+(?:and\s+then|then|after\s+that|and)\s+)"
     r"(?:(?:please\s+)?(?:run|execute|do)\s+(?:this|the\s+query|this\s+query)?:?\s*)?$",
     re.I | re.S,
 )
@@ -123,6 +124,13 @@ def _adds_nothing(body: str, refs: list[RunRef], resolver: RefResolver) -> bool:
 
 _VALUE_WORD: Final = re.compile(
     rf"\b(?:loss|dice|ce|cldice|val|test|train|split|alpha|fnr|epochs?|lr|batch|patch|seed|folds?|top|{NUMBER_WORDS})\b|['\"`%]",
+    re.I,
+)
+
+
+_DO_IT: Final = re.compile(
+    r"\s*(?:(?:please|so|and|then)\s+)?(?:find|do|show|list|flag|spot)\s+(?:them|it|those|that)"
+    r"(?:\s+(?:for\s+me|please|now))?\s*[.!?]*\s*",
     re.I,
 )
 
@@ -239,6 +247,12 @@ def build_plan(request: str, history: History | list[str]) -> Plan:
             continue
         if intent is not None and steps and _restates(body, intent, refs, resolver, steps[-1]):
             continue
+        if intent is None and (rows := merge_row_limit(body, steps)):
+            if isinstance(rows, Clarify):
+                return _clarify_plan(clause, body, rows)
+            continue
+        if intent is None and steps and _DO_IT.fullmatch(body):
+            continue  # "I suspect bad annotations in data/x, find them": the step just planned, asked for
         if intent in (None, "get_run", "predict") and merge_drift_model(body, steps, refs, resolver):
             continue
         if intent == "leaderboard" and not (metrics_in(body) or families_in(body) or refs):

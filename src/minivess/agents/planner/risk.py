@@ -35,7 +35,7 @@ _PATTERNS: Final = tuple(
         rf"{_VALUE}\s+(?:{_RATE_WORD}|(?:missed|lost)\s+{_VESSELS})",  # "a 10 % false negative rate"
         rf"\b(?:at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|under|below|(?:less|fewer)\s+than)\s+"
         rf"{_PERCENT_VALUE}",  # "a mask for the champion, at most 10 %"
-        rf"\b(?:los(?:e|es|ing|t)|miss(?:es|ing)?|dropp?(?:ing)?)\s+(?:only\s+|at\s+most\s+|up\s+to\s+)?{_VALUE}\s*"
+        rf"\b(?:los(?:e|es|ing|t)|miss(?:es|ing)?|dropp?(?:ing)?)\s+(?:only\s+|at\s+most\s+|up\s+to\s+|no\s+more\s+than\s+)?{_VALUE}\s*"
         rf"{_VESSELS}",  # "I can live with losing 8 % of the vessel voxels"
         rf"\bnot\s+miss\s+more\s+than\s*{_VALUE}",  # "it must not miss more than 5 % of vessel voxels"
         rf"\b(?:cap|limit|keep)\s+(?:the\s+)?(?:missed\s+vessels?|misses|miss\s+rate|fnr|false[\s-]+negatives?)"
@@ -46,6 +46,8 @@ _PATTERNS: Final = tuple(
 _BARE_PERCENT: Final = (
     re.compile(rf"\b(?:at|of|with|to|for)\s+{_PERCENT_VALUE}", _I),
     re.compile(rf"{_PERCENT_VALUE}\s+(?:conformal|risk|fnr|threshold)\b", _I),  # "a 5% conformal threshold"
+    # "conformal-calibrate the last run at 0.1": a bare fraction
+    re.compile(r"\b(?:at|with)\s+(?P<value>(?<![\w.])(?P<num>0?\.\d+)(?P<pct>))(?![\w.%])", _I),
 )
 _NOT_NUMBERS: Final = frozenset({"a", "an"})
 _OUT_OF_RANGE: Final = (

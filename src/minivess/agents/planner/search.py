@@ -33,6 +33,13 @@ _SEARCHED_CHOICE: Final = re.compile(
     r"|sgd|adamw?)\b",
     _I,
 )
+# Any other id written after the word ("search status 8f3e21", "search s-20261203-1"): used as written, the tool
+# answers when it knows no such search
+_NAMED_SEARCH: Final = re.compile(
+    r"\b(?:search|sweep)(?:[\s_]+(?:status|id|progress))?\s*(?:of\s+|for\s+|=|:)?\s*"
+    r"(?P<id>(?=[\w-]*\d)(?![\d.]+\s*(?:min|h|trials?)\b)[A-Za-z0-9][\w-]{3,})\b",
+    re.I,
+)
 SEARCH_ID: Final = re.compile(r"(?<![\w-])(?:[A-Za-z][\w]*-)?\d{8}-\d{4,6}(?:-[0-9a-f]{4})?\b", _I)
 
 
@@ -84,7 +91,8 @@ def build_search_status(clause: str, refs: list[RunRef], res: RefResolver) -> Bu
     """search_status of the search id written, else of the one an earlier turn started or showed, else the newest
     (another process may have started a newer one since)."""
     found = SEARCH_ID.search(clause)
-    return [Step("search_status", {"search_id": found.group(0) if found else res.search_id or "last"})]
+    named = found.group(0) if found else (m.group("id") if (m := _NAMED_SEARCH.search(clause)) else None)
+    return [Step("search_status", {"search_id": named or res.search_id or "last"})]
 
 
 SEARCH_BUILDERS: Final[dict[Intent, Builder]] = {

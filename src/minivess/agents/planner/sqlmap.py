@@ -21,6 +21,9 @@ _LITERAL: Final = re.compile(
 _TRAILING_WORDS: Final = re.compile(
     r"(?:\s+(?:against|on|in|over|from)\s+(?:the\s+|our\s+|my\s+)?(?:run\s+)?(?:warehouse|database|db))?"
     r"(?:\s+for\s+me)?(?:\s*\((?:max|up\s+to|at\s+most|limit(?:ed)?\s+to)\s+\d+\s+rows?\))?"  # "(max 5 rows)": a cap
+    # "… but give me up to 5000 rows", "… with max_rows 50", ", at most 20 rows": a cap said after the query
+    r"(?:\s*[,;]?\s+(?:(?:but|and|with)\s+)?(?:(?:give\s+me|return|show(?:\s+me)?)\s+)?"
+    r"(?:(?:up\s+to|at\s+most|max(?:imum)?(?:\s+of)?|no\s+more\s+than)\s+\d+\s+rows?|max_rows\s*(?:[=:]|\s+of)?\s*\d+))?"
     r"(?:\s*,?\s+please)?\s*[.?!]?\s*$",
     re.I,
 )

@@ -50,7 +50,7 @@ _PRESET_WORDS: Final = (
 )
 _KNOWN_PRESET: Final = _words(
     "default small tiny minivess minivess-like shifted shift noisy noisy_labels noisy-labels labels realistic "
-    "set dataset data volumes"
+    "set dataset data volumes synthetic generator"
 )
 _METRIC_WORD: Final = re.compile(
     rf"\b(?:by|on|using|in\s+terms\s+of|according\s+to|wrt)\s+(?:the\s+)?(?:(?:val(?:idation)?|test)[\s_])?{_WORD}",
