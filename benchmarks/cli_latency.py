@@ -12,6 +12,12 @@ round, so machine load drifts over all commands alike. Reported per command: med
 `goal_met` (median ≤ goal and every run exited 0). These are warm-cache numbers (fresh process, warm disk cache):
 what a user sees from the second call on. `python_startup_s` (a bare `python -c pass`) is the floor.
 
+Bytecode: an installed minivess has its `.pyc` files (pip byte-compiles on install; an editable install writes
+them on first use). A shell with `PYTHONDONTWRITEBYTECODE=1` (this sandbox sets it) would instead re-compile our
+~110 source modules on every call, ~0.1 s no user pays. So the runs get a bytecode cache of their own under the
+temporary home (`PYTHONPYCACHEPREFIX`, filled by the warm-up; nothing is written into the source tree), and
+`--no-bytecode-cache` measures the re-compiling condition instead.
+
 Import breakdown: `python -X importtime -c "import minivess.cli.app"` (what `--help` pays) and the `ask`
 command itself under `-X importtime` (everything the ask path imports, lazily loaded modules included): total,
 top 10 modules by cumulative time and top 10 top-level packages by summed self time.
@@ -107,6 +113,9 @@ def import_breakdown(env: dict[str, str], cwd: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per command (≥ 5)")
+    parser.add_argument(
+        "--no-bytecode-cache", action="store_true", help="keep PYTHONDONTWRITEBYTECODE: re-compile on every call"
+    )
     args = parser.parse_args()
     if args.repeats < 5:
         parser.error("--repeats must be at least 5")
@@ -116,6 +125,9 @@ def main() -> None:
     for var in [v for v in env if v.startswith(("LANGFUSE_", "MINIVESS_LANGFUSE_"))]:
         env.pop(var)  # no network exporter: local traces only, as on a fresh machine
     cwd = home  # no project .env is read from here
+    if not args.no_bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
 
     errors: dict[str, str] = {}
     for name, (argv, _) in COMMANDS.items():  # warm-up: databases, .pyc, file cache
@@ -158,6 +170,7 @@ def main() -> None:
         "benchmark": "cli_latency",
         "repeats": args.repeats,
         "cache": "warm (fresh process, OS file cache warm, home prepared by one warm-up run)",
+        "bytecode": "re-compiled every call" if args.no_bytecode_cache else "cached (PYTHONPYCACHEPREFIX in the home)",
         "python_startup_s": round(baseline, 3),
         "commands": commands,
         "goal_met": {name: c["goal_met"] for name, c in commands.items()},

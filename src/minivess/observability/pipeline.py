@@ -27,7 +27,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from minivess.observability.api import TracingConfig
-from minivess.observability.exporters import DiscardExporter, LangfuseExporter, LocalStoreExporter, WarnOnce
+from minivess.observability.exporters import (
+    DiscardExporter,
+    LangfuseExporter,
+    LocalStoreExporter,
+    OfflineTransport,
+    WarnOnce,
+)
 from minivess.observability.models import ScoreRecord
 from minivess.observability.redact import Redactor
 from minivess.observability.store import TraceStore
@@ -128,6 +134,7 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
         )
     )
     exporter: SpanExporter
+    http_client: httpx.Client | None = None  # configured: the SDK builds its own (TLS, proxies from the env)
     if config.langfuse_configured and config.public_key and config.secret_key:
         public_key, secret_key = config.public_key, config.secret_key
         exporter = LangfuseExporter(
@@ -140,6 +147,7 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
             OFFLINE_SECRET,
             DiscardExporter(),
         )
+        http_client = httpx.Client(transport=OfflineTransport(), trust_env=False)
     forget_langfuse_client(public_key)
     client = Langfuse(
         public_key=public_key,
@@ -149,6 +157,7 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
         tracer_provider=provider,
         span_exporter=exporter,
         should_export_span=None if config.langfuse_configured else _never,
+        httpx_client=http_client,
     )
     # Media upload would send binary payloads past our redaction; the redactor already replaces them by summaries.
     media = getattr(getattr(client, "_resources", None), "_media_manager", None)

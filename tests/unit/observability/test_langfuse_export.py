@@ -173,6 +173,21 @@ def test_without_keys_nothing_warns_and_nothing_is_sent(
     assert sorted(names) == ["chat turn"] * 5 + ["loose event"] * 5
 
 
+def test_the_offline_sdk_client_cannot_reach_the_network(
+    minivess_home: Path, fake_langfuse: FakeLangfuse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY")
+    monkeypatch.delenv("LANGFUSE_SECRET_KEY")
+    tracer = get_tracer(get_settings())
+    assert isinstance(tracer, LangfuseTracer) and not tracer.langfuse_configured
+    sdk_http = tracer._pipeline.langfuse._resources.httpx_client  # what the SDK's REST API calls go through
+    with pytest.raises(httpx.ConnectError, match="offline"):
+        sdk_http.get(f"{fake_langfuse.url}/api/public/health")  # a live server, and still nothing is sent
+    assert fake_langfuse.requests == []
+
+
 def test_half_configured_langfuse_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from minivess.observability import api
 
