@@ -16,6 +16,7 @@ from minivess.agents.planner.bounds import keyword_bound
 from minivess.agents.planner.lexicon import NUMBER_WORDS, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
+from minivess.agents.planner.unknown import unknown_metric_key
 
 # A number standing on its own: "8", "-1", "0.0005", "1e-3", "10^8", "5e-4" (not "3d", "v2", "64x64", "2-photon").
 _NUMBER: Final = re.compile(
@@ -30,13 +31,6 @@ _NUMBER_WORD: Final = re.compile(
     r"(?!\s+(?:things?|ways?|reasons?|questions?|people|persons?|times?|of\s+(?:us|them|you)|others?)\b)",
     re.I,
 )
-# A metric key the runs do not log ("val_specificity", "test accuracy"): a question, never the default metric
-_UNKNOWN_METRIC: Final = re.compile(
-    r"(?<![.\w/])(?:(?:val|test|train)_(?!(?:dice|cldice|nsd|hd95|loss|model|set|split|data|folds?)\b)[a-z][a-z0-9_]*"
-    r"|(?:val(?:idation)?|test)[\s_-]+(?:accuracy|acc|iou|jaccard|specificity|sensitivity|precision|recall|f1|auc))\b",
-    re.I,
-)
-KNOWN_METRICS: Final = "val_dice, val_cldice, val_nsd, val_hd95 (test_… after an evaluation) and train_loss"
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
@@ -178,14 +172,8 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     A value next to a known keyword ("lr -1", "-4 volumes", "10^8 epochs") is out of that argument's range: the
     question names the limit. Any other value is one the planner cannot place: the question quotes it.
     """
-    text = _used_text(steps).lower()
-    for match in _UNKNOWN_METRIC.finditer(clause):
-        if match.group(0).lower() not in text:
-            return Clarify(
-                f"The runs log no metric '{match.group(0)}': they log {KNOWN_METRICS}. Which one should I use?",
-                at=match.start(),
-                span=match.span(),
-            )
+    if problem := unknown_metric_key(clause, _used_text(steps)):
+        return problem
     found = unaccounted(clause, steps, refs)
     if found is None:
         return None

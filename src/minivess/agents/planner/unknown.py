@@ -62,6 +62,15 @@ _NOT_METRICS: Final = _words(
 )
 
 
+KNOWN_METRICS: Final = "val_dice, val_cldice, val_nsd, val_hd95 (test_… after an evaluation) and train_loss"
+# A metric-shaped key the runs do not log: val_/test_/train_ + an unknown name, or a classification metric
+_METRIC_KEY: Final = re.compile(
+    r"(?<![.\w/])(?:(?:val|test|train)_(?!(?:dice|cldice|nsd|hd95|loss|model|set|split|data|folds?)\b)[a-z][a-z0-9_]*"
+    r"|(?:val(?:idation)?|test)[\s_-]+(?:accuracy|acc|iou|jaccard|specificity|sensitivity|precision|recall|f1|auc))\b",
+    re.I,
+)
+
+
 def _ask(word: re.Match[str], question: str) -> Clarify:
     start, end = word.span("w")
     return Clarify(question, at=start, span=(start, end))
@@ -177,14 +186,24 @@ def unknown_preset(clause: str, presets: tuple[str, ...]) -> Clarify | None:
 
 
 def unknown_metric(clause: str) -> Clarify | None:
-    """ "rank runs by specificity": only when no known metric is named at all."""
+    """ "rank runs by specificity": a word in a ranking metric's place, only when no known metric is named."""
     if first_metric(clause):
         return None
     match = _unknown(_METRIC_WORD, clause, _NOT_METRICS)
     if match is None or families_in(match.group("w")):
         return None
-    return _ask(
-        match,
-        f"I can't rank by '{match.group('w')}': the metrics are dice, cldice, nsd and hd95 (val_ or test_, e.g. "
-        "val_cldice). Which one should I use?",
-    )
+    return _ask(match, f"I can't rank by '{match.group('w')}': the runs log {KNOWN_METRICS}. Which one should I use?")
+
+
+def unknown_metric_key(clause: str, used: str) -> Clarify | None:
+    """ "val_specificity", "test accuracy" anywhere in a clause and in no planned argument (`used`): a metric key
+    the runs do not log gets a question, never the default metric."""
+    used = used.lower()
+    for match in _METRIC_KEY.finditer(clause):
+        if match.group(0).lower() not in used:
+            return Clarify(
+                f"The runs log no metric '{match.group(0)}': they log {KNOWN_METRICS}. Which one should I use?",
+                at=match.start(),
+                span=match.span(),
+            )
+    return None
