@@ -90,7 +90,9 @@ def _choice_question(tool: str, values: dict[str, Any]) -> Clarify | None:
 def _same_run_again(previous: Step, step: Step, index: int) -> bool:
     """``step`` asks the same tool again about the run ``previous`` (at ``index``) was about, with nothing new:
     "which run is the champion and what were its settings", "is the ensemble over-confident? calibrate it"."""
-    if step.tool != previous.tool or step.tool == "train_model" or step.args.get("run_id") != StepOutput(index):
+    if step.tool != previous.tool or step.tool == "train_model":
+        return False
+    if step.args.get("run_id") not in (StepOutput(index), previous.args.get("run_id")):
         return False
     rest = {key: value for key, value in step.args.items() if key != "run_id"}
     return all(previous.args.get(key) == value for key, value in rest.items())

@@ -15,6 +15,8 @@ PRODUCERS: Final = frozenset(
     {"train_model", "evaluate_run", "predict_volume", "promote_model", "get_run", "calibrate_run",
      "conformal_calibrate", "build_ensemble", "greedy_soup", "quality_gate"}
 )  # fmt: skip
+# Producers whose result is the run they were given, not a new one: after them "it" is that run as the user named it
+_SAME_RUN: Final = PRODUCERS - {"train_model", "build_ensemble", "greedy_soup"}
 # The review loop's tools: each works on one dataset folder (their `dataset` argument).
 REVIEW_TOOLS: Final = frozenset({"find_label_issues", "queue_for_review", "review_status", "import_reviews"})
 _SPECIFIC: Final = (
@@ -84,6 +86,7 @@ class RefResolver:
         self.made: int | None = None  # the step that synthesised data ("…, then find label issues in it")
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
+        self._producer_tool: str | None = None
         self._given: dict[int, RunValue] = {}  # producing step → the run it was given, placeholders followed back
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
@@ -96,7 +99,7 @@ class RefResolver:
     def note(self, index: int, step: Step) -> None:
         """Record a planned step; later pronouns point at the latest run-producing one."""
         if step.tool in PRODUCERS:
-            self.producer = index
+            self.producer, self._producer_tool = index, step.tool
             given = step.args.get("run_id")
             if isinstance(given, StepOutput) and given.key == "run_id" and given.step in self._given:
                 given = self._given[given.step]  # "…, then evaluate it on val": the run the earlier step was given
@@ -145,8 +148,16 @@ class RefResolver:
         return found
 
     def implicit(self) -> RunValue | None:
-        """What "it" means now: the run of the latest producing step, else the latest run in the conversation."""
+        """What "it" means now: the run of the latest producing step, else the latest run in the conversation.
+
+        A step that works on a run it was given (evaluate, calibrate, gate…) leaves "it" as the user named that run
+        ("evaluate the champion on test, then calibrate it": the champion); a step that makes a run (training, an
+        ensemble, a soup) leaves its output. No run is made in between: making one would be the latest producer.
+        """
         if self.producer is not None:
+            given = self._given.get(self.producer)
+            if self._producer_tool in _SAME_RUN and given is not None:
+                return given
             return StepOutput(self.producer)
         if self.mentioned is not None:
             return self.mentioned
@@ -186,6 +197,8 @@ class RefResolver:
                 return [StepOutput(index) for index in self.trained]
             if len(self.subjects) >= 2:
                 return self.subjects[-2:]  # "evaluate the champion …, evaluate the challenger …, compare the two"
+            if len(self._given) >= 2:
+                return []  # every step was about one run: "… evaluate it on val, and compare the two" is asked
             known = self._recent(2)
             if known == ["last"]:
                 return []  # "curves for those runs" with no runs in the conversation: asked which
