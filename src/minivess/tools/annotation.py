@@ -18,14 +18,22 @@ from minivess.pipelines.annotation.reports import ImportReport, QueueReport, Sta
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.runs import RUN_REF_HELP, resolve_run_ref
 
-DATASET_HELP = "Dataset folder (raw/ + seg/); default: the synthetic dataset."
+DATASET_HELP = "Dataset folder (raw/ + seg/) or a name under the data dir; default: the synthetic dataset."
 OOF_PRESET = "segresnet_tiny"
 
 
 def _dataset(path: str | None, ctx: ToolContext) -> Path:
+    """The dataset folder: a path, or a name under the data dir (what `synthesize_data` made), else synthetic."""
+    from minivess.errors import DataError
+    from minivess.pipelines.governance.data_card import resolve_dataset
     from minivess.settings import DEFAULT_SYNTHETIC
 
-    folder = Path(path).expanduser() if path else ctx.settings.resolved_data_dir / DEFAULT_SYNTHETIC
+    if path:
+        try:
+            return resolve_dataset(ctx.settings, path)
+        except DataError as exc:
+            raise ToolInputError(str(exc)) from exc
+    folder = ctx.settings.resolved_data_dir / DEFAULT_SYNTHETIC
     if not folder.is_dir():
         raise ToolInputError(f"dataset folder {folder} does not exist; give a folder with raw/ and seg/.")
     return folder

@@ -55,6 +55,7 @@ HOLDOUT8_SHA256 = "458940c62f6a00e7120052f4c7bfec360d998f34a2dc4a75df742329696b3
 HOLDOUT9_SHA256 = "47e9079833ba84692a743dc4682a081acb126675a447b117050a51212ce24923"
 HOLDOUT10_SHA256 = "f7153efe50bf928f5fc76b61d5a9d5e7e449d563b9be3331a4d7823cdc9f9c6d"
 HOLDOUT11_SHA256 = "4b5a9312fa85f6af2ad9b928b326bde89c78a2574ec61614982fe0373df5b31e"
+HOLDOUT12_SHA256 = "8b9280855447a0d07611f7f00972664a449d14cf5be6f0fc5212ccd3f4a62def"
 HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout": HOLDOUT_SHA256,
     "planner_holdout2": HOLDOUT2_SHA256,
@@ -67,6 +68,7 @@ HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout9": HOLDOUT9_SHA256,
     "planner_holdout10": HOLDOUT10_SHA256,
     "planner_holdout11": HOLDOUT11_SHA256,
+    "planner_holdout12": HOLDOUT12_SHA256,
 }
 PLANNER_DATASETS = (planner.DATASET, *(holdout.dataset for holdout in HOLDOUTS.values()))
 # The tools that existed when the holdouts were frozen: a tool added since (the uncertainty tools) cannot be in

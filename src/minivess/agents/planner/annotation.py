@@ -17,7 +17,7 @@ from minivess.agents.planner import slots
 from minivess.agents.planner.bounds import BOUNDS, Bound
 from minivess.agents.planner.builders import Builder, Built, targets
 from minivess.agents.planner.intent_words import Intent
-from minivess.agents.planner.lexicon import NUM, parse_number
+from minivess.agents.planner.lexicon import NUM, families_in, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver, RunValue
@@ -60,10 +60,16 @@ _IN_IT: Final = re.compile(
     r"|one|volumes|batch))?\b(?!\s+(?:predictions?|runs?|models?))|\bthere\b",
     _I,
 )
-# "the noisy_labels dataset": a name where a folder goes (the tools take a path).
+# "the noisy_labels dataset": a dataset by name (the tools look it up under the data dir).
 _NAMED_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|for|from|with)\s+(?:the\s+|our\s+|my\s+)?['\"`]?(?P<w>[A-Za-z][\w.+-]*)['\"`]?\s+"
+    r"\b(?:in|of|on|over|for|from|with)\s+(?:the\s+|our\s+|my\s+)?['\"`]?(?P<w>[A-Za-z][\w.+-]*)['\"`]?\s+"
     r"(?:dataset|data\s*set|data|volumes)\b",
+    _I,
+)
+# "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
+_BARE_DATASET: Final = re.compile(
+    r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?"
+    r"(?![\w.+/:-]|\.nii|'s)",
     _I,
 )
 _KNOWN_DATASET_WORDS: Final = frozenset(
@@ -136,15 +142,9 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
         if res.reviewed is None:
             return Clarify(REVIEWED_QUESTION, at=reviewed.start(), span=reviewed.span())
         return res.reviewed
-    named = _NAMED_DATASET.search(clause)
-    if named and named.group("w").lower() not in _KNOWN_DATASET_WORDS:
-        word = named.group("w")
-        return Clarify(
-            f"Which folder is the '{word}' dataset? Give its path (a folder with raw/ and seg/, e.g. data/{word}); "
-            "without one I would use the default synthetic dataset.",
-            at=named.start("w"),
-            span=named.span("w"),
-        )
+    named = _NAMED_DATASET.search(clause) or _BARE_DATASET.search(clause)
+    if named and named.group("w").lower() not in _KNOWN_DATASET_WORDS and not families_in(named.group("w")):
+        return named.group("w")
     if within := _IN_IT.search(clause):
         if res.dataset is not None:
             return res.dataset

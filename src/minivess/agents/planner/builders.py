@@ -32,7 +32,7 @@ _OVERALL: Final = re.compile(
 )
 _NOT_GROUPED: Final = re.compile(
     r"\bnot\s+(?:grouped|split|broken\s+down)\b|\bnot\s+(?:one\s+|the\s+best\s+)?per\s+family\b|\bungrouped\b"
-    r"|\b(?:don't|do\s+not|without)\s+group\w*\b|\bindividual\s+runs?\b|\brun\s+by\s+run\b"
+    r"|\b(?:don't|do\s+not|without)\s+group\w*\b|\bindividual\s+runs?\b|\brun\s+by\s+run\b|\bper\s+run\b"
     r"|\b(?:instead\s+of|rather\s+than)\s+(?:per|by)\s+(?:model\s+)?famil(?:y|ies)\b",
     re.I,
 )

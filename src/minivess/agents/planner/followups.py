@@ -158,7 +158,7 @@ def context_clause(body: str, resolver: RefResolver) -> bool:
 # "Maria has time this afternoon, give her …", "we hired two student annotators, queue 60 …": who is around or what
 # happened, said before the request; a subject and a verb of having or being, no tool's words and no value
 _SITUATION: Final = re.compile(
-    r"^(?:(?i:i|we|they|she|he|our\s+\w+|the\s+(?:team|lab|annotators?|reviewers?))|[A-Z][a-z]+)\s+"
+    r"^(?:(?i:i|we|they|she|he|(?:our|my)\s+\w+|the\s+(?:team|lab|annotators?|reviewers?))|[A-Z][a-z]+)\s+"
     r"(?i:(?:just\s+|finally\s+)?(?:has|have|had|hired|got|am|are|is|was|were|will\s+be))\b"
 )
 
@@ -184,7 +184,7 @@ def situation_clause(body: str, refs: list[RunRef]) -> bool:
     return bool(
         _SITUATION.match(body)
         and plain
-        and not refs
+        and all(ref.kind == "pronoun" for ref in refs)  # "my annotators have been at it all week"
         and not families_in(body)
         and not metrics_in(body)
         and not _SITUATION_VALUE.search(_PEOPLE.sub("", body))  # "we hired two annotators": who, not a value

@@ -30,7 +30,8 @@ INTENTS: Final = _compile(
          r"|\bdocument\s+(?:the\s+|our\s+|this\s+|that\s+|my\s+|its\s+)?(?:\w+\s+){0,2}?(?:model|champion|challenger|run)\b"
          r"|\bcard\s+(?:of|for)\s+[A-Za-z][\w.-]*(?:\s+version\s+|\s*@\s*|\s+v)\d+\b"
          r"|\bcard\s+(?:of|for)\s+(?:whatever|whichever)\s+(?:is|was)\b"
-         r"|\bcard\s+(?:of|for)\s+(?:the\s+)?registered\s+version\b"),
+         r"|\bcard\s+(?:of|for)\s+(?:the\s+)?registered\s+version\b"
+         r"|\bcard\s+documenting\b|\bmitchell[\s-]+(?:et\s+al\.?\s+)?(?:style\s+)?card\b"),
         ("check_drift",  # before compare and dataset_info: "compare data/new with data/old for drift"
          r"(?<![\w/.~-])drift(?:ed|ing|s)?(?![\w/.-])|\bdrift[\s-]check\w*\b|(?<![\w/.~-])(?:distribution|covariate|domain|dataset)\s+shift(?![\w/.-])"
          r"|(?<![\w/.~-])out[\s-]of[\s-]distribution(?![\w/.-])|\bcheck_drift\b|\bstill\s+in[\s-]distribution\b"
@@ -51,7 +52,8 @@ INTENTS: Final = _compile(
          r"\bweight[\s_-]?watcher\b|\bquality[\s_-]+gate\b|\bweights?\s+(?:quality|health|check|diagnostics?|analysis)\b"
          r"|\b(?:check|inspect|analy[sz]e|audit|examine|test)\s+(?:the\s+)?(?:\w+\s+)?weights\b"
          r"|\bweights\b.{0,40}\b(?:healthy|unhealthy|sane|ok(?:ay)?|fine|degenerate|well[\s-]+trained|heavy[\s-]tailed)\b"
-         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?)\b|\bweights?\s+gate\b"
+         r"|\b(?:spectral|power[\s-]law)\s+(?:analysis|check|alphas?|gate)\b|\bweights?\s+gate\b"
+         r"|\b(?:sanity[\s-]check|check|inspect|audit)\b.{0,40}\blayer\s+weights\b"
          r"|\bweights\b.{0,30}\bany\s+good\b|\bweight\s+(?:spectr\w*|gate)\b"
          r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b|\blayer\s+alphas?\b"
          r"|^\s*gate\b"),
@@ -97,6 +99,7 @@ INTENTS: Final = _compile(
          r"\b(?:datasets?|data|sets?|volumes?)\b"),
         # Model search: "search"/"sweep"/"tuning" with a model or hyper-parameter noun, or "look for a better model".
         ("search_status",
+         r"\b(?:optuna|asha|search|sweep|tuning)\b.{0,30}\b(?:made|making)\s+(?:any\s+)?progress\b|"
          r"\b(?:model\s+|hyper-?parameter\s+|nightly\s+|hpo\s+)?(?:search|sweep|tuning)\s+(?:status|progress)\b"
          r"|\b(?:status|progress)\s+of\s+(?:(?:the|my|our|last|latest|newest)\s+){0,2}(?:model\s+|hyper-?parameter\s+|nightly\s+)?"
          r"(?:search|sweep|tuning)\b"
@@ -142,6 +145,10 @@ INTENTS: Final = _compile(
          r"|\b(?:grab|get|pull|fetch|collect|take|bring)\b.{0,20}\b(?:completed|finished|done)\s+(?:annotations?|reviews?"
          r"|corrections?)\b"
          r"|\bimport\s+(?:them|those|these)\b"
+         # "grab the annotators' fixes for X", "fold the completed Label Studio corrections into a new version"
+         r"|\b(?:grab|get|pull|fetch|collect|bring|take)\b.{0,20}\b(?:annotators?|reviewers?|labell?ers?|students?)'?s?'?\s+"
+         r"(?:fixes|corrections|reviews|annotations|work)\b"
+         r"|\bfold\b.{0,60}\b(?:corrections|fixes|reviews|annotations)\s+into\b"
          r"|\b(?:bring|pull|get)\s+(?:the\s+|their\s+|her\s+|his\s+)?(?:fixes|corrections|reviews|annotations)\s+in\b"
          r"|\bimport\s+(?:whatever|what|everything|all)\b.{0,20}\b(?:finished|done|complete[d]?|reviewed|ready)\b"
          r"|\b(?:apply|merge)\s+(?:the\s+|all\s+)?(?:finished\s+)?(?:reviews?|corrections?|label\s+fixes)\b"
@@ -173,11 +180,12 @@ INTENTS: Final = _compile(
          r"|\b(?:annotators?|reviewers?|labell?ers?)\b.{0,20}\b(?:made|making)\s+(?:any\s+)?progress\b"
          r"|\breviewed\s+(?:vs\.?|versus|and|/)\s+pending\b|\b(?:left|still)\s+unreviewed\b|\bunreviewed\b"
          r"|\b(?:reviewer|annotator|labell?er)s?\s+(?:status|progress)\b"
+         r"|\bpending\s+(?:review\s+|label[\s-]?studio\s+)?tasks?\b|\breview\s+tasks?\b.{0,20}\b(?:left|pending|open)\b"
          r"|\blabel[\s-]?studio\s+backlog\b|\breview\s+backlog\b"),
         ("queue_review",
          r"\bqueue(?!d\b)\w*\b.{0,60}\b(?:reviews?|reviewers?|slices?|label[\s-]?studio|annotat\w*|suspicious)\b"
          r"|\b(?:send|push|put|add|upload|submit|hand)\b.{0,60}(?:\blabel[\s-]?studio\b|\b(?:for|to)\s+(?:human\s+|manual\s+"
-         r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b)"
+         r"|expert\s+)?review\b|\b(?:review|annotation|labell?ing)\s+queue\b|\breviewers?\b|\b(?:annotators?|labell?ers?)\b)"
          r"|\b(?:slices?|them|masks?|labels?)\s+(?:up\s+)?for\s+(?:human\s+|manual\s+|expert\s+)?review\b"
          r"|\bqueue\b.{0,40}\btop[_\s-]?k\b|\bslices?\b.{0,30}\b(?:into|to|in)\s+label[\s-]?studio\b"
          r"|\bgive\s+(?:her|him|them|the\s+(?:annotators?|reviewers?))\b.{0,40}\bslices?\b"
@@ -215,7 +223,7 @@ INTENTS: Final = _compile(
          r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b|\blaid\s+out\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
-         r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?train\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
+         r"(?<!\bon )(?<!\bon the )(?<![=/])\b(?:re-?)?(?:train|trian)\b(?![/\w]|\s*(?:ing\s+)?(?:loss|set|split"
          r"|data\b|dice|metrics?|curves?|volumes|time|history|logs?))"
          r"|\brun\s+(?:a|an|another|one|some)\s+(?:\w+\s+){0,3}?(?:training|experiment|job)\b"
          r"|\b(?:start|restart|launch|kick\s*off|kick|begin|do|schedule|queue|fire\s+off|spin\s+up)\s+(?:\w+\s+){0,4}?"
@@ -264,6 +272,10 @@ INTENTS: Final = _compile(
          r"|\bwhether\b.{0,60}\b(?:helped|helps|mattered|matters|mak(?:es|e|ing)\s+(?:a|any)\s+difference"
          r"|made\s+(?:a|any)\s+difference|improved|improves|changes?)\b"
          r"|\bworth\s+it\b|\b(?:relationship|correlation|relation|link|association)\s+between\b"
+         # "show me the lr effect on val_dice"
+         r"|\b(?:lr|learning[\s-]rate|loss|batch[\s-]size|patch[\s-]size|seed)\s+effect\b"
+         # "break val_cldice down by optim.lr", "dice broken down by batch size"
+         r"|\bbreak\b.{0,40}\bdown\s+by\b|\bbroken\s+down\s+by\b|\bbreakdown\s+(?:of\b.{0,40}\s)?by\b"
          r"|\bhow\s+much\s+(?:does|do|did)\b.{0,60}\b(?:change|move|shift|affect|influence|swing)\b"),
         ("evaluate",
          r"\b(?:evaluate|evaluation|eval|assess|benchmark)\b|^\s*(?:please\s+)?test\b"
@@ -284,6 +296,7 @@ INTENTS: Final = _compile(
         ("get_run",
          r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
          r"|tell\s+me\s+(?:(?:everything|more|all)\s+)?about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
+         r"|(?:dump|print|list)\s+everything\s+about|everything\s+(?:there\s+is\s+)?about"
          r"|settings|tags|epochs"
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",

@@ -55,3 +55,51 @@ def test_one_run_worked_on_twice_is_no_pair_to_compare() -> None:
 def test_asking_the_same_run_twice_is_one_call() -> None:
     plan = build_plan("which run is the champion and what were its settings", [])
     assert [(s.tool, s.args) for s in plan.steps] == [("get_run", {"run_id": "champion"})]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        # datasets by name: the review tools look a name up under the data dir
+        ("find label issues in noisy_demo", [("find_label_issues", {"dataset": "noisy_demo"})]),
+        ("send a hundred slices from noisy_demo to label studio",
+         [("queue_for_review", {"dataset": "noisy_demo", "top_k": 100})]),
+        ("check review progress on batch3 and import whatever's done",
+         [("review_status", {"dataset": "batch3"}), ("import_reviews", {"dataset": "batch3"})]),
+        ("queue 15 slices with predictions from abc123def0",
+         [("queue_for_review", {"top_k": 15, "run_id": "abc123def0"})]),
+        # phrasings
+        ("fit a softmax temperature for whatever ran most recently", [("calibrate_run", {"run_id": "last"})]),
+        ("my annotators have been at it all week; how many slices are still waiting?", [("review_status", {})]),
+        ("grab the annotators' fixes for noisy_demo", [("import_reviews", {"dataset": "noisy_demo"})]),
+        ("break val_cldice down by optim.lr value", [("param_effect", {"param": "optim.lr", "metric": "val_cldice"})]),
+        ("dump everything about my latest run", [("get_run", {"run_id": "last"})]),
+        ("sanity-check the newest run's layer weights (power-law gate)", [("quality_gate", {"run_id": "last"})]),
+        ("fit a segresnet for twenty epochs but stop it after 15 minutes regardless",
+         [("train_model", {"model": "segresnet", "epochs": 20, "max_minutes": 15.0})]),
+        ("send 20 slices from /data/x to the annotators", [("queue_for_review", {"dataset": "/data/x", "top_k": 20})]),
+        ("any pending review tasks left on noisy_demo", [("review_status", {"dataset": "noisy_demo"})]),
+        ("draft the Mitchell-style card documenting our challenger", [("model_card", {"model": "challenger"})]),
+        ("summarise failures, and also show me the lr effect on val_dice",
+         [("failure_summary", {}), ("param_effect", {"param": "optim.lr", "metric": "val_dice"})]),
+        ("leaderboard by val_dice per run, top 5",
+         [("leaderboard", {"metric": "val_dice", "by_family": False, "limit": 5})]),
+        ("trian segresnet w/ the topology-aware loss pls",
+         [("train_model", {"model": "segresnet", "loss": "dice_ce_cldice"})]),
+    ],
+)  # fmt: skip
+def test_round12_phrasings(request_text: str, expected: list[tuple[str, dict[str, object]]]) -> None:
+    plan = build_plan(request_text, [])
+    assert [(s.tool, s.args) for s in plan.steps] == expected, (plan.text_kind, plan.text)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [
+        ("stop the training", "cannot"),  # a stop is still no tool
+        ("email the results to my PI", "cannot"),
+        ("send 900 slices to the annotators", "clarify"),  # over the queue's limit: asked, not "can't send messages"
+    ],
+)
+def test_what_round12_must_not_change(request_text: str, kind: str) -> None:
+    assert build_plan(request_text, []).text_kind == kind
