@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from minivess.agents.planner.lexicon import parse_number
 from minivess.agents.planner.models import Step
 
 # tool → (argument names, required names)
@@ -85,7 +86,11 @@ def _number(text: str) -> int | float | str:
     try:
         return float(text)
     except ValueError:
-        return text
+        pass
+    word = parse_number(text) if re.fullmatch(r"[A-Za-z-]+", text) else None  # "n=six", "epochs=twenty-five"
+    if word is not None and word == int(word):
+        return int(word)
+    return text
 
 
 def coerce(key: str, raw: str) -> Any:

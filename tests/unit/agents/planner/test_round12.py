@@ -103,3 +103,9 @@ def test_round12_phrasings(request_text: str, expected: list[tuple[str, dict[str
 )
 def test_what_round12_must_not_change(request_text: str, kind: str) -> None:
     assert build_plan(request_text, []).text_kind == kind
+
+
+def test_a_number_in_words_after_an_equals_sign_is_the_number() -> None:
+    assert [(s.tool, s.args) for s in build_plan("synth data preset=minivess n=six", []).steps] == [
+        ("synthesize_data", {"preset": "minivess", "n": 6})
+    ]
