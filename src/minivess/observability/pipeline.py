@@ -147,6 +147,7 @@ def build_pipeline(config: TracingConfig, redactor: Redactor) -> Pipeline:
             OFFLINE_SECRET,
             DiscardExporter(),
         )
+        # the SDK's sync REST client (scores, media, prompts) fails at once; its async one, never used, is its own
         http_client = httpx.Client(transport=OfflineTransport(), trust_env=False)
     forget_langfuse_client(public_key)
     client = Langfuse(

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from minivess.agents.planner import slots
+from minivess.agents.planner import keyvalue, slots
 from minivess.agents.planner.bounds import BOUNDS, Bound
 from minivess.agents.planner.builders import Builder, Built, targets
 from minivess.agents.planner.intent_words import Intent
-from minivess.agents.planner.lexicon import NUM, families_in, parse_number
+from minivess.agents.planner.lexicon import NUM, families_in, metrics_in, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver, RunValue
@@ -68,15 +68,15 @@ _NAMED_DATASET: Final = re.compile(
 )
 # "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
 _BARE_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?"
-    r"(?![\w.+/:-]|\.nii|'s)",
+    r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
+    r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)",
     _I,
 )
 _KNOWN_DATASET_WORDS: Final = frozenset(
     re.findall(
         r"\w+",
         "synthetic default standard usual whole entire same current this that these those our my the a new training "
-        "reviewed corrected fixed cleaned clean relabelled relabeled imported original source old",
+        "reviewed corrected fixed cleaned clean relabelled relabeled imported original source old label_studio",
     )
 )
 
@@ -143,8 +143,11 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
             return Clarify(REVIEWED_QUESTION, at=reviewed.start(), span=reviewed.span())
         return res.reviewed
     named = _NAMED_DATASET.search(clause) or _BARE_DATASET.search(clause)
-    if named and named.group("w").lower() not in _KNOWN_DATASET_WORDS and not families_in(named.group("w")):
-        return named.group("w")
+    word = named.group("w") if named else ""
+    if word and word.lower() not in _KNOWN_DATASET_WORDS and not families_in(word):
+        loss = word.lower() in keyvalue.CHOICES[("train_model", "loss")]
+        if not loss and not metrics_in(word, include_loss=True) and not re.fullmatch(r"\w+_\w\b|top_k", word, re.I):
+            return word  # a name, not a metric ("on hd95"), a loss ("for dice_ce") or a person ("maria_k")
     if within := _IN_IT.search(clause):
         if res.dataset is not None:
             return res.dataset

@@ -49,12 +49,12 @@ _CANNOT: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
          r"\breal\b.{0,25}\b(?:minivess|data(?:set)?|volumes?|images?)\b"),
         ("send messages (no email, Slack or notifications)",
          r"\b(?:e-?mail|mail\s+(?:me|it|them)|slack|sms|text\s+me|tweet|notify|ping\s+me|whatsapp|teams\s+message)\b"
-         r"|\bsend\b(?!.{0,40}\b(?:slices?|volumes?|masks?|labels?)\b).{0,40}\bto\b"),
+         r"|\bsend\b(?!.{0,40}\bto\s+(?:the\s+|my\s+|our\s+)?(?:annotators?|labell?ers?|reviewers?|label[\s-]?studio)\b)"
+         r".{0,40}\bto\b"),
         ("stop, cancel or resume runs (no tool for that; runs stop at their epoch or time budget)",
-         # "stop it after 15 minutes" is a time budget, not a stop
-         r"\b(?:stop|cancel|abort|kill|pause|resume|interrupt)\b"
-         r"(?!\s+(?:it|training|the\s+run)?\s*(?:after|at|within|in)\s+(?:\d+(?:\.\d+)?|an?|one|half\s+an)\s*-?\s*(?:min|minutes?|h|hours?|hrs?)\b)"
-         r".{0,40}\b(?:runs?|training|jobs?|experiments?"
+         # "train … but stop it after 15 minutes" is a time budget, not a stop
+         r"^(?!.*\b(?:train|fit)\b.*\bstop\s+(?:it\s+)?(?:after|at|within|in)\s+(?:\d|an?\b|one\b|half\b))"
+         r".*?\b(?:stop|cancel|abort|kill|pause|resume|interrupt)\b.{0,40}\b(?:runs?|training|jobs?|experiments?"
          r"|server|machine|it)\b|\bshut\s*down\b|\breboot\b"),
         ("open apps or user interfaces (I answer here in the chat; run `mlflow ui` yourself to browse runs)",
          r"\b(?:open|launch|start)\s+(?:the\s+)?(?:mlflow|ui|browser"

@@ -92,8 +92,9 @@ def _same_run_again(previous: Step, step: Step, index: int) -> bool:
     "which run is the champion and what were its settings", "is the ensemble over-confident? calibrate it"."""
     if step.tool != previous.tool or step.tool == "train_model":
         return False
-    if step.args.get("run_id") not in (StepOutput(index), previous.args.get("run_id")):
-        return False
+    run = step.args.get("run_id")
+    if run is None or run not in (StepOutput(index), previous.args.get("run_id")):
+        return False  # no run named: "find label issues …, then find label issues again" is two steps
     rest = {key: value for key, value in step.args.items() if key != "run_id"}
     return all(previous.args.get(key) == value for key, value in rest.items())
 

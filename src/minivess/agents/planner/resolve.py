@@ -17,6 +17,8 @@ PRODUCERS: Final = frozenset(
 )  # fmt: skip
 # Producers whose result is the run they were given, not a new one: after them "it" is that run as the user named it
 _SAME_RUN: Final = PRODUCERS - {"train_model", "build_ensemble", "greedy_soup"}
+# Steps that make runs without naming one ("… then launch a search, then promote it": "it" is no longer "last")
+_MAKES_RUNS: Final = frozenset({"start_search"})
 # The review loop's tools: each works on one dataset folder (their `dataset` argument).
 REVIEW_TOOLS: Final = frozenset({"find_label_issues", "queue_for_review", "review_status", "import_reviews"})
 _SPECIFIC: Final = (
@@ -34,6 +36,13 @@ def _shows(label: str, part: str) -> bool:
     """Whether a run's label holds ``part`` as a whole word ("unet" is not in "swinunetr"), or its long form."""
     forms = (part, _LABEL_WORDS.get(part, part))
     return any(re.search(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", label) for form in forms)
+
+
+def _stays_put(value: RunValue | None) -> bool:
+    """Whether a run reference names the same run later in the plan: an id or an alias, not "last" or "best…"."""
+    if not isinstance(value, str):
+        return value is not None  # a placeholder: an earlier step's exact output
+    return not value.lower().startswith(("last", "best", "previous"))
 
 
 def run_id_of(data: Any) -> str | None:
@@ -87,6 +96,7 @@ class RefResolver:
         self.mentioned: RunValue | None = None  # the run an earlier step of this plan was about
         self.producer: int | None = None
         self._producer_tool: str | None = None
+        self._runs_made_since = False  # a step after the latest producer made runs ("last", "best" moved)
         self._given: dict[int, RunValue] = {}  # producing step → the run it was given, placeholders followed back
         self.trained: list[int] = []
         self.group: list[RunValue] = list(group or [])  # the runs of the latest answer about several
@@ -99,13 +109,14 @@ class RefResolver:
     def note(self, index: int, step: Step) -> None:
         """Record a planned step; later pronouns point at the latest run-producing one."""
         if step.tool in PRODUCERS:
-            self.producer, self._producer_tool = index, step.tool
+            self.producer, self._producer_tool, self._runs_made_since = index, step.tool, False
             given = step.args.get("run_id")
             if isinstance(given, StepOutput) and given.key == "run_id" and given.step in self._given:
                 given = self._given[given.step]  # "…, then evaluate it on val": the run the earlier step was given
             if given is not None:
                 self._given[index] = given
         else:
+            self._runs_made_since = self._runs_made_since or step.tool in _MAKES_RUNS
             runs = step.args.get("run_ids")
             named = step.args.get("run_id", runs[0] if isinstance(runs, list) and len(runs) == 1 else None)
             self.mentioned = named if named is not None else self.mentioned  # "… the last run …, show its curves"
@@ -151,12 +162,14 @@ class RefResolver:
         """What "it" means now: the run of the latest producing step, else the latest run in the conversation.
 
         A step that works on a run it was given (evaluate, calibrate, gate…) leaves "it" as the user named that run
-        ("evaluate the champion on test, then calibrate it": the champion); a step that makes a run (training, an
-        ensemble, a soup) leaves its output. No run is made in between: making one would be the latest producer.
+        when the name stays put: an id or a registry alias ("evaluate the champion on test, then calibrate it": the
+        champion). "last" and "best…" move whenever a run finishes (a search in this plan, a training elsewhere,
+        hours spent waiting for an approval), so after them "it" is the run that step resolved (its output), as it
+        is after a step that makes a run (training, an ensemble, a soup).
         """
         if self.producer is not None:
             given = self._given.get(self.producer)
-            if self._producer_tool in _SAME_RUN and given is not None:
+            if self._producer_tool in _SAME_RUN and _stays_put(given) and not self._runs_made_since:
                 return given
             return StepOutput(self.producer)
         if self.mentioned is not None:

@@ -17,16 +17,11 @@ from minivess.agents.planner.plan import build_plan
     ("request_text", "tools", "run_ids"),
     [
         ("evaluate the champion on test, then calibrate it", ["evaluate_run", "calibrate_run"], ["champion"] * 2),
-        ("gate the last run, then promote it", ["quality_gate", "promote_model"], ["last"] * 2),
+        ("evaluate run 3c3c3c3c3c on val, then gate it", ["evaluate_run", "quality_gate"], ["3c3c3c3c3c"] * 2),
         (
             "temperature-scale the champion first, afterwards conformal calibration with alpha 0.05",
             ["calibrate_run", "conformal_calibrate"],
             ["champion"] * 2,
-        ),
-        (
-            "calibrate best:dynunet and then predict mv07.nii.gz with it",
-            ["calibrate_run", "predict_volume"],
-            ["best:dynunet"] * 2,
         ),
         (
             "evaluate the champion on val, calibrate it and run the weight gate",
@@ -39,6 +34,24 @@ def test_it_after_a_step_on_a_named_run_is_that_run(request_text: str, tools: li
     plan = build_plan(request_text, [])
     assert [s.tool for s in plan.steps] == tools, (plan.text_kind, plan.text)
     assert [s.args["run_id"] for s in plan.steps] == run_ids
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "gate the last run, then promote it",  # an approval may wait for hours while "last" moves on
+        "calibrate best:dynunet and then predict mv07.nii.gz with it",
+        "gate the champion, then launch a 3-trial search, then promote it",  # the search makes runs in between
+    ],
+)
+def test_it_after_last_or_best_or_a_search_is_the_run_the_step_resolved(request_text: str) -> None:
+    plan = build_plan(request_text, [])
+    assert plan.steps[-1].args["run_id"] == StepOutput(0, "run_id"), plan.steps
+
+
+def test_a_repeated_step_without_a_run_is_kept() -> None:
+    plan = build_plan("find label issues with 10 folds, then find label issues again", [])
+    assert [(s.tool, s.args) for s in plan.steps] == [("find_label_issues", {"folds": 10}), ("find_label_issues", {})]
 
 
 def test_it_after_a_step_that_makes_a_run_is_its_output() -> None:
@@ -99,10 +112,32 @@ def test_round12_phrasings(request_text: str, expected: list[tuple[str, dict[str
         ("stop the training", "cannot"),  # a stop is still no tool
         ("email the results to my PI", "cannot"),
         ("send 900 slices to the annotators", "clarify"),  # over the queue's limit: asked, not "can't send messages"
+        ("send the predicted masks to my supervisor", "cannot"),
+        ("stop it in 5 minutes", "cannot"),  # no training asked for: a stop, not a budget
+        ("kill training in an hour", "cannot"),
+        ("take a look at the annotators' corrections", "unknown"),  # a look is no import (a write)
+        ("get me a count of the reviewers' annotations", "unknown"),
     ],
 )
 def test_what_round12_must_not_change(request_text: str, kind: str) -> None:
     assert build_plan(request_text, []).text_kind == kind
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "queue 20 slices from mv07.nii.gz for review",
+        "queue 20 slices from mv07 for review",
+        "queue the worst slices on hd95 for review",
+        "find label issues on gpu1",
+        "import the reviews from label_studio",
+        "queue 20 slices for maria_k to review",
+        "find label issues for dice_ce",
+    ],
+)
+def test_words_that_are_no_dataset_name_are_not_taken_for_one(request_text: str) -> None:
+    plan = build_plan(request_text, [])
+    assert plan.steps and all("dataset" not in s.args for s in plan.steps), (plan.steps, plan.text)
 
 
 def test_a_number_in_words_after_an_equals_sign_is_the_number() -> None:
