@@ -182,11 +182,7 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     value = parse_token(token)
     value = parse_number(token) if value is None else value  # "three folds": 3, in range; asked as unused
     if bound is not None and (value is None or not bound.allows(value)):
-        example = f" (for example {bound.example})" if bound.example else ""
-        question = (
-            f"{bound.what.capitalize()} must be {bound.describe()}, not '{token}'. Which value should I use{example}?"
-        )
-        return Clarify(question, at=start, span=(start, end), number_only=True)
+        return Clarify(bound.question(f"'{token}'"), at=start, span=(start, end), number_only=True)
     question = (
         f"I did not use '{token}' in \"{clause}\": I would have to ignore it or guess. What did you mean by it? "
         "(For example '8 epochs', 'lr 1e-3', 'batch size 4', 'patch 64x64x32', 'for 30 minutes'; or say 'drop it'.)"

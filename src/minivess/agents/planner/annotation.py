@@ -143,11 +143,8 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
             return Clarify(REVIEWED_QUESTION, at=reviewed.start(), span=reviewed.span())
         return res.reviewed
     named = _NAMED_DATASET.search(clause) or _BARE_DATASET.search(clause)
-    word = named.group("w") if named else ""
-    if word and word.lower() not in _KNOWN_DATASET_WORDS and not families_in(word):
-        loss = word.lower() in keyvalue.CHOICES[("train_model", "loss")]
-        if not loss and not metrics_in(word, include_loss=True) and not re.fullmatch(r"\w+_\w\b|top_k", word, re.I):
-            return word  # a name, not a metric ("on hd95"), a loss ("for dice_ce") or a person ("maria_k")
+    if named and _names_a_dataset(named.group("w")):
+        return named.group("w")
     if within := _IN_IT.search(clause):
         if res.dataset is not None:
             return res.dataset
@@ -158,6 +155,19 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
     if continues and (res.review_planned or res.review_dataset is not None):
         return res.review_dataset
     return None
+
+
+def _names_a_dataset(word: str) -> bool:
+    """A word in a dataset's place is its name unless it is a common word, a model family, a metric ("on hd95"), a
+    loss ("for dice_ce") or a person ("maria_k")."""
+    lowered = word.lower()
+    return not (
+        lowered in _KNOWN_DATASET_WORDS
+        or lowered in keyvalue.CHOICES[("train_model", "loss")]
+        or families_in(word)
+        or metrics_in(word, include_loss=True)
+        or re.fullmatch(r"\w+_\w\b|top_k", word, re.I)
+    )
 
 
 def _runs_named(refs: list[RunRef]) -> list[RunRef]:

@@ -40,6 +40,11 @@ class Bound:
             return f"above {self.low:g}" if self.low_open else f"at least {self.low:g}"
         return f"at most {self.high:g}" if self.high is not None else "any number"
 
+    def question(self, shown: str) -> str:
+        """The question about a written value outside the range (``shown`` as the reply quotes it)."""
+        example = f" (for example {self.example})" if self.example else ""
+        return f"{self.what.capitalize()} must be {self.describe()}, not {shown}. Which value should I use{example}?"
+
 
 BOUNDS: Final[dict[str, Bound]] = {
     bound.arg if bound.tool == "train_model" else f"{bound.tool}.{bound.arg}": bound

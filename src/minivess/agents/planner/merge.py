@@ -109,11 +109,7 @@ def merge_row_limit(body: str, steps: list[Step]) -> bool | Clarify:
         return False
     bound = BOUNDS[f"{steps[-1].tool}.{key}"]
     if not bound.allows(value):
-        return Clarify(
-            f"{bound.what.capitalize()} must be {bound.describe()}, not {value:g}. Which value should I use "
-            f"(for example {bound.example})?",
-            number_only=True,
-        )
+        return Clarify(bound.question(f"{value:g}"), number_only=True)
     steps[-1].args[key] = int(value)
     return True
 
