@@ -69,7 +69,8 @@ _NAMED_DATASET: Final = re.compile(
 # "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
 _BARE_DATASET: Final = re.compile(
     r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
-    r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)",
+    r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)"
+    r"(?!\s+to\s+(?:review|annotate|check|correct|fix)\b)",  # "for maria_k to review": a person
     _I,
 )
 _KNOWN_DATASET_WORDS: Final = frozenset(
@@ -159,14 +160,14 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
 
 def _names_a_dataset(word: str) -> bool:
     """A word in a dataset's place is its name unless it is a common word, a model family, a metric ("on hd95"), a
-    loss ("for dice_ce") or a person ("maria_k")."""
+    loss ("for dice_ce") or an argument name ("top_k")."""
     lowered = word.lower()
     return not (
         lowered in _KNOWN_DATASET_WORDS
         or lowered in keyvalue.CHOICES[("train_model", "loss")]
         or families_in(word)
         or metrics_in(word, include_loss=True)
-        or re.fullmatch(r"\w+_\w\b|top_k", word, re.I)
+        or word.lower() == "top_k"
     )
 
 

@@ -75,6 +75,8 @@ def test_asking_the_same_run_twice_is_one_call() -> None:
     [
         # datasets by name: the review tools look a name up under the data dir
         ("find label issues in noisy_demo", [("find_label_issues", {"dataset": "noisy_demo"})]),
+        ("find label issues in nowhere_7", [("find_label_issues", {"dataset": "nowhere_7"})]),  # not a person
+        ("find label issues in batch_a", [("find_label_issues", {"dataset": "batch_a"})]),
         ("send a hundred slices from noisy_demo to label studio",
          [("queue_for_review", {"dataset": "noisy_demo", "top_k": 100})]),
         ("check review progress on batch3 and import whatever's done",
