@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel
 
 from minivess.agents import limits
 from minivess.agents.nodes import AgentDeps
 from minivess.agents.state import ChatState, tool_message
 from minivess.errors import ToolInputError
 from minivess.observability import get_tracer
-from minivess.tools.base import ToolContext
+from minivess.tools.base import Tool, ToolContext
 
 
-def approval(state: ChatState, deps: AgentDeps) -> Command[Literal["tools", "experimenter", "analyst", "__end__"]]:
-    """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it)."""
+def approval(
+    state: ChatState, deps: AgentDeps
+) -> Command[Literal["tools", "approval", "experimenter", "analyst", "__end__"]]:
+    """Ask a human before costly, promoting or overwriting calls (LangGraph interrupt; nothing runs before it).
+
+    A call asked about has its moving references ('last', 'best', 'champion') pinned first, in a pass of its own:
+    on resume this node re-runs from its top, and a reference resolved again then could name another run than the
+    question showed.
+    """
     calls = state.get("pending_calls", [])
     if state.get("dry_run"):
         return Command(goto="__end__", update={"stop_reason": "dry_run"})
     # Ask only about calls the request's budgets allow: the tools node ends the request at the first call they
     # refuse (with the budget message), so asking about it would be a question whose yes changes nothing.
-    questions = _approval_questions(affordable_calls(calls, state, deps), deps)
-    if not questions:
+    asked = _asked(affordable_calls(calls, state, deps), deps)
+    if not asked:
         return Command(goto="tools")
+    if pinned := _pinned(calls, asked, deps):
+        return Command(goto="approval", update={"pending_calls": pinned})
+    questions = [_question(call, args, reason) for call, args, _, reason in asked]
     tracer = get_tracer(deps.settings)
     if state.get("auto_approve"):
         record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
@@ -92,8 +104,12 @@ def _estimated_minutes(call: dict[str, Any], deps: AgentDeps) -> float:
         return 0.0
 
 
-def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[dict[str, Any]]:
-    questions = []
+Asked = tuple[dict[str, Any], BaseModel, Tool[Any, Any], str]  # call, its arguments, its tool, the reason
+
+
+def _asked(calls: list[dict[str, Any]], deps: AgentDeps) -> list[Asked]:
+    """The calls that need a human yes, each with its parsed arguments, tool and the reason to ask."""
+    asked = []
     ctx = ToolContext(settings=deps.settings)
     for call in calls:
         name = call["function"]["name"]
@@ -105,8 +121,41 @@ def _approval_questions(calls: list[dict[str, Any]], deps: AgentDeps) -> list[di
         except ToolInputError:
             continue  # the tools node sends the error back to the model
         if reason := tool.needs_approval(args, ctx):
-            questions.append({"tool": name, "arguments": args.model_dump(exclude_none=True), "reason": reason})
-    return questions
+            asked.append((call, args, tool, reason))
+    return asked
+
+
+def _pinned(calls: list[dict[str, Any]], asked: list[Asked], deps: AgentDeps) -> list[dict[str, Any]] | None:
+    """`calls` with each asked call's moving references replaced by what they name now; None if none moved.
+
+    The call remembers what was written (``call["pinned"]``: field → reference), so the question can say both.
+    """
+    ctx = ToolContext(settings=deps.settings)
+    replaced: dict[str, dict[str, Any]] = {}
+    for call, args, tool, _ in asked:
+        changes = {k: v for k, v in tool.pin(args, ctx).items() if getattr(args, k, None) != v}
+        if not changes:
+            continue
+        raw = call["function"].get("arguments")
+        data = dict(json.loads(raw) if isinstance(raw, str) else (raw or {}))
+        written = {k: getattr(args, k) for k in changes}
+        data.update(changes)
+        replaced[call["id"]] = {
+            **call,
+            "function": {**call["function"], "arguments": json.dumps(data)},
+            "pinned": {**call.get("pinned", {}), **written},
+        }
+    return [replaced.get(call["id"], call) for call in calls] if replaced else None
+
+
+def _question(call: dict[str, Any], args: BaseModel, reason: str) -> dict[str, Any]:
+    """What the approval shows: tool, arguments (references pinned), why it asks and what was pinned."""
+    question = {"tool": call["function"]["name"], "arguments": args.model_dump(exclude_none=True), "reason": reason}
+    if pinned := call.get("pinned"):
+        written = ", ".join(f"{field} {ref!r}" for field, ref in pinned.items())
+        question["reason"] = f"{reason} ({written} pinned to the id shown, when asked)"
+        question["pinned"] = dict(pinned)
+    return question
 
 
 def _normalise(answer: Any) -> dict[str, Any]:

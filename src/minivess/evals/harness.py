@@ -48,7 +48,8 @@ class StubResult(BaseModel):
 
 
 def stub_registry(ran: list[str], seed: str = "") -> ToolRegistry:
-    """Every real tool (same schema, description, approval policy and budget) with a function that runs nothing.
+    """Every real tool (same schema, description, approval policy and budget) with a function that runs nothing
+    and no reference pins (`Tool.pin`).
 
     Args:
         ran: Receives the name of each stub that was called, in order.
@@ -68,7 +69,10 @@ def stub_registry(ran: list[str], seed: str = "") -> ToolRegistry:
 
         return run
 
-    tools: list[Tool[Any, Any]] = [dataclasses.replace(REGISTRY.get(n), func=stub(n)) for n in REGISTRY.names()]
+    # No pins either: resolving 'last' would read a tracking store the planner eval never fills.
+    tools: list[Tool[Any, Any]] = [
+        dataclasses.replace(REGISTRY.get(n), func=stub(n), pin=lambda args, ctx: {}) for n in REGISTRY.names()
+    ]
     return ToolRegistry(tools)
 
 

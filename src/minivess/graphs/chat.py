@@ -38,7 +38,7 @@ def build_chat_graph(
         graph.add_node(
             worker, partial(nodes.worker, deps=deps, name=worker), destinations=("approval", "supervisor", "__end__")
         )
-    graph.add_node("approval", partial(approval, deps=deps), destinations=("tools", *WORKERS, "__end__"))
+    graph.add_node("approval", partial(approval, deps=deps), destinations=("tools", "approval", *WORKERS, "__end__"))
     graph.add_node("tools", partial(run_tools, deps=deps), destinations=(*WORKERS, "__end__"))
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "supervisor")

@@ -41,6 +41,7 @@ class Tool(Generic[ArgsT, ResultT]):
     description: str
     compute_minutes: Callable[[ArgsT], float] = lambda args: 0.0
     needs_approval: Callable[[ArgsT, ToolContext], str | None] = lambda args, ctx: None
+    pin: Callable[[ArgsT, ToolContext], dict[str, Any]] = lambda args, ctx: {}
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI `tools` entry for this tool (a fresh dict: the caller may change it)."""
@@ -85,8 +86,14 @@ def tool(
     *,
     compute_minutes: Callable[[ArgsT], float] | None = None,
     needs_approval: Callable[[ArgsT, ToolContext], str | None] | None = None,
+    pin: Callable[[ArgsT, ToolContext], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[[ArgsT, ToolContext], ResultT]], Tool[ArgsT, ResultT]]:
-    """Decorator: the function's docstring becomes the description; every arg field must be described."""
+    """Decorator: the function's docstring becomes the description; every arg field must be described.
+
+    `pin` names the arguments whose meaning moves with time ('last', 'best', 'champion') and what they mean now:
+    ``{field: concrete value}``. The approval gate asks about, and runs, the pinned call, so a yes given hours
+    later approves what the question showed.
+    """
 
     def wrap(func: Callable[[ArgsT, ToolContext], ResultT]) -> Tool[ArgsT, ResultT]:
         doc = inspect.getdoc(func)
@@ -105,6 +112,7 @@ def tool(
             description=doc,
             compute_minutes=compute_minutes or (lambda args: 0.0),
             needs_approval=needs_approval or (lambda args, ctx: None),
+            pin=pin or (lambda args, ctx: {}),
         )
 
     return wrap

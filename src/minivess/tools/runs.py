@@ -52,3 +52,22 @@ def alias_run(ref: str, ctx: ToolContext) -> str:
     if aliased is None:
         raise ToolInputError(f"'{ref}' is not a registry alias (champion or challenger).")
     return run_for_alias(client_for(ctx.settings.tracking_uri), *aliased)
+
+
+def moves(ref: str) -> bool:
+    """Whether a reference names a different run as time goes on ('last', 'best…', a registry alias)."""
+    head = ref.strip().split(":", 1)[0]
+    return head in ("last", "best", *ALIAS_REFS)
+
+
+def pin_run_refs(ctx: ToolContext, **refs: str | None) -> dict[str, str]:
+    """``{field: run id}`` for each moving reference that resolves now; ids, prefixes and unresolvable references
+    are left for the tool to answer when it runs."""
+    pinned = {}
+    for name, ref in refs.items():
+        if ref is not None and moves(ref):
+            try:
+                pinned[name] = resolve_run_ref(ref, ctx)
+            except ToolInputError:
+                continue
+    return pinned
