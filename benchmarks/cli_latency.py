@@ -18,6 +18,12 @@ them on first use). A shell with `PYTHONDONTWRITEBYTECODE=1` (this sandbox sets 
 temporary home (`PYTHONPYCACHEPREFIX`, filled by the warm-up; nothing is written into the source tree), and
 `--no-bytecode-cache` measures the re-compiling condition instead.
 
+Library floor: each round also times a fresh `python -c "import …"` of the third-party modules the ask path
+cannot do without (`FLOOR_MODULES`: the LangGraph graph and its in-memory saver, the Langfuse SDK, pydantic-settings,
+typer, rich; then `gc.freeze()`, as minivess's exit does), in the same rotation. `ask_over_floor_s` (ask median
+− floor median) is minivess's own share; a floor above a goal means no change of ours can meet that goal on this
+machine that day.
+
 Import breakdown: `python -X importtime -c "import minivess.cli.app"` (what `--help` pays) and the `ask`
 command itself under `-X importtime` (everything the ask path imports, lazily loaded modules included): total,
 top 10 modules by cumulative time and top 10 top-level packages by summed self time.
@@ -49,6 +55,15 @@ COMMANDS: dict[str, tuple[list[str], float]] = {
     "ask_dry_run": (ASK, 1.5),
     "runs_leaderboard": (["runs", "leaderboard"], 1.5),
 }
+FLOOR_MODULES = (
+    "langgraph.graph",
+    "langgraph.checkpoint.memory",
+    "langfuse",
+    "pydantic_settings",
+    "typer",
+    "rich.console",
+)
+FLOOR = "library_floor"
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)\s*$")
 
 
@@ -136,13 +151,17 @@ def main() -> None:
         if rc != 0:
             errors[name] = tail[-400:]
 
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    codes: dict[str, list[int]] = {name: [] for name in COMMANDS}
-    names = list(COMMANDS)
+    argvs = {name: [exe, *argv] for name, (argv, _) in COMMANDS.items()}
+    # gc.freeze() as minivess's own exit does: the floor is the imports, not the interpreter's final collections
+    argvs[FLOOR] = [sys.executable, "-c", f"import {', '.join(FLOOR_MODULES)}; import gc; gc.freeze()"]
+    run_once(argvs[FLOOR], env, cwd)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in argvs}
+    codes: dict[str, list[int]] = {name: [] for name in argvs}
+    names = list(argvs)
     for round_index in range(args.repeats):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds, rc, tail = run_once([exe, *COMMANDS[name][0]], env, cwd)
+            seconds, rc, tail = run_once(argvs[name], env, cwd)
             times[name].append(seconds)
             codes[name].append(rc)
             if rc != 0:
@@ -164,6 +183,17 @@ def main() -> None:
             "goal_s": goal,
             "goal_met": ok and median <= goal,
         }
+    floor = statistics.median(times[FLOOR])
+    ask = commands["ask_dry_run"]
+    library_floor = {
+        "modules": list(FLOOR_MODULES),
+        "median_s": round(floor, 3),
+        "min_s": round(min(times[FLOOR]), 3),
+        "max_s": round(max(times[FLOOR]), 3),
+        "all_rc_0": all(rc == 0 for rc in codes[FLOOR]),
+        "ask_over_floor_s": round(ask["median_s"] - floor, 3),
+        "ask_goal_below_floor": floor > ask["goal_s"],
+    }
     baseline = statistics.median(run_once([sys.executable, "-c", "pass"], env, cwd)[0] for _ in range(5))
     imports = import_breakdown(env, cwd)
     result = {
@@ -173,6 +203,7 @@ def main() -> None:
         "bytecode": "re-compiled every call" if args.no_bytecode_cache else "cached (PYTHONPYCACHEPREFIX in the home)",
         "python_startup_s": round(baseline, 3),
         "commands": commands,
+        "library_floor": library_floor,
         "goal_met": {name: c["goal_met"] for name, c in commands.items()},
         "imports": imports,
         "errors": errors or None,

@@ -122,3 +122,19 @@ def test_loading_the_cli_imports_no_settings_or_heavy_libraries() -> None:
     code = f"import sys, minivess.cli.app; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_process_freezes_its_objects_after_the_other_exit_handlers(minivess_home: Path) -> None:
+    """`main` registers gc.freeze as an exit handler, so the interpreter's final collections skip what the command
+    loaded (benchmarks/cli_latency.py; ~0.3 s after `ask`); a handler registered before it runs after it."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "print('frozen before:', gc.get_freeze_count() > 0)\n"
+        "sys.argv = ['minivess', 'runs', 'leaderboard']\n"
+        "from minivess.cli.app import main\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "frozen before: False" in out.stdout and "frozen at exit: True" in out.stdout
