@@ -35,7 +35,7 @@ def approval(
         return Command(goto="tools")
     if pinned := _pinned(calls, asked, deps):
         return Command(goto="approval", update={"pending_calls": pinned})
-    questions = [_question(call, args, reason) for call, args, _, reason in asked]
+    questions = [_question(call, args, reason) for _, call, args, _, reason in asked]
     tracer = get_tracer(deps.settings)
     if state.get("auto_approve"):
         record = {"questions": questions, "approved": True, "by": "--yes", "comment": ""}
@@ -104,14 +104,14 @@ def _estimated_minutes(call: dict[str, Any], deps: AgentDeps) -> float:
         return 0.0
 
 
-Asked = tuple[dict[str, Any], BaseModel, Tool[Any, Any], str]  # call, its arguments, its tool, the reason
+Asked = tuple[int, dict[str, Any], BaseModel, Tool[Any, Any], str]  # position, call, its args, its tool, the reason
 
 
 def _asked(calls: list[dict[str, Any]], deps: AgentDeps) -> list[Asked]:
-    """The calls that need a human yes, each with its parsed arguments, tool and the reason to ask."""
+    """The calls that need a human yes, each with its position, parsed arguments, tool and the reason to ask."""
     asked = []
     ctx = ToolContext(settings=deps.settings)
-    for call in calls:
+    for index, call in enumerate(calls):
         name = call["function"]["name"]
         if name not in deps.tools:
             continue
@@ -121,40 +121,67 @@ def _asked(calls: list[dict[str, Any]], deps: AgentDeps) -> list[Asked]:
         except ToolInputError:
             continue  # the tools node sends the error back to the model
         if reason := tool.needs_approval(args, ctx):
-            asked.append((call, args, tool, reason))
+            asked.append((index, call, args, tool, reason))
     return asked
 
 
 def _pinned(calls: list[dict[str, Any]], asked: list[Asked], deps: AgentDeps) -> list[dict[str, Any]] | None:
-    """`calls` with each asked call's moving references replaced by what they name now; None if none moved.
+    """`calls` with each asked call's moving references replaced by the run they name now; None if nothing is new.
 
-    The call remembers what was written (``call["pinned"]``: field → reference), so the question can say both.
+    Each call with a moving reference is looked at once: it then carries ``"pinned"`` (field → what was written,
+    for the references replaced) and, for the ones kept as written, a ``"pin_note"`` saying why — a reference
+    that names no run yet, or one after a call of the batch that makes runs (it means the run that call makes).
+    A resumed node finds the marks and pins nothing again.
     """
     ctx = ToolContext(settings=deps.settings)
-    replaced: dict[str, dict[str, Any]] = {}
-    for call, args, tool, _ in asked:
-        changes = {k: v for k, v in tool.pin(args, ctx).items() if getattr(args, k, None) != v}
-        if not changes:
+    out = list(calls)
+    for index, call, args, tool, _ in asked:
+        if "pinned" in call:
             continue
+        moving = tool.pin(args, ctx)
+        if not moving:
+            continue
+        if any(_makes_runs(earlier, deps) for earlier in calls[:index]):
+            changes: dict[str, str] = {}
+            note = "resolved when it runs: an earlier step makes runs"
+        else:
+            changes = {k: v for k, v in moving.items() if v is not None and v != getattr(args, k, None)}
+            note = "names no run yet; resolved when it runs" if any(v is None for v in moving.values()) else ""
         raw = call["function"].get("arguments")
         data = dict(json.loads(raw) if isinstance(raw, str) else (raw or {}))
-        written = {k: getattr(args, k) for k in changes}
         data.update(changes)
-        replaced[call["id"]] = {
+        kept = [k for k in moving if k not in changes]
+        out[index] = {
             **call,
             "function": {**call["function"], "arguments": json.dumps(data)},
-            "pinned": {**call.get("pinned", {}), **written},
+            "pinned": {k: getattr(args, k) for k in changes},
+            **({"pin_note": f"{_written(args, kept)} {note}"} if note and kept else {}),
         }
-    return [replaced.get(call["id"], call) for call in calls] if replaced else None
+    return out if out != calls else None
+
+
+def _makes_runs(call: dict[str, Any], deps: AgentDeps) -> bool:
+    name = call["function"]["name"]
+    return name in deps.tools and deps.tools.get(name).makes_runs
+
+
+def _written(args: BaseModel, fields: list[str]) -> str:
+    return ", ".join(f"{field} {getattr(args, field)!r}" for field in fields)
 
 
 def _question(call: dict[str, Any], args: BaseModel, reason: str) -> dict[str, Any]:
-    """What the approval shows: tool, arguments (references pinned), why it asks and what was pinned."""
+    """What the approval shows: tool, arguments (references pinned), why it asks and what was pinned or not."""
     question = {"tool": call["function"]["name"], "arguments": args.model_dump(exclude_none=True), "reason": reason}
+    notes = []
     if pinned := call.get("pinned"):
-        written = ", ".join(f"{field} {ref!r}" for field, ref in pinned.items())
-        question["reason"] = f"{reason} ({written} pinned to the id shown, when asked)"
+        notes.append(
+            ", ".join(f"{field} {ref!r}" for field, ref in pinned.items()) + " pinned to the id shown, when asked"
+        )
         question["pinned"] = dict(pinned)
+    if note := call.get("pin_note"):
+        notes.append(str(note))
+    if notes:
+        question["reason"] = f"{reason} ({'; '.join(notes)})"
     return question
 
 

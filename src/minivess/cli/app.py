@@ -126,7 +126,8 @@ def main() -> None:
     """Entry point: a MinivessError becomes a red panel and exit code 2; usage errors keep click's codes."""
     # Last of the exit handlers (they run in reverse): the interpreter's final garbage collections would walk every
     # object the command loaded (~0.3 s after `ask` here) to free memory the OS frees anyway; frozen objects are
-    # skipped. The other exit handlers (the tracer's flush) and module teardown run as before.
+    # skipped. The exit handlers registered later (OpenTelemetry's span flush, Langfuse's, Ray's) and module teardown
+    # run as before.
     atexit.register(gc.freeze)
     check_home(sys.argv[1:])
     try:

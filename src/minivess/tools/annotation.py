@@ -16,6 +16,7 @@ from minivess import catalog
 from minivess.errors import ConfigError, DataError, LabelStudioError, PipelineError, ToolInputError, TrainingError
 from minivess.pipelines.annotation.reports import ImportReport, QueueReport, StatusReport
 from minivess.tools.base import ToolContext, tool
+from minivess.tools.datasets import dataset_folder
 from minivess.tools.runs import RUN_REF_HELP, pin_run_refs, resolve_run_ref
 
 DATASET_HELP = "Dataset folder (raw/ + seg/) or a name under the data dir; default: the synthetic dataset."
@@ -24,15 +25,10 @@ OOF_PRESET = "segresnet_tiny"
 
 def _dataset(path: str | None, ctx: ToolContext) -> Path:
     """The dataset folder: a path, or a name under the data dir (what `synthesize_data` made), else synthetic."""
-    from minivess.errors import DataError
-    from minivess.pipelines.governance.data_card import resolve_dataset
     from minivess.settings import DEFAULT_SYNTHETIC
 
     if path:
-        try:
-            return resolve_dataset(ctx.settings, path)
-        except DataError as exc:
-            raise ToolInputError(str(exc)) from exc
+        return dataset_folder(path, ctx)
     folder = ctx.settings.resolved_data_dir / DEFAULT_SYNTHETIC
     if not folder.is_dir():
         raise ToolInputError(f"dataset folder {folder} does not exist; give a folder with raw/ and seg/.")
@@ -91,6 +87,7 @@ def _find_approval(args: FindLabelIssuesArgs, ctx: ToolContext) -> str | None:
     FindLabelIssuesResult,
     compute_minutes=_find_minutes,
     needs_approval=_find_approval,
+    makes_runs=True,
 )
 def find_label_issues(args: FindLabelIssuesArgs, ctx: ToolContext) -> FindLabelIssuesResult:
     """Find the 2-D slices whose vessel labels most likely disagree with the image.

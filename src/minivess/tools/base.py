@@ -41,7 +41,8 @@ class Tool(Generic[ArgsT, ResultT]):
     description: str
     compute_minutes: Callable[[ArgsT], float] = lambda args: 0.0
     needs_approval: Callable[[ArgsT, ToolContext], str | None] = lambda args, ctx: None
-    pin: Callable[[ArgsT, ToolContext], dict[str, Any]] = lambda args, ctx: {}
+    pin: Callable[[ArgsT, ToolContext], dict[str, str | None]] = lambda args, ctx: {}
+    makes_runs: bool = False  # logs new MLflow runs: 'last' means another run after it has run
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI `tools` entry for this tool (a fresh dict: the caller may change it)."""
@@ -86,13 +87,15 @@ def tool(
     *,
     compute_minutes: Callable[[ArgsT], float] | None = None,
     needs_approval: Callable[[ArgsT, ToolContext], str | None] | None = None,
-    pin: Callable[[ArgsT, ToolContext], dict[str, Any]] | None = None,
+    pin: Callable[[ArgsT, ToolContext], dict[str, str | None]] | None = None,
+    makes_runs: bool = False,
 ) -> Callable[[Callable[[ArgsT, ToolContext], ResultT]], Tool[ArgsT, ResultT]]:
     """Decorator: the function's docstring becomes the description; every arg field must be described.
 
     `pin` names the arguments whose meaning moves with time ('last', 'best', 'champion') and what they mean now:
-    ``{field: concrete value}``. The approval gate asks about, and runs, the pinned call, so a yes given hours
-    later approves what the question showed.
+    ``{field: concrete value}``, None for one that names nothing yet. The approval gate asks about, and runs, the
+    pinned call, so a yes given hours later approves what the question showed. `makes_runs` marks a tool that logs
+    new runs: a reference in a later call of the same batch is left to mean the run it makes.
     """
 
     def wrap(func: Callable[[ArgsT, ToolContext], ResultT]) -> Tool[ArgsT, ResultT]:
@@ -113,6 +116,7 @@ def tool(
             compute_minutes=compute_minutes or (lambda args: 0.0),
             needs_approval=needs_approval or (lambda args, ctx: None),
             pin=pin or (lambda args, ctx: {}),
+            makes_runs=makes_runs,
         )
 
     return wrap

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minivess.errors import ConfigError, DataError, ToolInputError
 from minivess.tools.base import ToolContext, tool
+from minivess.tools.datasets import dataset_folder
 
 SynthPreset = Literal["default", "small", "minivess", "shifted", "noisy_labels"]
 
@@ -79,7 +80,9 @@ def synthesize_data(args: SynthesizeDataArgs, ctx: ToolContext) -> SynthesizeDat
 class DatasetInfoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = Field(None, description="Dataset folder (raw/ + seg/); default: the synthetic dataset.")
+    path: str | None = Field(
+        None, description="Dataset folder (raw/ + seg/) or a dataset's name; default: the synthetic dataset."
+    )
 
 
 class DatasetVolume(BaseModel):
@@ -101,7 +104,7 @@ def dataset_info(args: DatasetInfoArgs, ctx: ToolContext) -> DatasetInfoResult:
     """Validate a dataset folder and list its volumes with shape, spacing (µm) and vessel fraction."""
     from minivess.pipelines.data.manifest import scan_dataset
 
-    folder = Path(args.path).expanduser() if args.path else ctx.settings.resolved_data_dir / "synthetic"
+    folder = dataset_folder(args.path, ctx) if args.path else ctx.settings.resolved_data_dir / "synthetic"
     try:
         manifest = scan_dataset(folder)
     except (DataError, ConfigError) as exc:

@@ -55,19 +55,20 @@ def alias_run(ref: str, ctx: ToolContext) -> str:
 
 
 def moves(ref: str) -> bool:
-    """Whether a reference names a different run as time goes on ('last', 'best…', a registry alias)."""
-    head = ref.strip().split(":", 1)[0]
-    return head in ("last", "best", *ALIAS_REFS)
+    """Whether a reference names a different run as time goes on ('last', 'best…', a registry alias), read as
+    `resolve_run_ref` and `resolve_run_id` read it."""
+    ref = ref.strip().rstrip("…").rstrip(".").strip()
+    return ref in ("last", "best") or ref.startswith("best:") or ref.split(":", 1)[0] in ALIAS_REFS
 
 
-def pin_run_refs(ctx: ToolContext, **refs: str | None) -> dict[str, str]:
-    """``{field: run id}`` for each moving reference that resolves now; ids, prefixes and unresolvable references
-    are left for the tool to answer when it runs."""
-    pinned = {}
+def pin_run_refs(ctx: ToolContext, **refs: str | None) -> dict[str, str | None]:
+    """``{field: run id}`` for each moving reference, None where it names no run now (the tool answers that when
+    it runs); ids and prefixes name one run already and are left out."""
+    pinned: dict[str, str | None] = {}
     for name, ref in refs.items():
         if ref is not None and moves(ref):
             try:
                 pinned[name] = resolve_run_ref(ref, ctx)
             except ToolInputError:
-                continue
+                pinned[name] = None
     return pinned

@@ -40,6 +40,7 @@ def _search_approval(args: StartSearchArgs, ctx: ToolContext) -> str | None:
     SearchSummaryResult,
     compute_minutes=lambda args: args.budget_minutes,
     needs_approval=_search_approval,
+    makes_runs=True,
 )
 def start_search(args: StartSearchArgs, ctx: ToolContext) -> SearchSummaryResult:
     """Search for a better segmentation model: plans the space from past runs, runs trials on Ray Tune.

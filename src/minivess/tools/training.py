@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from minivess import catalog
 from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError
 from minivess.tools.base import ToolContext, tool
+from minivess.tools.datasets import dataset_folder
 from minivess.tools.runs import pin_run_refs, resolve_run_ref
 
 LossName = Literal["dice_ce", "dice_ce_cldice"]
@@ -41,7 +42,9 @@ class TrainModelArgs(BaseModel):
     batch_size: int | None = Field(None, ge=1, le=64, description="Volumes per step.")
     patch_size: list[int] | None = Field(None, min_length=3, max_length=3, description="Crop size [X, Y, Z].")
     max_minutes: float | None = Field(None, gt=0, description="Wall-clock budget in minutes.")
-    dataset: str | None = Field(None, description="Dataset folder (raw/ + seg/); default: the synthetic dataset.")
+    dataset: str | None = Field(
+        None, description="Dataset folder (raw/ + seg/) or a dataset's name; default: the synthetic dataset."
+    )
     seed: int | None = Field(None, description="Training seed.")
     register_as: str | None = Field(None, description="Register the best checkpoint under this model name.")
 
@@ -96,6 +99,7 @@ def _train_approval(args: TrainModelArgs, ctx: ToolContext) -> str | None:
     TrainModelResult,
     compute_minutes=estimate_train_minutes,
     needs_approval=_train_approval,
+    makes_runs=True,
 )
 def train_model(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
     """Train a 3D vessel segmentation model and log it to MLflow.
@@ -111,7 +115,10 @@ def train_model(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
     from minivess.pipelines.training import runs
 
     try:
-        cfg = load_experiment(catalog.model_entry(args.model).preset, values=train_values(args))
+        values = train_values(args)
+        if args.dataset:  # a folder, or the name synthesize_data gave one
+            values["data.dir"] = str(dataset_folder(args.dataset, ctx))
+        cfg = load_experiment(catalog.model_entry(args.model).preset, values=values)
         with JobMetrics("train", ctx.settings) as metrics:  # HOME/metrics/train-<run>.prom, as from the CLI
             result = traced_training(
                 get_tracer(ctx.settings),

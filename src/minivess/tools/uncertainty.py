@@ -151,7 +151,7 @@ class BuildEnsembleResult(BaseModel):
     uncertainty_maps: str = Field(description="Folder of per-volume variance and entropy maps (NIfTI)")
 
 
-@tool("build_ensemble", BuildEnsembleArgs, BuildEnsembleResult, compute_minutes=lambda args: 0.5)
+@tool("build_ensemble", BuildEnsembleArgs, BuildEnsembleResult, compute_minutes=lambda args: 0.5, makes_runs=True)
 def build_ensemble(args: BuildEnsembleArgs, ctx: ToolContext) -> BuildEnsembleResult:
     """Ensemble several trained runs and log the ensemble as a run of its own (family 'ensemble').
 
@@ -197,7 +197,7 @@ class GreedySoupResult(BaseModel):
     test: dict[str, float]
 
 
-@tool("greedy_soup", GreedySoupArgs, GreedySoupResult, compute_minutes=lambda args: 0.5)
+@tool("greedy_soup", GreedySoupArgs, GreedySoupResult, compute_minutes=lambda args: 0.5, makes_runs=True)
 def greedy_soup(args: GreedySoupArgs, ctx: ToolContext) -> GreedySoupResult:
     """Average the weights of a run's epoch checkpoints greedily (Wortsman et al. 2022) into a new run.
 

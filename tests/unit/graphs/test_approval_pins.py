@@ -7,6 +7,8 @@ import dataclasses
 import time
 from typing import Any
 
+import pytest
+
 from minivess.graphs.chat import build_chat_graph
 from minivess.graphs.checkpoint import open_checkpointer
 from minivess.graphs.session import ChatSession
@@ -14,7 +16,8 @@ from minivess.pipelines.governance import audit
 from minivess.settings import Settings, get_settings
 from minivess.tools.base import ToolContext, ToolRegistry
 from minivess.tools.registry import REGISTRY
-from minivess.tools.training import PromoteModelArgs, PromoteModelResult
+from minivess.tools.runs import moves, resolve_run_ref
+from minivess.tools.training import PromoteModelArgs, PromoteModelResult, TrainModelArgs, TrainModelResult
 from tests.fakes import ScriptedLLM, call
 
 
@@ -32,15 +35,23 @@ def _finished_run(settings: Settings) -> str:
 
 
 def _session(promoted: list[str], thread: str | None = None) -> ChatSession:
-    """A chat session whose promote_model records the run it was given (real approval policy and pin)."""
+    """A chat session whose promote_model records the run it was given (after resolving it, as the real one does)
+    and whose train_model logs a finished run and nothing else (real approval policies and pins)."""
 
     def record(args: PromoteModelArgs, ctx: ToolContext) -> PromoteModelResult:
-        promoted.append(args.run_id)
-        return PromoteModelResult(run_id=args.run_id, model_name=args.model_name, version="1", alias=args.alias)
+        promoted.append(resolve_run_ref(args.run_id, ctx))
+        return PromoteModelResult(run_id=promoted[-1], model_name=args.model_name, version="1", alias=args.alias)
 
+    def train(args: TrainModelArgs, ctx: ToolContext) -> TrainModelResult:
+        run_id = _finished_run(ctx.settings)
+        return TrainModelResult(
+            run_id=run_id, model=args.model, loss="dice_ce", status="FINISHED", stop_reason="max_epochs",
+            epochs_completed=1, best_epoch=1, best_metric=0.5, metric="val_dice", last_metrics={},
+        )  # fmt: skip
+
+    stubs: dict[str, Any] = {"promote_model": record, "train_model": train}
     tools = ToolRegistry(
-        dataclasses.replace(REGISTRY.get(n), func=record) if n == "promote_model" else REGISTRY.get(n)
-        for n in REGISTRY.names()
+        dataclasses.replace(REGISTRY.get(n), func=stubs[n]) if n in stubs else REGISTRY.get(n) for n in REGISTRY.names()
     )
     settings = get_settings()
     graph = build_chat_graph(settings, open_checkpointer(settings), tools=tools)
@@ -82,11 +93,68 @@ def test_a_run_id_is_asked_about_as_written(scripted_llm: ScriptedLLM) -> None:
     assert "pinned" not in question["reason"]
 
 
-def test_a_reference_that_resolves_to_nothing_is_left_for_the_tool_to_answer(scripted_llm: ScriptedLLM) -> None:
+def test_a_reference_that_names_no_run_yet_is_asked_as_written_and_stays_so_on_resume(
+    scripted_llm: ScriptedLLM,
+) -> None:
     promoted: list[str] = []
-    _, outcome = _ask_to_promote(scripted_llm, promoted, "last")  # no runs yet
+    session, outcome = _ask_to_promote(scripted_llm, promoted, "last")  # no runs yet
     (question,) = outcome.questions
     assert question["arguments"]["run_id"] == "last" and "pinned" not in question
+    assert "run_id 'last' names no run yet; resolved when it runs" in question["reason"]
+    run_id = _finished_run(get_settings())  # now 'last' names a run: the answer must still count
+    scripted_llm.queue("Promoted.", "Done.")
+    done = _session(promoted, session.thread_id).decide(True, by="tester")
+    assert done.status == "done" and promoted == [run_id]  # the question said 'last', resolved when it ran
+    assert [e.kind for e in audit.entries(get_settings())] == ["approval"]
+
+
+def test_after_a_call_that_makes_runs_last_means_the_run_it_makes(scripted_llm: ScriptedLLM) -> None:
+    before = _finished_run(get_settings())
+    promoted: list[str] = []
+    scripted_llm.queue(
+        [call("transfer_to_experimenter", task="train and promote")],
+        [call("train_model", model="segresnet", epochs=1), call("promote_model", run_id="last")],
+    )
+    session = _session(promoted)
+    outcome = session.send("train segresnet for 1 epoch and promote it")
+    assert [q["tool"] for q in outcome.questions] == ["train_model", "promote_model"]
+    promote = outcome.questions[1]
+    assert promote["arguments"]["run_id"] == "last" and "pinned" not in promote
+    assert "resolved when it runs: an earlier step makes runs" in promote["reason"]
+    scripted_llm.queue("Trained and promoted.", "Done.")
+    done = session.decide(True, by="tester")
+    trained = [t.result()["run_id"] for t in done.tools if t.name == "train_model"]
+    assert promoted == trained and trained != [before]
+
+
+def test_a_rejection_runs_nothing(scripted_llm: ScriptedLLM) -> None:
+    _finished_run(get_settings())
+    promoted: list[str] = []
+    session, _ = _ask_to_promote(scripted_llm, promoted, "champion:minivess-segmenter")  # no champion: not pinned
+    scripted_llm.queue("Rejected.", "OK.")
+    done = session.decide(False, comment="not yet")
+    assert promoted == [] and done.tools[0].content == "REJECTED: not yet"
+
+
+def test_yes_flag_pins_and_runs_on_the_pinned_run(scripted_llm: ScriptedLLM) -> None:
+    run_id = _finished_run(get_settings())
+    promoted: list[str] = []
+    scripted_llm.queue(
+        [call("transfer_to_experimenter", task="promote")], [call("promote_model", run_id="last")], "Done.", "Done."
+    )
+    outcome = _session(promoted).send("promote the last run", auto_approve=True)
+    assert outcome.status == "done" and promoted == [run_id]
+    (approval,) = [e for e in audit.entries(get_settings()) if e.kind == "approval"]
+    assert approval.details["arguments"]["run_id"] == run_id
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [("last", True), (" last… ", True), ("last.", True), ("best:segresnet:val_cldice", True), ("champion", True),
+     ("challenger:other-model", True), ("bestofall", False), ("3f2a9c1b", False), ("LAST", False)],
+)  # fmt: skip
+def test_moving_references_are_read_as_the_resolver_reads_them(ref: str, expected: bool) -> None:
+    assert moves(ref) is expected
 
 
 def test_the_pin_of_each_tool_that_takes_a_run_resolves_only_moving_references() -> None:
@@ -96,6 +164,7 @@ def test_the_pin_of_each_tool_that_takes_a_run_resolves_only_moving_references()
     promote, predict, queue = (REGISTRY.get(n) for n in ("promote_model", "predict_volume", "queue_for_review"))
     assert promote.pin(promote.parse({"run_id": "last"}), ctx) == {"run_id": run_id}
     assert promote.pin(promote.parse({"run_id": run_id[:8]}), ctx) == {}  # a prefix names one run already
+    assert promote.pin(promote.parse({"run_id": "challenger"}), ctx) == {"run_id": None}  # moves, names nothing
     assert predict.pin(predict.parse({"run_id": "last", "input_path": "v.nii.gz"}), ctx) == {"run_id": run_id}
     assert queue.pin(queue.parse({"top_k": 3}), ctx) == {}  # no run given
     assert queue.pin(queue.parse({"run_id": "last"}), ctx) == {"run_id": run_id}

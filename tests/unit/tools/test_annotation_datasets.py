@@ -34,3 +34,19 @@ def test_a_path_wins_and_an_unknown_name_says_where_it_looked(tmp_path: Path, mo
     assert _dataset(str(local), ctx) == local.resolve()
     with pytest.raises(ToolInputError, match=r"no dataset 'nowhere_7'.*give a dataset folder"):
         _dataset("nowhere_7", ctx)
+
+
+def test_train_model_and_dataset_info_take_a_dataset_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'train segresnet on quick8' after 'synthesise 8 volumes called quick8': the name is the data dir's quick8."""
+    from minivess.pipelines.data.synthetic import get_preset, write_dataset
+    from minivess.tools.data import DatasetInfoArgs, dataset_info
+    from minivess.tools.training import TrainModelArgs, train_model
+
+    ctx = ToolContext(settings=Settings(home=tmp_path / "home"))
+    config = get_preset("small").model_copy(update={"shape": (16, 16, 8)})
+    write_dataset(ctx.settings.resolved_data_dir / "quick8", n=2, config=config, seed=0)
+    monkeypatch.chdir(tmp_path)
+    info = dataset_info.run(DatasetInfoArgs(path="quick8"), ctx)
+    assert Path(info.path) == (ctx.settings.resolved_data_dir / "quick8").resolve() and info.n_volumes == 2
+    with pytest.raises(ToolInputError, match=r"no dataset 'nowhere_7'"):
+        train_model.run(TrainModelArgs(model="segresnet", dataset="nowhere_7"), ctx)  # before any training starts
