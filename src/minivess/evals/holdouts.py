@@ -53,6 +53,7 @@ HOLDOUTS: Final[dict[str, Holdout]] = {
         Holdout("planner_holdout10", "holdout10-2026-12", covers_all_tools=True),
         Holdout("planner_holdout11", "holdout11-2026-12", covers_all_tools=True),
         Holdout("planner_holdout12", "holdout12-2026-12", covers_all_tools=True),
+        Holdout("planner_holdout13", "holdout13-2026-12", covers_all_tools=True),
     )
 }
 

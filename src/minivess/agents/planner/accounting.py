@@ -32,6 +32,8 @@ _NUMBER_WORD: Final = re.compile(
     re.I,
 )
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
+# "lr 0.0.1", "3.5.1 epochs": a number with two decimal points is no value (an IP address has three)
+_MALFORMED: Final = re.compile(r"(?<![\w.])[-−]?\d+\.\d+\.\d+(?![\w.:])")
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
 _NAMES: Final = re.compile(
@@ -139,10 +141,14 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
             continue  # "run ref `best`": a run reference, accounted for by the step that uses it
         if match.group("text").strip().lower() not in text.lower():
             return match.group("text"), match.start("text"), match.end("text")
+    for match in _MALFORMED.finditer(clause):
+        if not _covered(*match.span(), spans) and match.group(0) not in text:
+            return match.group(0), match.start(), match.end()
     sizes = [[float(v) for v in value] for value in _list_args(steps)]
     for match in _SIZE.finditer(clause):  # "96x96", "64x64x16x2": a size must be used whole, as a list argument
         if [float(side) for side in re.findall(r"\d+", match.group(0))] not in sizes:
             return match.group(0), match.start(), match.end()
+    written: set[float] = set()  # numbers used as written in digits: the same number in words restates one
     for match in _NUMBER.finditer(clause):
         start, end = match.span("num")
         if _covered(start, end, spans):
@@ -151,6 +157,7 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
         if value is None or not math.isfinite(value):
             return match.group("num"), start, end
         if _take(value, numbers):
+            written.add(value)
             continue
         if re.search(rf"(?<![\w.]){re.escape(match.group('num').strip())}(?![\w.])", text):
             continue  # the number is inside a string argument (SQL, a name)
@@ -158,7 +165,7 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     for match in _NUMBER_WORD.finditer(clause):  # "push a dozen of the most suspicious slices": 12, not 20
         start, end = match.span("num")
         value = parse_number(match.group("num"))
-        if _covered(start, end, spans) or value is None or value == 1 or _take(value, numbers):
+        if _covered(start, end, spans) or value is None or value == 1 or value in written or _take(value, numbers):
             continue
         if match.group("num").lower() in text.lower():
             continue  # a name or SQL that spells it

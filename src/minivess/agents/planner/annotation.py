@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from minivess.agents.planner import keyvalue, slots
+from minivess.agents.planner import slots
 from minivess.agents.planner.bounds import BOUNDS, Bound
 from minivess.agents.planner.builders import Builder, Built, targets
+from minivess.agents.planner.datasets import dataset_name
 from minivess.agents.planner.intent_words import Intent
-from minivess.agents.planner.lexicon import NUM, families_in, metrics_in, parse_number
+from minivess.agents.planner.lexicon import NUM, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver, RunValue
@@ -59,26 +60,6 @@ _IN_IT: Final = re.compile(
     r"\b(?:in|on|of|for|from|with)\s+(?:it|them|that|this|these|those|the\s+same)(?:\s+(?:new\s+)?(?:data(?:set)?|folder"
     r"|one|volumes|batch))?\b(?!\s+(?:predictions?|runs?|models?))|\bthere\b",
     _I,
-)
-# "the noisy_labels dataset": a dataset by name (the tools look it up under the data dir).
-_NAMED_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|over|for|from|with)\s+(?:the\s+|our\s+|my\s+)?['\"`]?(?P<w>[A-Za-z][\w.+-]*)['\"`]?\s+"
-    r"(?:dataset|data\s*set|data|volumes)\b",
-    _I,
-)
-# "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
-_BARE_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
-    r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)"
-    r"(?!\s+to\s+(?:review|annotate|check|correct|fix)\b)",  # "for maria_k to review": a person
-    _I,
-)
-_KNOWN_DATASET_WORDS: Final = frozenset(
-    re.findall(
-        r"\w+",
-        "synthetic default standard usual whole entire same current this that these those our my the a new training "
-        "reviewed corrected fixed cleaned clean relabelled relabeled imported original source old label_studio",
-    )
 )
 
 
@@ -143,9 +124,8 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
         if res.reviewed is None:
             return Clarify(REVIEWED_QUESTION, at=reviewed.start(), span=reviewed.span())
         return res.reviewed
-    named = _NAMED_DATASET.search(clause) or _BARE_DATASET.search(clause)
-    if named and _names_a_dataset(named.group("w")):
-        return named.group("w")
+    if named := dataset_name(clause):
+        return named
     if within := _IN_IT.search(clause):
         if res.dataset is not None:
             return res.dataset
@@ -156,19 +136,6 @@ def _folder(clause: str, res: RefResolver, *, continues: bool, output_phrase: bo
     if continues and (res.review_planned or res.review_dataset is not None):
         return res.review_dataset
     return None
-
-
-def _names_a_dataset(word: str) -> bool:
-    """A word in a dataset's place is its name unless it is a common word, a model family, a metric ("on hd95"), a
-    loss ("for dice_ce") or an argument name ("top_k")."""
-    lowered = word.lower()
-    return not (
-        lowered in _KNOWN_DATASET_WORDS
-        or lowered in keyvalue.CHOICES[("train_model", "loss")]
-        or families_in(word)
-        or metrics_in(word, include_loss=True)
-        or word.lower() == "top_k"
-    )
 
 
 def _runs_named(refs: list[RunRef]) -> list[RunRef]:

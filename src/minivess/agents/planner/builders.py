@@ -46,7 +46,9 @@ _PRESETS: Final[tuple[tuple[str, str], ...]] = (
 )  # fmt: skip
 _LABEL_NOISE: Final = re.compile(
     r"\blabel[\s_-]noise\b|\bnoisy[\s_-]+(?:labels?|masks?|annotations?)\b|\bcorrupt(?:ed)?\s+(?:labels?|masks?)\b"
-    r"|\blabel\s+errors?\b|\bwrong\s+labels?\b|\bnoisy\s+(?:dataset|data|volumes?)\b",
+    r"|\blabel\s+errors?\b|\bwrong\s+labels?\b|\bnoisy\s+(?:dataset|data|volumes?)\b|\bmislabell?ed\b"
+    r"|\b(?:masks?|labels?|annotations?)\s+(?:(?:are|were|is|get|got|deliberately|intentionally|purposely|randomly)\s+)*"
+    r"(?:corrupt(?:ed)?|perturbed|damaged|broken|wrong)\b",
     re.I,
 )
 

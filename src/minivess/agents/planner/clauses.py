@@ -43,6 +43,8 @@ _WEAK: Final = re.compile(
     r"|\s+(?:also|plus)\s+(?=(?:please\s+)?" + _ACTIONS + r")"
     r"|,?\s+and\s+(?=again\b)|,?\s+and\s+also\s+(?=the\b)|,?\s+and\s+(?=(?:another|a\s+second)\s+(?:one\s+)?(?:for|with|at|on)\b)"
     r"|,?\s+and\s+(?=run\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,2}(?:gate|check|search|query|evaluation|inference)\b)"
+    # "soup the last run and put the resulting soup through the weight gate"
+    r"|,?\s+and\s+(?=(?:put|pass|push|feed|send|run)\s+(?:[\w-]+\s+){0,4}?(?:through|past)\s+(?:the\s+)?(?:weight\s+)?gate\b)"
     r"|,?\s+and\s+(?=(?:write|draft)\s+(?:its|the|a|their)\s+(?:model\s+)?cards?\b)"
     r"|,?\s+and\s+(?=the\s+(?:effect|impact|influence)\s+of\b)"
     r"|,?\s+and\s+(?=of\s+\S+\s+on\b)"  # "effect of loss.name on val_cldice and of optim.lr on val_dice"

@@ -281,6 +281,10 @@ def _latest_group(outcomes: list[ToolOutcome]) -> list[str]:
         rows = data.get("rows")
         if not ids and isinstance(rows, list):
             ids = [run for run in map(_row_run, rows) if run]
+        columns = data.get("columns")
+        if not ids and isinstance(rows, list) and isinstance(columns, list) and "run_id" in columns:
+            at = columns.index("run_id")  # query_runs: rows are lists under named columns
+            ids = [row[at] for row in rows if isinstance(row, list) and len(row) > at and isinstance(row[at], str)]
         curves = data.get("curves")
         if not ids and isinstance(curves, dict):
             ids = [key for key in curves if isinstance(key, str) and len(key) == 32]

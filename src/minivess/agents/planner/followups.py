@@ -39,7 +39,7 @@ _RETRY: Final = re.compile(
 
 
 _SEARCH_FOLLOW: Final = re.compile(
-    r"\b(?:status|progress|finished|done|over|complete|running|going|how\s+(?:is|'s)\s+it|news|trials?)\b", re.I
+    r"\b(?:status|progress|finished|done|over|complete|running|going|how(?:\s+is|\s*'s)\s+it|news|trials?)\b", re.I
 )
 _SAME_FOR: Final = re.compile(
     r"^(?:and\s+|now\s+|then\s+)?(?:(?:do\s+)?(?:the\s+)?same(?:\s+thing)?(?:\s+again)?|likewise|ditto|again)\s+"

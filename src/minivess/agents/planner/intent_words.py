@@ -56,7 +56,7 @@ INTENTS: Final = _compile(
          r"|\b(?:sanity[\s-]check|check|inspect|audit)\b.{0,40}\blayer\s+weights\b"
          r"|\bweights\b.{0,30}\bany\s+good\b|\bweight\s+(?:spectr\w*|gate)\b"
          r"|\b(?:healthy|unhealthy|sane|degenerate|broken)\s+weights\b|\blayer\s+alphas?\b"
-         r"|^\s*gate\b"),
+         r"|^\s*gate\b|^\s*weight[\s-]gate\b"),
         ("soup",
          r"\bsoupe?(?:s|ed|ing)?\b(?!'s)|\b(?:epochs|checkpoints)\b.{0,30}\baverag\w*|\baverag\w*\s+(?:the\s+)?(?:weights\s+of\s+(?:the\s+|its\s+)?)?(?:epoch\s+)?checkpoints\b"
          r"|\bweight[\s-]+averag\w*\b.{0,40}\b(?:checkpoints|epochs)\b"
@@ -253,7 +253,8 @@ INTENTS: Final = _compile(
         ("curves",
          r"\bcurves?\b|\bplot\w*\b|\bchart\b|\bgraph\b|\boverfit\w*\b|\bconverg\w*|\bvisuali[sz]e\b|\b(?:training|loss|metric|dice)\s+"
          r"(?:history|progress|trajectory)\b|\bover\s+(?:the\s+)?epochs\b|\bper[\s-]epoch\b"
-         r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"),
+         r"|\bhow\s+did\s+(?:the\s+)?(?:loss|dice|training)\s+(?:evolve|develop|go|change|progress)"
+         r"|\b(?:evolved?|developed)\b.{0,30}\bepoch\s+(?:by|after|to)\s+epoch\b|\bepoch\s+by\s+epoch\b"),
         ("compare",
          r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
          r"|\bdiff\b|\bcontrast\b|\bdiffer(?:s|ed)?\b"
@@ -297,7 +298,7 @@ INTENTS: Final = _compile(
          r"\b(?:details?|info(?:rmation)?|status|params|parameters|config(?:uration)?|hyper[\s-]?param\w*|summary"
          r"|tell\s+me\s+(?:(?:everything|more|all)\s+)?about|describe|show|get|fetch|look\s+up|pull\s+up|bring\s+up|what\s+about|how\s+(?:is|was|did)"
          r"|(?:dump|print|list)\s+everything\s+about|everything\s+(?:there\s+is\s+)?about"
-         r"|settings|tags|epochs"
+         r"|settings|tags|epochs|what\s+happened\s+(?:to|with)"
          r"|performance|results?|scores?|metrics)\b"),
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from minivess.agents.planner import keyvalue
 from minivess.agents.planner.intent_words import INTENTS, INTENTS_BY_NAME, Intent
 from minivess.agents.planner.lexicon import families_in, param_in
 from minivess.agents.planner.refs import RunRef
@@ -165,6 +166,12 @@ _WHICH_RUN: Final = re.compile(r"\b(?:which|what)\s+(?:run|model|checkpoint)\b",
 _PROMOTE_WORD: Final = re.compile(
     r"\b(?:promot\w*|register\w*|crown|designate|becomes?|make\s+it|alias|deploy|production|prod)\b", _I
 )
+_REGISTER_CHECKPOINT: Final = re.compile(
+    r"\bregister\s+(?:the\s+|its\s+)?(?:best\s+|final\s+)?(?:checkpoint|weights|model)\s+(?:as|under)\b", _I
+)
+# "trainer.batch_size vs val_dice": a dotted parameter against a metric key
+_PARAM_VS_METRIC: Final = re.compile(r"\b[a-z]+\.[a-z_]+\s+(?:vs\.?|versus|against)\s+(?:val|test|train)_\w+", _I)
+_TRAINED: Final = re.compile(r"\btrain(?:ed|ing)?\b", _I)
 _PROMOTE_VERB: Final = re.compile(r"^\s*(?:please\s+)?(?:promote|register|make|set|crown|tag|mark)\b", _I)
 
 
@@ -238,9 +245,9 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             intent == "compare"
             and len(refs) < 2
             and param_in(clause)
-            and INTENTS_BY_NAME["param_effect"].search(clause)
+            and (INTENTS_BY_NAME["param_effect"].search(clause) or _PARAM_VS_METRIC.search(clause))
         ):
-            return "param_effect"  # "is the clDice loss worth it compared to dice_ce?"
+            return "param_effect"  # "is the clDice loss worth it compared to dice_ce?", "optim.lr vs val_dice"
         if intent == "get_run" and kinds & (_RUN_KINDS | {"best"}) and _SPLIT_SCORE.search(clause):
             return "evaluate"
         if intent == "get_run" and families_in(clause) and _TRAIN_OPTION.search(clause) and not _DETAIL.search(clause):
@@ -255,6 +262,13 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             return "evaluate"  # "score the champion on the training split, I want to see whether it overfits"
         if intent == "registry" and _DETAIL.search(clause) and "alias" in kinds:
             return "get_run"  # "what hyperparameters did the champion use?": that run's details
+        if (
+            intent == "promote"
+            and _REGISTER_CHECKPOINT.search(clause)
+            and _TRAINED.search(clause)
+            and families_in(clause)
+        ):
+            return "train"  # "a segresnet trained for 12 epochs; register the best checkpoint as lab-seg": register_as
         if intent == "promote" and INTENTS_BY_NAME["compare"].search(clause) and not _PROMOTE_WORD.search(clause):
             continue  # "and compare it to the challenger on val_cldice": a comparison, not a promotion
         if intent == "registry" and _PROMOTE_VERB.match(clause):
@@ -268,4 +282,6 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
         return deferred
     if families_in(clause) and _TRAIN_OPTION.search(clause):
         return "train"  # "a swinunetr with clDice, 2 epochs": a family plus training options
+    if tool := keyvalue.only_tool(clause):
+        return INTENT_OF_TOOL.get(tool)  # "preset=minivess n=24": only synthesize_data has both arguments
     return None

@@ -71,6 +71,13 @@ def pairs(clause: str) -> dict[str, str]:
     return {m.group("key"): _closed(m.group("value")).strip("\"'") for m in _PAIR.finditer(clause)}
 
 
+def only_tool(clause: str) -> str | None:
+    """The one tool whose argument names cover every ``key=value`` key written ("preset=minivess n=24"), or None."""
+    keys = set(pairs(clause))
+    tools = [tool for tool, (names, _) in TOOL_ARGS.items() if keys and keys <= names]
+    return tools[0] if len(tools) == 1 else None
+
+
 def _closed(value: str) -> str:
     """A value without the bracket or stop that closes the sentence around it ("(top_k=3)" is 3)."""
     while value[-1:] in ").!?" and value.count("(") < value.count(")") + (value[-1:] != ")"):

@@ -205,5 +205,10 @@ def merge_uncertainty(body: str, steps: list[Step]) -> bool:
         return False
     if "uncertainty_path" in steps[-1].args or nii_paths(risk.without_span(body, output.start, output.end))[0]:
         return False
+    before = dict(steps[-1].args)
     steps[-1].args["uncertainty_path"] = output.path
+    merge_risk(body, steps, [])  # "…the conformal mask that misses at most 10 %, and an entropy map to u.nii.gz"
+    if check_values(body, [steps[-1]], []) is not None:
+        steps[-1].args = before  # a value the merge would drop: the clause is planned (and asked about) alone
+        return False
     return True

@@ -107,7 +107,7 @@ _UNCERTAINTY_WORD: Final = re.compile(
 _UNCERTAINTY_PATH: Final = (
     re.compile(
         rf"\b(?:uncertaint(?:y|ies)|entropy(?=[\s_-]+maps?))(?:[\s_-]+(?:maps?|volumes?|images?|outputs?|estimates?))?"
-        rf"\s*(?:path\s*)?"
+        rf"\s*(?:path\s*)?(?:(?:saved|written|stored|put)\s+)?"
         rf"(?:(?:to|at|into|as|in|under|=|:)\s*)?{_NII}",
         _I,
     ),

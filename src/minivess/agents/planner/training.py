@@ -10,6 +10,7 @@ from typing import Any, Final
 from minivess.agents.planner import slots, unknown
 from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.builders import Builder, Built, in_bounds, word_out_of_range
+from minivess.agents.planner.datasets import dataset_name
 from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import FAMILIES, families_in
 from minivess.agents.planner.models import Clarify, Step, StepOutput
@@ -77,7 +78,8 @@ def train_options(clause: str) -> dict[str, Any] | Clarify:
     values: dict[str, Any] = {
         "epochs": slots.epochs(clause), "lr": slots.learning_rate(clause), "loss": slots.loss(clause),
         "batch_size": slots.batch_size(clause), "patch_size": patch, "max_minutes": slots.budget_minutes(clause),
-        "dataset": slots.directory(clause), "seed": slots.seed(clause), "register_as": slots.register_as(clause),
+        "dataset": slots.directory(clause) or dataset_name(clause), "seed": slots.seed(clause),
+        "register_as": slots.register_as(clause),
     }  # fmt: skip
     if problem := word_out_of_range(values, clause):
         return problem

@@ -29,6 +29,8 @@ _KNOWN_LOSS: Final = _words(
     "dice ce cldice cl-dice cl_dice dice_ce dice_ce_cldice dice+ce dice-ce dicece dice-ce-cldice topology topological "
     "topology-aware plain combined training train val validation lower higher low high best"
 )
+_CROSS_ENTROPY: Final = re.compile(r"(?:cross[\s_-]?)?entropy|xent|ce", re.I)
+_DICE_AND: Final = re.compile(r"\bdice\s*(?:\+|&|/|and|plus|with)\s*(?:cross[\s_-]?)?$", re.I)
 _TRAIN_WORD: Final = re.compile(rf"\b(?:re-?)?train\s+(?:(?:a|an|the|my|our|new|fresh)\s+)?{_WORD}", re.I)
 _KNOWN_TRAIN_OBJECT: Final = _words(
     "model models network net something it again one on for with using from segmentation seg "
@@ -103,6 +105,8 @@ def unknown_loss(clause: str) -> Clarify | None:
     match = _unknown(_LOSS_WORDS, clause, _KNOWN_LOSS)
     if match is None or families_in(match.group("w")) or _known_parts(match.group("w")):
         return None
+    if _CROSS_ENTROPY.fullmatch(match.group("w")) and _DICE_AND.search(clause[: match.start("w")]):
+        return None  # "dice + cross-entropy loss": dice_ce, written out
     return _ask(
         match,
         f"I can't train with a '{match.group('w')} loss': the losses are dice_ce (Dice + cross-entropy) and "
