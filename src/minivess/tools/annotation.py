@@ -17,7 +17,7 @@ from minivess.errors import ConfigError, DataError, LabelStudioError, PipelineEr
 from minivess.pipelines.annotation.reports import ImportReport, QueueReport, StatusReport
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.datasets import dataset_folder
-from minivess.tools.runs import RUN_REF_HELP, pin_run_refs, resolve_run_ref
+from minivess.tools.runs import RUN_REF_HELP, pin_run_id, resolve_run_ref
 
 DATASET_HELP = "Dataset folder (raw/ + seg/) or a name under the data dir; default: the synthetic dataset."
 OOF_PRESET = "segresnet_tiny"
@@ -145,7 +145,7 @@ def _queue_approval(args: QueueForReviewArgs, ctx: ToolContext) -> str | None:
     QueueForReviewArgs,
     QueueForReviewResult,
     needs_approval=_queue_approval,
-    pin=lambda args, ctx: pin_run_refs(ctx, run_id=args.run_id),
+    pin=pin_run_id,
 )
 def queue_for_review(args: QueueForReviewArgs, ctx: ToolContext) -> QueueForReviewResult:
     """Queue the most suspicious slices (from find_label_issues) in Label Studio for a reviewer.

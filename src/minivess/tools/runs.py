@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from minivess.errors import AnalyticsError, ToolInputError, TrackingError, TrainingError
 from minivess.tools.base import ToolContext
 
@@ -72,3 +74,8 @@ def pin_run_refs(ctx: ToolContext, **refs: str | None) -> dict[str, str | None]:
             except ToolInputError:
                 pinned[name] = None
     return pinned
+
+
+def pin_run_id(args: Any, ctx: ToolContext) -> dict[str, str | None]:
+    """`Tool.pin` of a tool whose one run reference is its ``run_id`` argument."""
+    return pin_run_refs(ctx, run_id=getattr(args, "run_id", None))

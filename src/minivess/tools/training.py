@@ -11,7 +11,7 @@ from minivess import catalog
 from minivess.errors import ConfigError, DataError, ToolInputError, TrackingError
 from minivess.tools.base import ToolContext, tool
 from minivess.tools.datasets import dataset_folder
-from minivess.tools.runs import pin_run_refs, resolve_run_ref
+from minivess.tools.runs import pin_run_id, resolve_run_ref
 
 LossName = Literal["dice_ce", "dice_ce_cldice"]
 
@@ -278,7 +278,7 @@ def _overwrite_mask(args: PredictVolumeArgs, ctx: ToolContext) -> str | None:
     PredictVolumeResult,
     compute_minutes=lambda args: 0.1,
     needs_approval=_overwrite_mask,
-    pin=lambda args, ctx: pin_run_refs(ctx, run_id=args.run_id),
+    pin=pin_run_id,
 )
 def predict_volume(args: PredictVolumeArgs, ctx: ToolContext) -> PredictVolumeResult:
     """Segment one NIfTI volume with a run's model; the mask keeps the input's grid and spacing.
@@ -362,7 +362,7 @@ def _always(args: PromoteModelArgs, ctx: ToolContext) -> str:
     PromoteModelArgs,
     PromoteModelResult,
     needs_approval=_always,
-    pin=lambda args, ctx: pin_run_refs(ctx, run_id=args.run_id),
+    pin=pin_run_id,
 )
 def promote_model(args: PromoteModelArgs, ctx: ToolContext) -> PromoteModelResult:
     """Register a run's model in the MLflow registry and point the champion or challenger alias at it."""
