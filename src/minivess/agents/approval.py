@@ -155,7 +155,7 @@ def _pinned(calls: list[dict[str, Any]], asked: list[Asked], deps: AgentDeps) ->
             **call,
             "function": {**call["function"], "arguments": json.dumps(data)},
             "pinned": {k: getattr(args, k) for k in changes},
-            **({"pin_note": f"{_written(args, kept)} {note}"} if note and kept else {}),
+            **({"pin_note": f"{_written({k: getattr(args, k) for k in kept})} {note}"} if note and kept else {}),
         }
     return out if out != calls else None
 
@@ -165,8 +165,9 @@ def _makes_runs(call: dict[str, Any], deps: AgentDeps) -> bool:
     return name in deps.tools and deps.tools.get(name).makes_runs
 
 
-def _written(args: BaseModel, fields: list[str]) -> str:
-    return ", ".join(f"{field} {getattr(args, field)!r}" for field in fields)
+def _written(refs: dict[str, Any]) -> str:
+    """ "run_id 'last'": fields with the references as written."""
+    return ", ".join(f"{field} {ref!r}" for field, ref in refs.items())
 
 
 def _question(call: dict[str, Any], args: BaseModel, reason: str) -> dict[str, Any]:
@@ -174,9 +175,7 @@ def _question(call: dict[str, Any], args: BaseModel, reason: str) -> dict[str, A
     question = {"tool": call["function"]["name"], "arguments": args.model_dump(exclude_none=True), "reason": reason}
     notes = []
     if pinned := call.get("pinned"):
-        notes.append(
-            ", ".join(f"{field} {ref!r}" for field, ref in pinned.items()) + " pinned to the id shown, when asked"
-        )
+        notes.append(f"{_written(pinned)} pinned to the id shown, when asked")
         question["pinned"] = dict(pinned)
     if note := call.get("pin_note"):
         notes.append(str(note))

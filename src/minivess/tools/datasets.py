@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minivess.errors import ToolInputError
+from minivess.errors import DataError, ToolInputError
 from minivess.tools.base import ToolContext
 
 
@@ -14,7 +14,6 @@ def dataset_folder(ref: str, ctx: ToolContext) -> Path:
     Raises:
         ToolInputError: neither exists (the message lists where it looked).
     """
-    from minivess.errors import DataError
     from minivess.pipelines.governance.data_card import resolve_dataset
 
     try:

@@ -63,19 +63,14 @@ def moves(ref: str) -> bool:
     return ref in ("last", "best") or ref.startswith("best:") or ref.split(":", 1)[0] in ALIAS_REFS
 
 
-def pin_run_refs(ctx: ToolContext, **refs: str | None) -> dict[str, str | None]:
-    """``{field: run id}`` for each moving reference, None where it names no run now (the tool answers that when
-    it runs); ids and prefixes name one run already and are left out."""
-    pinned: dict[str, str | None] = {}
-    for name, ref in refs.items():
-        if ref is not None and moves(ref):
-            try:
-                pinned[name] = resolve_run_ref(ref, ctx)
-            except ToolInputError:
-                pinned[name] = None
-    return pinned
-
-
 def pin_run_id(args: Any, ctx: ToolContext) -> dict[str, str | None]:
-    """`Tool.pin` of a tool whose one run reference is its ``run_id`` argument."""
-    return pin_run_refs(ctx, run_id=getattr(args, "run_id", None))
+    """`Tool.pin` of a tool whose run reference is its ``run_id`` argument: ``{"run_id": run id}`` when it moves,
+    None for the id where it names no run now (the tool answers that when it runs); ids and prefixes name one run
+    already and give ``{}``."""
+    ref = getattr(args, "run_id", None)
+    if ref is None or not moves(ref):
+        return {}
+    try:
+        return {"run_id": resolve_run_ref(ref, ctx)}
+    except ToolInputError:
+        return {"run_id": None}

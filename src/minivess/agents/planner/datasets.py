@@ -58,5 +58,5 @@ def names_a_dataset(word: str) -> bool:
         or lowered in keyvalue.CHOICES[("train_model", "loss")]
         or families_in(word)
         or metrics_in(word, include_loss=True)
-        or word.lower() == "top_k"
+        or lowered == "top_k"
     )
