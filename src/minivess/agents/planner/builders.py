@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from minivess.agents.planner import risk, slots, unknown
 from minivess.agents.planner.bounds import BOUNDS
+from minivess.agents.planner.datasets import dataset_name
 from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import first_metric, metrics_in, param_in
 from minivess.agents.planner.models import Clarify, Step
@@ -326,7 +327,7 @@ _DATASET_PRONOUN: Final = r"\b(?:its|their|(?:that|this|the\s+same)\s+(?:data(?:
 def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     """dataset_info for the folder named (default: the synthetic dataset)."""
     pronoun = re.search(_DATASET_PRONOUN, clause, re.I)
-    path = slots.directory(clause) or (res.dataset if pronoun else None)
+    path = slots.directory(clause) or dataset_name(clause) or (res.dataset if pronoun else None)
     return [Step("dataset_info", {"path": path} if path else {})]
 
 

@@ -48,11 +48,12 @@ def test_dotted_numbers_inside_paths_are_names(request_text: str) -> None:
         ("train segresnet on quick8 for 2 epochs", "train_model", "quick8"),
         ("train segresnet for 2 epochs on the noisy_labels dataset", "train_model", "noisy_labels"),
         ("review progress on dataset lab_v3", "review_status", "lab_v3"),
+        ("dataset info for nowhere_7", "dataset_info", "nowhere_7"),
     ],
 )
 def test_a_dataset_name_is_passed_on(request_text: str, tool: str, dataset: str) -> None:
     ((planned, args),) = _plan(request_text)
-    assert planned == tool and args["dataset"] == dataset
+    assert planned == tool and args["path" if tool == "dataset_info" else "dataset"] == dataset
 
 
 def test_a_model_family_or_loss_after_on_is_no_dataset() -> None:
