@@ -173,7 +173,12 @@ def test_ctrl_c_stops_the_search_cleanly_and_resume_finishes_it(tiny_synthetic: 
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and driver.poll() is None:
             ids = records.list_ids(settings) if records.searches_dir(settings).is_dir() else []
-            if ids and any(r.info.status == "RUNNING" for r in _children(settings, ids[-1])):
+            trials = (
+                [r for r in _children(settings, ids[-1]) if r.data.tags.get(naming.TAG_RUN_KIND) == "train"]
+                if ids
+                else []
+            )
+            if any(r.info.status == "RUNNING" for r in trials):  # a trial trains (the parent runs from the start)
                 break
             time.sleep(0.5)
         assert driver.poll() is None, "the search ended before Ctrl-C"

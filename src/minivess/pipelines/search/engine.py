@@ -108,7 +108,9 @@ def drive(search_id: str, settings: Settings, observer: SearchObserver | None = 
         TrainingError: another process drives this search, or Ray could not start.
     """
     observer = observer or NullSearchObserver()
-    with records.driving(settings, search_id):
+    # The graceful handler is in place before the parent run reopens: a Ctrl-C while the crash is settled sets the
+    # flag (with the default handler it could land in a finaliser, where Python prints and drops it).
+    with graceful_interrupt(), records.driving(settings, search_id):
         record = records.load(settings, search_id)
         if record.status == "finished":
             observer.note(f"search {search_id} already finished.")
@@ -120,12 +122,13 @@ def drive(search_id: str, settings: Settings, observer: SearchObserver | None = 
             trial_state.reopen_parent(settings, record)
             _note_all(trial_state.reconcile(settings, record), record, observer)
             records.save(settings, record)
-            with graceful_interrupt(), ray_session(settings, record.spec):
-                _run_rounds(settings, record, observer)
-                if cancel.CANCELLED.is_set():
-                    raise cancel.Cancelled(
-                        f"search {search_id} stopped by the user; continue it with `minivess search resume {search_id}`"
-                    )
+            if not cancel.CANCELLED.is_set():
+                with ray_session(settings, record.spec):
+                    _run_rounds(settings, record, observer)
+            if cancel.CANCELLED.is_set():
+                raise cancel.Cancelled(
+                    f"search {search_id} stopped by the user; continue it with `minivess search resume {search_id}`"
+                )
         except KeyboardInterrupt:
             with _sigint_ignored():  # a second Ctrl-C must not cut the record of the first one short
                 record.status = "interrupted"

@@ -112,3 +112,43 @@ def test_reconcile_keeps_a_finished_trial_and_requeues_an_interrupted_one_once(m
     assert trial_state.reconcile(settings, record) == []
     rows = trial_state.trial_rows(settings, record)
     assert {r.number: r.state for r in rows}[done.number] == "COMPLETE"
+
+
+def test_ctrl_c_while_a_crash_is_settled_lets_the_settling_finish_and_marks_the_search_interrupted(
+    minivess_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI caught it: Ctrl-C between the parent run reopening and the graceful handler went to Python's default
+    handler, whose KeyboardInterrupt landed in a finaliser, was dropped, and the search ran to the end (exit 0)."""
+    import os
+    import signal
+
+    from minivess import cancel
+
+    settings = get_settings()
+    record = engine.create_search(_spec(), plan_search([], ("segresnet",), 4), settings)
+    settled: list[str] = []
+
+    def reconcile_pressing_ctrl_c(settings, record):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before the next line
+        settled.append("settled")
+        return ["a note written after the Ctrl-C"]
+
+    def no_ray(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("no Ray session may start after a Ctrl-C")
+
+    monkeypatch.setattr(trial_state, "reconcile", reconcile_pressing_ctrl_c)
+    monkeypatch.setattr(engine, "ray_session", no_ray)
+    try:
+        engine.drive(record.search_id, settings)
+    except cancel.Cancelled as stopped:
+        assert "minivess search resume" in str(stopped)
+    except KeyboardInterrupt:  # caught here: pytest would end the whole session on it
+        pytest.fail("the Ctrl-C went to Python's default handler and cut the settling short")
+    else:
+        pytest.fail("the search ran on after a Ctrl-C")
+
+    assert settled == ["settled"]
+    saved = records.load(settings, record.search_id)
+    assert saved.status == "interrupted" and saved.notes == ["a note written after the Ctrl-C"]
+    assert client_for(settings.tracking_uri).get_run(record.parent_run_id).info.status == "KILLED"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
