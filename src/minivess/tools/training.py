@@ -47,6 +47,11 @@ class TrainModelArgs(BaseModel):
     )
     seed: int | None = Field(None, description="Training seed.")
     register_as: str | None = Field(None, description="Register the best checkpoint under this model name.")
+    device: str | None = Field(
+        None,
+        pattern=r"^(?:auto|cpu|cuda(?::\d+)?|mps)$",
+        description="Where to train: auto (cuda → mps → cpu, the default), cpu, cuda, cuda:N or mps.",
+    )
 
 
 class TrainModelResult(BaseModel):
@@ -75,6 +80,7 @@ def train_values(args: TrainModelArgs) -> dict[str, Any]:
         "trainer.seed": args.seed,
         "tracking.register_as": args.register_as,
         "data.patch_size": args.patch_size,
+        "trainer.device": args.device,
     }
     return {key: value for key, value in values.items() if value is not None}
 

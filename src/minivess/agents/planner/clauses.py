@@ -58,6 +58,9 @@ _WEAK: Final = re.compile(
 )
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
+    r"|(?:thanks|thank\s+you)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton)|again|in\s+advance)|thx|ty|cheers"
+    r"|(?:much\s+)?appreciated|you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|a\s+(?:star|legend|lifesaver))"
+    r"|you\s+rock|(?:great|good|nice)\s+job|legend"
     r"|go\s+ahead|do\s+(?:it|that|this)|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:good\s+)?(?:morning|afternoon|evening)|lgtm"
     r"|(?:(?:that|it|this)\s+)?(?:looks|sounds|seems)\s+(?:good|great|fine|right|solid|promising|reasonable|better|ok(?:ay)?)"

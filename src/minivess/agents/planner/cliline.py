@@ -101,6 +101,7 @@ CONFIG_KEYS: Final[dict[str, str]] = {
     "trainer.seed": "seed",
     "tracking.register_as": "register_as",
     "data.patch_size": "patch_size",
+    "trainer.device": "device",
 }
 # Flags that only change how the CLI prints: they mean nothing to the tool.
 _PRESENTATION: Final = frozenset({"--json", "--format", "-f", "--output", "-o", "--no-sync", "--no-mip"})

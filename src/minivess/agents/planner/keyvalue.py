@@ -17,7 +17,11 @@ from minivess.agents.planner.models import Step
 TOOL_ARGS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     tool: (frozenset(names.split()), frozenset(required.split()))
     for tool, names, required in (
-        ("train_model", "model epochs lr loss batch_size patch_size max_minutes dataset seed register_as", "model"),
+        (
+            "train_model",
+            "model epochs lr loss batch_size patch_size max_minutes dataset seed register_as device",
+            "model",
+        ),
         ("evaluate_run", "run_id split", "run_id"),
         ("predict_volume", "run_id input_path output_path risk_fnr uncertainty_path", "run_id input_path"),
         ("promote_model", "run_id alias model_name", "run_id"),
@@ -63,7 +67,7 @@ _PAIR: Final = re.compile(
 _LISTS: Final = frozenset({"run_ids", "metrics", "patch_size", "shape", "families"})
 _TEXT: Final = frozenset({"run_id", "input_path", "output_path", "dataset", "path", "name", "model_name", "param",
                           "register_as", "sql", "metric", "model", "loss", "alias", "preset", "split", "family",
-                          "strategy", "uncertainty_path", "current", "reference"})  # fmt: skip
+                          "strategy", "uncertainty_path", "current", "reference", "device"})  # fmt: skip
 
 
 def pairs(clause: str) -> dict[str, str]:

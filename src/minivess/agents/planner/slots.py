@@ -40,6 +40,12 @@ _BUDGET = re.compile(
 )
 _SEED = re.compile(r"\b(?:random\s+)?seed\s*(?:=|:|of|is|to|set\s+to)?\s*(-?\d+)\b", _FLAGS)
 _SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
+_DEVICE_INDEX = re.compile(r"\b(?:gpu|cuda)\s*(?:[:#]|no\.?|number)?\s*(\d+)\b(?!\s*(?:gpus|epochs?|volumes?))", _FLAGS)
+_DEVICE = re.compile(
+    r"\b(?:on|using|use|with|via)\s+(?:the\s+|a\s+|my\s+|our\s+|one\s+)?(?:nvidia\s+)?(gpu|cuda|cpu|mps|metal|apple\s+(?:silicon|gpu))\b"
+    r"|\b(cpu)[\s-]only\b",
+    _FLAGS,
+)
 _NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
 _DIR = re.compile(r"""(?<![\w/.~-])['"`]?((?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*)['"`]?""", _FLAGS)
 _REGISTER_AS = re.compile(
@@ -184,6 +190,16 @@ def budget_minutes(text: str) -> float | None:
     if unit.startswith("s"):
         return value / 60.0
     return value
+
+
+def device(text: str) -> str | None:
+    """Training device ("on gpu1", "on the GPU", "cuda:0", "cpu only"): cuda:N, cuda, cpu or mps."""
+    if match := _last(_DEVICE_INDEX, text):
+        return f"cuda:{int(match.group(1))}"
+    if match := _last(_DEVICE, text):
+        word = (match.group(1) or match.group(2)).lower()
+        return "cpu" if word == "cpu" else "mps" if word in ("mps", "metal") or word.startswith("apple") else "cuda"
+    return None
 
 
 def seed(text: str) -> int | None:

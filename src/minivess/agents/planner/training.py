@@ -79,7 +79,7 @@ def train_options(clause: str) -> dict[str, Any] | Clarify:
         "epochs": slots.epochs(clause), "lr": slots.learning_rate(clause), "loss": slots.loss(clause),
         "batch_size": slots.batch_size(clause), "patch_size": patch, "max_minutes": slots.budget_minutes(clause),
         "dataset": slots.directory(clause) or dataset_name(clause), "seed": slots.seed(clause),
-        "register_as": slots.register_as(clause),
+        "register_as": slots.register_as(clause), "device": slots.device(clause),
     }  # fmt: skip
     if problem := word_out_of_range(values, clause):
         return problem
@@ -100,6 +100,8 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
     if not segments:
         return unknown.unknown_family(clause) or Clarify(FAMILY_QUESTION)
     if problem := unknown.unknown_loss(clause):
+        return problem
+    if problem := unknown.unknown_device(clause):
         return problem
     steps: list[Step] = []
     for family, text in segments:

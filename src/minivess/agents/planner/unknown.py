@@ -211,3 +211,22 @@ def unknown_metric_key(clause: str, used: str) -> Clarify | None:
                 span=match.span(),
             )
     return None
+
+
+_OTHER_DEVICE: Final = re.compile(
+    r"\b(?:on|using|use|with|via|across)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?"
+    r"(?P<w>tpus?|xpus?|npus?|ipus?|hpus?|(?:\d+|two|three|four|eight|multiple|several|all(?:\s+the)?|both)\s+gpus)\b",
+    re.I,
+)
+
+
+def unknown_device(clause: str) -> Clarify | None:
+    """ "train on a TPU", "on 2 GPUs": a device the training tool cannot use (one device: cpu, cuda[:N] or mps)."""
+    match = _OTHER_DEVICE.search(clause)
+    if match is None:
+        return None
+    return _ask(
+        match,
+        f"I can't train on '{match.group('w')}': training runs on one device, auto (the default), cpu, cuda, "
+        "cuda:N (one GPU, e.g. cuda:1) or mps. Which one should I use?",
+    )

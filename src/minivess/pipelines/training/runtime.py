@@ -31,9 +31,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError as exc:
         raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps.") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("trainer.device=cuda but CUDA is not available here; use trainer.device=auto or cpu.")
+        raise ConfigError(f"device '{name}' needs CUDA, which is not available here; use the device auto or cpu.")
+    if device.type == "cuda" and device.index is not None and device.index >= (count := torch.cuda.device_count()):
+        raise ConfigError(
+            f"device '{name}' does not exist: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}."
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("trainer.device=mps but MPS is not available here; use trainer.device=auto or cpu.")
+        raise ConfigError(f"device '{name}' needs MPS, which is not available here; use the device auto or cpu.")
     return device
 
 

@@ -93,7 +93,7 @@ def test_the_command_table_restates_the_cli_and_the_tool_schemas() -> None:
 def test_set_overrides_name_the_config_keys_train_model_sets() -> None:
     args = TrainModelArgs(
         model="dynunet", epochs=3, lr=1e-3, loss="dice_ce", batch_size=2, max_minutes=5, dataset="d", seed=1,
-        register_as="m", patch_size=[32, 32, 16],
+        register_as="m", patch_size=[32, 32, 16], device="cpu",
     )  # fmt: skip
     assert set(CONFIG_KEYS.values()) == set(TrainModelArgs.model_fields)  # a new argument needs its config key
     values = train_values(args)

@@ -58,8 +58,16 @@ def test_cpu_device_and_amp_rules() -> None:
     with pytest.raises(ConfigError, match="unknown device"):
         resolve_device("toaster")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="CUDA is not available"):
-            resolve_device("cuda")
+        with pytest.raises(ConfigError, match="device 'cuda:1' needs CUDA, which is not available"):
+            resolve_device("cuda:1")
+
+
+def test_a_gpu_index_the_machine_lacks_is_named_with_the_gpus_it_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ConfigError, match=r"device 'cuda:2' does not exist: this machine has 2 GPU\(s\), cuda:0 to"):
+        resolve_device("cuda:2")
 
 
 @pytest.mark.parametrize("name", ["dice_ce", "dice_ce_cldice"])
