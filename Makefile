@@ -35,7 +35,7 @@ labelstudio: $(LS_STAMP)  ## create .venv-labelstudio with the Label Studio serv
 
 test: $(STAMP) $(LS_STAMP)  ## run the full test suite (starts a Label Studio server for tests/labelstudio)
 	$(BIN)/pytest $(PYTEST_ARGS)
-	MINIVESS_TRACING=off $(BIN)/minivess evals run planner planner_holdout planner_holdout2 planner_holdout3 planner_holdout4 planner_holdout5 planner_holdout6 planner_holdout7 planner_holdout8 planner_holdout9 planner_holdout10 planner_holdout11 planner_holdout12 planner_holdout13 --gate --offline
+	MINIVESS_TRACING=off $(BIN)/minivess evals run planner planner_holdout planner_holdout2 planner_holdout3 planner_holdout4 planner_holdout5 planner_holdout6 planner_holdout7 planner_holdout8 planner_holdout9 planner_holdout10 planner_holdout11 planner_holdout12 planner_holdout13 planner_holdout14 --gate --offline
 
 lint: $(STAMP)  ## ruff + mypy + import-linter layer contracts
 	$(BIN)/ruff check src tests benchmarks

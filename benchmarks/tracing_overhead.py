@@ -33,9 +33,13 @@ per observation type, `in_tracer_ms_per_call`. That is the part of the overhead 
 threads, steadier than the ratio on a busy machine; the timers add ~1 µs per call, so ratios of such a run are not
 comparable with a plain one.
 
+With ``--control`` every traced run is followed by a control run of the same shape whose two sides are both
+untraced (separate homes, same alternation): its ratio is what this machine and this benchmark show when there is
+no effect at all. The verdict then also says whether the traced ratio stands outside the control runs' range.
+
 Prints one JSON line; progress goes to stderr.
 
-    .venv/bin/python benchmarks/tracing_overhead.py [--runs 5] [--rounds 12] [--tracer-time]
+    .venv/bin/python benchmarks/tracing_overhead.py [--runs 5] [--rounds 12] [--tracer-time] [--control]
 """
 
 from __future__ import annotations
@@ -229,8 +233,9 @@ class TracerTimer:
         self.counts[kind] += 1
 
 
-def worker(rounds: int, tracer_time: bool = False) -> dict[str, Any]:
-    """One run: fresh homes, warm-up, `rounds` alternating rounds; returns the raw per-round measurements."""
+def worker(rounds: int, tracer_time: bool = False, control: bool = False) -> dict[str, Any]:
+    """One run: fresh homes, warm-up, `rounds` alternating rounds; returns the raw per-round measurements.
+    With `control`, the "traced" side is untraced too (an A/A run)."""
     timer = TracerTimer() if tracer_time else None
     root = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
     os.environ["MINIVESS_HOME"] = str(root / "default")  # anything not passed our Settings stays in here
@@ -240,7 +245,7 @@ def worker(rounds: int, tracer_time: bool = False) -> dict[str, Any]:
     from minivess.graphs.session import ChatSession
     from minivess.observability import get_tracer
 
-    sides = {traced: build_side(home, traced, meter) for traced, home in homes.items()}
+    sides = {traced: build_side(home, traced and not control, meter) for traced, home in homes.items()}
     if timer is not None:
         timer.install()  # after the graph's modules are imported (each holds get_tracer by name)
     instrumented = [
@@ -417,31 +422,60 @@ def main() -> None:
     parser.add_argument(
         "--tracer-time", action="store_true", help="also time the tracer's own calls (in_tracer_ms_per_round …)"
     )
+    parser.add_argument(
+        "--control", action="store_true", help="after each run, an A/A run with both sides untraced (noise floor)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.rounds, args.tracer_time)))
+        print(json.dumps(worker(args.rounds, args.tracer_time, args.control)))
         return
     if args.runs < 3 or args.rounds < 10:
         parser.error("use --runs ≥ 3 and --rounds ≥ 10")
-    runs, failed = [], 0
+    runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    failed = 0
     for index in range(args.runs):
-        log(f"run {index + 1}/{args.runs}")
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", "--rounds", str(args.rounds)]
-            + (["--tracer-time"] if args.tracer_time else []),
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            log(f"run {index + 1} failed with exit code {proc.returncode}")
-            failed += 1
-            continue
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    if not runs:
+        for control in (False, True) if args.control else (False,):
+            log(f"run {index + 1}/{args.runs}" + (" (control: both sides untraced)" if control else ""))
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", "--rounds", str(args.rounds)]
+                + (["--tracer-time"] if args.tracer_time else [])
+                + (["--control"] if control else []),
+                stdout=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                log(f"run {index + 1}{' (control)' if control else ''} failed with exit code {proc.returncode}")
+                failed += 1
+                continue
+            runs[control].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if not runs[False]:
         sys.exit("every run failed")
-    print(json.dumps({**summarise(runs), "failed_runs": failed}))
+    result = summarise(runs[False])
+    if runs[True]:
+        result.update(control_summary(result, runs[True]))
+    print(json.dumps({**result, "failed_runs": failed}))
+
+
+def control_summary(result: dict[str, Any], control_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The A/A runs' ratios beside the traced ones, and whether the traced ratio stands outside their range."""
+    ratios = [
+        statistics.median(t["total_s"] / u["total_s"] for t, u in zip(*run["rounds"].values(), strict=True))
+        for run in control_runs
+    ]
+    low, high = min(ratios), max(ratios)
+    outside = result["ratio"] > high or result["ratio"] < low
+    return {
+        "control_ratio": round(statistics.median(ratios), 4),
+        "control_run_ratios": [round(r, 4) for r in ratios],
+        "control_verdict": (
+            f"traced ratio {result['ratio']:.4f} is outside the A/A runs' range {low:.4f}–{high:.4f}"
+            if outside
+            else f"traced ratio {result['ratio']:.4f} is within the A/A runs' range {low:.4f}–{high:.4f}: "
+            "not told apart from no effect"
+        ),
+    }
 
 
 if __name__ == "__main__":

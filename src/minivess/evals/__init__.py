@@ -1,6 +1,6 @@
 """Braintrust eval suites that score the agent's decisions, with a local score history and a regression gate.
 
-Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout`` … ``planner_holdout13`` (the
+Suites: ``planner`` (tool choice and arguments per request), ``planner_holdout`` … ``planner_holdout14`` (the
 same scoring on eleven frozen holdouts of requests written without reading the planner, `minivess.evals.holdouts`),
 ``analytics`` (answers over a fixture warehouse) and ``e2e`` (scripted chats that really train).
 `build_suite(name, settings)` builds one; `run_suite` (in `minivess.evals.suite`) runs it through `braintrust.Eval`
@@ -34,6 +34,7 @@ HOLDOUT_NAMES: Final[tuple[str, ...]] = (
     "planner_holdout11",
     "planner_holdout12",
     "planner_holdout13",
+    "planner_holdout14",
 )
 SUITE_NAMES: Final[tuple[str, ...]] = ("planner", *HOLDOUT_NAMES, "analytics", "e2e")
 
@@ -42,7 +43,7 @@ def build_suite(name: str, settings: Settings, *, limit: int | None = None) -> S
     """Build one suite by name (its module is imported now).
 
     Args:
-        name: ``planner``, ``planner_holdout`` … ``planner_holdout13``, ``analytics`` or ``e2e``.
+        name: ``planner``, ``planner_holdout`` … ``planner_holdout14``, ``analytics`` or ``e2e``.
         settings: Effective settings; the suite measures the model `settings.llm_model` names.
         limit: Only the first ``limit`` cases (smoke runs and tests); the dataset version records it.
 

@@ -54,6 +54,7 @@ HOLDOUTS: Final[dict[str, Holdout]] = {
         Holdout("planner_holdout11", "holdout11-2026-12", covers_all_tools=True),
         Holdout("planner_holdout12", "holdout12-2026-12", covers_all_tools=True),
         Holdout("planner_holdout13", "holdout13-2026-12", covers_all_tools=True),
+        Holdout("planner_holdout14", "holdout14-2026-12", covers_all_tools=True),
     )
 }
 

@@ -57,6 +57,7 @@ HOLDOUT10_SHA256 = "f7153efe50bf928f5fc76b61d5a9d5e7e449d563b9be3331a4d7823cdc9f
 HOLDOUT11_SHA256 = "4b5a9312fa85f6af2ad9b928b326bde89c78a2574ec61614982fe0373df5b31e"
 HOLDOUT12_SHA256 = "8b9280855447a0d07611f7f00972664a449d14cf5be6f0fc5212ccd3f4a62def"
 HOLDOUT13_SHA256 = "bfad785e692fe80a5ec26faaf105e30e815b45d4b55d46ffa68b7dc4488db890"
+HOLDOUT14_SHA256 = "3bb12ae917d02984bce1a300847e2d3f6ececd4980392b0567fda39665300362"
 HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout": HOLDOUT_SHA256,
     "planner_holdout2": HOLDOUT2_SHA256,
@@ -71,6 +72,7 @@ HOLDOUT_SHA256S: dict[str, str] = {
     "planner_holdout11": HOLDOUT11_SHA256,
     "planner_holdout12": HOLDOUT12_SHA256,
     "planner_holdout13": HOLDOUT13_SHA256,
+    "planner_holdout14": HOLDOUT14_SHA256,
 }
 PLANNER_DATASETS = (planner.DATASET, *(holdout.dataset for holdout in HOLDOUTS.values()))
 # The tools that existed when the holdouts were frozen: a tool added since (the uncertainty tools) cannot be in

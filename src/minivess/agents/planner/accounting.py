@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
+from minivess.agents.planner import slots
 from minivess.agents.planner.bounds import keyword_bound
 from minivess.agents.planner.lexicon import NUMBER_WORDS, parse_number
 from minivess.agents.planner.models import Clarify, Step, StepOutput
@@ -32,12 +33,13 @@ _NUMBER_WORD: Final = re.compile(
     re.I,
 )
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
+_CUBE: Final = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed?\b)", re.I)  # "64^3", "64-cubed": [64, 64, 64]
 # "lr 0.0.1", "3.5.1 epochs": a number with two decimal points is no value (an IP address has three)
 _MALFORMED: Final = re.compile(r"(?<![\w.])[-−]?\d+\.\d+\.\d+(?![\w.:])")
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
 _NAMES: Final = re.compile(
-    r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³)",
+    r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³|[\s-]?cubed?\b)",
     re.I,
 )
 # a budget in minutes may have been written in hours, seconds, days or weeks
@@ -148,6 +150,9 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     for match in _SIZE.finditer(clause):  # "96x96", "64x64x16x2": a size must be used whole, as a list argument
         if [float(side) for side in re.findall(r"\d+", match.group(0))] not in sizes:
             return match.group(0), match.start(), match.end()
+    for match in _CUBE.finditer(clause):  # its digits are covered as a name below; the size itself must be used
+        if [float(match.group(1))] * 3 not in sizes:
+            return match.group(0), match.start(), match.end()
     written: set[float] = set()  # numbers used as written in digits: the same number in words restates one
     for match in _NUMBER.finditer(clause):
         start, end = match.span("num")
@@ -181,6 +186,15 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     """
     if problem := unknown_metric_key(clause, _used_text(steps)):
         return problem
+    if (device := slots.device_written(clause)) and steps and not any("device" in step.args for step in steps):
+        tools = ", ".join(dict.fromkeys(step.tool for step in steps))
+        (start, end), written = device[1], clause[device[1][0] : device[1][1]].strip()
+        return Clarify(
+            f"Only training takes a device; {tools} runs where the machine puts it (a GPU when there is one), so it "
+            f"cannot use '{written}'. Should I run it without that? (Say 'yes', or 'drop it'.)",
+            at=start,
+            span=(start, end),
+        )
     found = unaccounted(clause, steps, refs)
     if found is None:
         return None

@@ -11,7 +11,7 @@ from minivess.agents.planner.bounds import BOUNDS
 from minivess.agents.planner.datasets import dataset_name
 from minivess.agents.planner.intent_words import Intent
 from minivess.agents.planner.lexicon import first_metric, metrics_in, param_in
-from minivess.agents.planner.models import Clarify, Step
+from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
@@ -39,7 +39,8 @@ _NOT_GROUPED: Final = re.compile(
 )
 _PER_FAMILY: Final = re.compile(r"\b(?:per|by|for\s+each|each)\s+(?:model\s+)?famil(?:y|ies)\b", re.I)
 _PRESETS: Final[tuple[tuple[str, str], ...]] = (
-    ("noisy_labels", r"\bnoisy[\s_]labels?\s+preset\b|\bpreset\s+noisy[\s_]labels\b"),
+    ("noisy_labels", r"\bnoisy[\s_]labels?\s+preset\b|\bpreset\s+noisy[\s_]labels\b"
+                     r"|(?<!called )(?<!named )(?<!as )(?<!name )\bnoisy_labels\b(?!\s*=)"),
     ("shifted", r"\bshift(?:ed)?\b|\bdomain[\s-]shift|\bdrift\b|\bout[\s-]of[\s-]distribution\b|\bood\b"),
     ("small", r"\bsmall\b|\btiny\b|\bminiature\b"),
     ("minivess", r"\bminivess[\s-]*(?:like|style|preset)\b|\blike\s+(?:the\s+)?(?:real\s+)?minivess\b"
@@ -129,7 +130,8 @@ def _predict_extras(clause: str) -> tuple[str, dict[str, Any]] | Clarify:
 
 _SAME_RISK: Final = re.compile(
     r"\b(?:the\s+|that\s+)?same\s+(?:risk|alpha|fnr|miss\s+rate|false[\s-]+negative\s+rate)(?:\s+level)?\b"
-    r"|\bthat\s+(?:risk|alpha|fnr)(?:\s+level)?\b",
+    r"|\b(?:that|this|the\s+same)\s+(?:risk|alpha|fnr|guarantee|miss[\s-]rate|error\s+rate|conformal\s+(?:threshold|level))"
+    r"(?:\s+level)?\b",
     re.I,
 )
 
@@ -324,10 +326,18 @@ def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built
 _DATASET_PRONOUN: Final = r"\b(?:its|their|(?:that|this|the\s+same)\s+(?:data(?:set)?|folder))\b|\bin\s+it\b"
 
 
+_NEW_DATASET: Final = re.compile(r"\bthe\s+(?:new|newest|latest)\s+(?:dataset|data\s*set|version|data)\b", re.I)
+
+
 def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
-    """dataset_info for the folder named (default: the synthetic dataset)."""
-    pronoun = re.search(_DATASET_PRONOUN, clause, re.I)
-    path = slots.directory(clause) or dataset_name(clause) or (res.dataset if pronoun else None)
+    """dataset_info for the folder named, the version reviews made ("the corrected set", "the new dataset" after an
+    import), the dataset "it" means; default the synthetic dataset."""
+    named: str | StepOutput | None = slots.directory(clause) or dataset_name(clause)
+    if named is None and res.reviewed is not None and (slots.reviewed_dataset(clause) or _NEW_DATASET.search(clause)):
+        named = res.reviewed
+    pronoun = re.search(_DATASET_PRONOUN, clause, re.I) or _NEW_DATASET.search(clause)
+    made = StepOutput(res.made, "path") if res.made is not None else None  # "synth 8 volumes, then check that folder"
+    path = named or ((res.dataset or made) if pronoun else None)
     return [Step("dataset_info", {"path": path} if path else {})]
 
 

@@ -58,9 +58,10 @@ _WEAK: Final = re.compile(
 )
 _FILLER_WORDS: Final = (
     r"(?:thanks?(?:\s+you)?|thank\s+you|please|pls|ok(?:ay)?|great|good|cool|nice|perfect|awesome|sure|yes|yep|yeah"
-    r"|(?:thanks|thank\s+you)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton)|again|in\s+advance)|thx|ty|cheers"
-    r"|(?:much\s+)?appreciated|you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|a\s+(?:star|legend|lifesaver))"
+    r"|(?:thanks|thank\s+you)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton)|again|in\s+advance|mate|buddy)|thx|ty"
+    r"|cheers|many\s+thanks|(?:(?:very\s+)?much\s+)?appreciated|you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|a\s+(?:star|legend|lifesaver))"
     r"|you\s+rock|(?:great|good|nice)\s+job|legend"
+    r"|across\s+(?:everything|all\s+(?:the\s+)?runs)(?:\s+(?:we|i)(?:'ve|\s+have)\s+(?:run|trained|done))?(?:\s+so\s+far)?"
     r"|go\s+ahead|do\s+(?:it|that|this)|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:good\s+)?(?:morning|afternoon|evening)|lgtm"
     r"|(?:(?:that|it|this)\s+)?(?:looks|sounds|seems)\s+(?:good|great|fine|right|solid|promising|reasonable|better|ok(?:ay)?)"
@@ -74,7 +75,7 @@ _FILLER_WORDS: Final = (
     r"|report\s+(?:the\s+|its\s+)?(?:dice|cl[\s-]?dice|scores?|metrics|results?|numbers))"
 )
 # One or more courtesy words ("good, go ahead", "ok thanks"): a clause that asks for nothing.
-_FILLER: Final = re.compile(rf"^(?:{_FILLER_WORDS}[\s.!?,]*)+$", re.I)
+_FILLER: Final = re.compile(rf"^(?:{_FILLER_WORDS}(?:[\s.!?,]+|$))+$", re.I)  # whole words: "tyty" is no filler
 _POLITE: Final = re.compile(
     r"^(?:(?:hey|hi|hello|ok(?:ay)?|so|now|alright|please|pls|kindly|first(?:ly)?|also)\s*[,!]?\s+"
     r"|(?:cool|great|nice|good|perfect|excellent|thanks|awesome)\s*(?:[,!:]|\s-)\s*"

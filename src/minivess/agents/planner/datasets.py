@@ -18,7 +18,7 @@ _NAMED_DATASET: Final = re.compile(
 )
 # "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
 _BARE_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|over|for|from)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
+    r"\b(?:in|of|on|over|for|from|with)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
     r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)"
     r"(?!\s+to\s+(?:review|annotate|check|correct|fix)\b)",  # "for maria_k to review": a person
     _I,
@@ -58,5 +58,10 @@ def names_a_dataset(word: str) -> bool:
         or lowered in keyvalue.CHOICES[("train_model", "loss")]
         or families_in(word)
         or metrics_in(word, include_loss=True)
-        or lowered == "top_k"
+        or lowered in _ARGUMENT_NAMES
+        or lowered.split(".", 1)[0] in _CONFIG_SECTIONS  # "with trainer.batch_size": a config key
     )
+
+
+_ARGUMENT_NAMES: Final = frozenset(name for names, _ in keyvalue.TOOL_ARGS.values() for name in names)
+_CONFIG_SECTIONS: Final = frozenset({"model", "trainer", "optim", "loss", "data", "tracking", "inference"})

@@ -27,7 +27,7 @@ _REFERENCE_CUE: Final = re.compile(
 )
 _MODEL_KINDS: Final = frozenset({"id", "alias", "best", "last", "previous"})
 _IT: Final = re.compile(
-    r"\b(?:it|them|that\s+(?:data(?:set)?|folder|batch)|this\s+(?:data(?:set)?|folder|batch)|that|this|those|these)\b",
+    r"\b(?:it|they|them|that\s+(?:data(?:set)?|folder|batch)|this\s+(?:data(?:set)?|folder|batch)|that|this|those|these)\b",
     re.I,
 )
 _NO_DATASET: Final = (
@@ -54,9 +54,11 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
     if reference is None and _SAME_REFERENCE.search(clause):
         earlier = res.last_args.get("check_drift", {}).get("reference")
         reference = earlier if isinstance(earlier, str) else None  # "… against the same reference"
+    bare_reference = None
     if reference is None and (bare := _BARE_REFERENCE.search(clause)) and bare.group(1).lower() not in _NOT_REFERENCES:
-        reference = bare.group(1)  # "check it for drift against synthetic": a dataset under the data dir
-    pair = _BARE_PAIR.search(clause) if named is None and reference is None else None
+        reference = bare_reference = bare.group(1)  # "check it for drift against synthetic": under the data dir
+    # "compare shift_test against pilot40 for drift": both names, when no folder was named
+    pair = _BARE_PAIR.search(clause) if named is None and reference == bare_reference else None
     if pair and not {pair.group(1).lower(), pair.group(2).lower()} & (_NOT_FOLDERS | _NOT_REFERENCES):
         named, reference = pair.group(1), pair.group(2)  # "compare shift_test against pilot40 for drift"
     # "is the corrected set drifted vs the original?": the version the import made
@@ -65,10 +67,10 @@ def build_check_drift(clause: str, refs: list[RunRef], res: RefResolver) -> Buil
     if (
         current is None
         and (bare := _BARE_FOLDER.search(clause))
-        and (bare.group(1) or bare.group(2) or bare.group(3)).lower() not in _NOT_FOLDERS
+        and (bare.group(1) or bare.group(2) or bare.group(3) or bare.group(4)).lower() not in _NOT_FOLDERS
     ):
         # "check new_acquisitions for distribution shift": a folder under the data dir
-        current = bare.group(1) or bare.group(2) or bare.group(3)
+        current = bare.group(1) or bare.group(2) or bare.group(3) or bare.group(4)
     if current is None:
         return Clarify(_NO_DATASET)
     return [Step("check_drift", {"current": current, **({"reference": reference} if reference else {}), **args})]
@@ -93,13 +95,16 @@ _BARE_FOLDER: Final = re.compile(
     # "has the drift_test dataset drifted relative to …"
     r"|\b(?:has|have|did|is)\s+(?:the\s+)?['\"`]?([A-Za-z0-9][\w.-]*)['\"`]?\s+(?:dataset|data|set|folder)\s+"
     r"(?:drifted|drift|shifted)\b"
+    # "has scope2_march drifted away from …": a name with _ - or digits
+    r"|\b(?:has|have|did|is)\s+['\"`]?((?=[\w.-]*[_\d-])[A-Za-z0-9][\w.-]*)['\"`]?\s+(?:drifted|drift|shifted)\b"
     # "drift check new_site using the challenger's predictions": a folder name with _ - or digits
     r"|\bdrift[\s-]?check\s+(?:on\s+|of\s+|for\s+)?(?:the\s+)?['\"`]?((?=[\w.-]*[_\d-])[A-Za-z0-9][\w.-]*)['\"`]?",
     re.I,
 )
 _BARE_REFERENCE: Final = re.compile(
-    r"\b(?:against|versus|vs\.?|compared\s+(?:to|with)|relative\s+to)\s+(?:the\s+)?['\"`]?([A-Za-z][\w.-]*)['\"`]?"
-    r"(?:\s+(?:data(?:set)?|set|folder|one))?\s*[.!?]?$",
+    r"\b(?:against|versus|vs\.?|compared\s+(?:to|with)|relative\s+to|from)\s+(?:the\s+)?"
+    r"(?:(?:plain|original|default|usual|standard|clean)\s+)?['\"`]?([A-Za-z][\w.-]*)['\"`]?"
+    r"(?:\s+(?:data(?:set)?|set|folder|one))?(?=\s*[.!?,;]?\s*$|\s*[,;]|\s+(?:for|using|with|and|then|by|on)\b)",
     re.I,
 )
 _BARE_PAIR: Final = re.compile(
@@ -110,7 +115,8 @@ _BARE_PAIR: Final = re.compile(
 _NOT_REFERENCES: Final = frozenset(
     {"champion", "challenger", "best", "last", "latest", "training", "train", "reference", "baseline", "model",
      "its", "their", "our", "my", "original", "old", "previous", "same", "one", "other", "yesterday", "today",
-     "before", "earlier", "everything", "anything", "it", "that", "this", "them", "those", "these"}
+     "before", "earlier", "everything", "anything", "it", "that", "this", "them", "those", "these", "what", "where",
+     "whatever", "we", "how"}
 )  # fmt: skip
 _NOT_FOLDERS: Final = frozenset(
     {

@@ -72,7 +72,7 @@ INTENTS: Final = _compile(
          r"(?:vessels?|vessel\s+voxels)"),
         ("calibrate",
          r"\b(?:re-?|mis-?)?calibrat\w*\b(?!\s+(?:split|set|partition|fold|data|volumes))"
-         r"|\b(?:over|under)[\s-]?confiden\w*|\btoo\s+(?:confident|sure)\b|\btemperature(?:[\s-]+scal\w*)?\b|\breliability\s+(?:diagram|curve|plot)s?\b"
+         r"|\b(?:over|under)[\s-]?confiden\w*|\btoo\s+(?:confident|sure)\b|\btemperature(?:[\s-]+scal\w*)?\b|\btemp[\s-]?scal\w*\b|\breliability\s+(?:diagram|curve|plot)s?\b"
          r"|\bexpected\s+calibration\s+error\b|\bece\b"
          r"|\b(?:reliable|trustworthy|trust)\b.{0,40}\b(?:probabilit\w*|confidences?)\b"
          r"|\b(?:probabilit\w*|confidences?)\b.{0,40}\b(?:reliable|trustworthy)\b"),
@@ -88,6 +88,9 @@ INTENTS: Final = _compile(
          r"\b(?:generate|synthesi[sz]e|synth)\b(?=.*\b(?:n|shape|preset|name|seed)\s*=)|"
          r"\bgen\s+(?:a|an|some|\d+)\b.{0,40}\b(?:sets?|volumes?|data(?:set)?)\b"
          r"|\b(?:shifted|noisy_labels|small|minivess)[\s-]+preset\s+synthetic\b|"
+         # "twelve volumes from the noisy_labels preset": a count of volumes from a preset, no verb
+         r"^\s*(?:\d+|[a-z]+(?:[\s-][a-z]+)?)\s+(?:\w+\s+)?(?:volumes?|stacks?)\s+(?:from|with|using|of)\s+(?:the\s+)?"
+         r"[\w-]+\s+preset\b|"
          r"\b(?:generate|synthesi[sz]e|synth|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
          r"|\b(?:generate|synthesi[sz]e)\b.{0,30}\b(?:copy|copies|version|variant)\b"
@@ -112,8 +115,10 @@ INTENTS: Final = _compile(
          r"(?:model\s+|hyper-?parameter\s+|nightly\s+)?(?:search|sweep|tuning)\b"
          r"|\btrials?\s+(?:of|in)\s+(?:the\s+)?(?:latest\s+|newest\s+|last\s+|current\s+)?(?:search|sweep)\b.{0,40}"
          r"\b(?:finished|done|complete|ran|run)\b|\b(?:search|sweep)\s+(?:[A-Za-z]\w*-)?\d{8}-\d{4}"
-         r"|\b(?:did|has|is)\s+the\s+(?:latest|last|current|running|newest|nightly)\s+(?:search|sweep|tuning)\b.{0,20}"
-         r"\b(?:done|finish\w*|over|complete\w*|end\w*)\b"
+         r"|\b(?:did|has|is)\s+the\s+(?:latest|last|current|running|newest|nightly|most\s+recent)\s+"
+         r"(?:model\s+|hyper-?parameter\s+)?(?:search|sweep|tuning)\b.{0,20}\b(?:done|finish\w*|over|complete\w*|end\w*)\b"
+         r"|\bcheck\s+(?:in\s+)?on\s+(?:the\s+|my\s+|our\s+)?(?:latest\s+|last\s+|current\s+|running\s+|newest\s+|nightly\s+"
+         r"|most\s+recent\s+)?(?:model\s+|hyper-?parameter\s+)?(?:search|sweep|tuning)\b"
          r"|\b(?:which|what)\s+trials?\b"
          r"|\b(?:search|sweep)\s+(?=[\w-]*\d)[a-z][\w-]*\d[\w-]*\b.{0,30}\b(?:where|status|progress|how|done|finished)\b"
          r"|\bsearch_status\b"),
@@ -135,7 +140,7 @@ INTENTS: Final = _compile(
         # (labels, slices, reviews, Label Studio) decide it, so "errors" alone stays a failure question and "status"
         # alone a run's details.
         ("import_reviews",
-         r"\bimport\w*\b.{0,50}\b(?:reviews?|reviewed|corrections?|corrected|fix(?:es|ed)?|annotations?|masks?"
+         r"\b(?:pull|bring|take|fold)\s+in\s+(?:the\s+)?(?:reviewed|corrected|fixed|relabell?ed)\b|\bimport\w*\b.{0,50}\b(?:reviews?|reviewed|corrections?|corrected|fix(?:es|ed)?|annotations?|masks?"
          r"|labels?|label[\s-]?studio)\b"
          r"|\b(?:bring|get|load|apply|merge|take|pull|fetch)\b.{0,40}\b(?:corrected|fixed|reviewed|relabell?ed)\s+"
          r"(?:masks?|labels?|slices?|annotations?|segmentations?)\b"
@@ -217,9 +222,10 @@ INTENTS: Final = _compile(
          r"|\bdataset\s+(?:info|summary|details|stats|statistics)\b"
          r"|\bhow\s+(?:big|large)\s+is\s+(?:the\s+|our\s+)?(?:dataset|data)\b"
          r"|\bdataset\b.{0,40}\blook\s+like\b|\b(?:the\s+)?dataset\s+(?:at|in)\s+\S*/|\bwhat(?:'s|\s+is)\s+in\s+\S+/"
+         r"|\bwhat(?:'s|\s+is)\s+in\s+['\"`]?(?=[\w.-]*[_\d])[A-Za-z][\w.-]*['\"`]?\s*(?:$|[,;.?!]|\s+(?:then|and)\b)"
          r"|\b(?:voxel\s+)?spacings?\b|\bvoxel\s+(?:size|sizes|resolution)\b"
          r"|\b(?:vessel|foreground)\s+(?:fraction|ratio|share|density)\b|\bclass\s+(?:balance|imbalance)\b"
-         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+)?(?:folder|directory|dir)\b"
+         r"|\b(?:validate|check|inspect|describe)\s+(?:the\s+|that\s+|this\s+)?(?:folder|directory|dir)\b"
          r"|\b(?:folder|directory|dataset|data)\s+(?:layout|structure)\b|\blaid\s+out\b"
          r"|\b(?:validate|check|inspect|describe|look\s+at)\s+['\"`]?(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*(?![\w.]*\.nii)"),
         ("train",
@@ -247,7 +253,7 @@ INTENTS: Final = _compile(
          r"|\b(?:deploy|ship|release|roll\s+out)\b.{0,60}\bto\s+(?:production|prod)\b"
          # "deploy 5f5f5f5f5f": deploy means champion here (the issue's synonym), not a server
          r"|^\s*(?:please\s+)?deploy\s+(?:run\s+)?(?:[0-9a-f]{6,32}\b|it\b|(?:the\s+)?(?:best|last|latest|newest)\b(?:\s+\w+)?|(?:that|this)\s+(?:run|model)\b)"
-         r"|\b(?:put|push|move|send|take)\b.{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
+         r"|\b(?:put|push|move|send|take)\b(?!.{0,60}\bside[\s-]by[\s-]side\b).{0,60}\b(?:in|into|to)\s+(?:production|prod)\b"
          r"|\b(?:swap|switch|change|move|point)\s+(?:the\s+)?(?:champion|challenger)\b.{0,20}\bto\b"
          r"|\b(?:move|point|set|assign|give)\s+(?:the\s+|an?\s+)?[\w-]+\s+alias\b"),
         ("curves",
@@ -258,6 +264,7 @@ INTENTS: Final = _compile(
         ("compare",
          r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
          r"|\bdiff\b|\bcontrast\b|\bdiffer(?:s|ed)?\b"
+         r"|\bwhat\s+(?:\w+\s+)?(?:changed|is\s+different|was\s+different)\s+between\b"
          r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
         ("failures",
          r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
@@ -287,9 +294,11 @@ INTENTS: Final = _compile(
          r"|doing|performing|score|scores|fare|fares|work|works)\b"
          r".{0,30}\b(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
          r"|\bscore\s+(?:it|that|this|the|run|our|my)\b"
+         r"|\bhold(?:s|ing)?\s+up\b.{0,30}\bon\s+(?:the\s+)?(?:held[\s-]out\s+)?(?:test|val|validation|held[\s-]out)\b"
          r"|\bhow\s+(?:good|well|bad|accurate)\s+(?:is|are|was|were)\b.{0,50}\bon\s+(?:the\s+)?"
          r"(?:test|val|validation|held[\s-]out|training\s+(?:set|split|data))\b"
          r"|\bper[\s-](?:volume|case|image|scan)\s+(?:dice|cl[\s-]?dice|hd95|nsd|scores?|metrics|results?)\b"
+         r"|\b(?:dice|cl[\s-]?dice|hd95|nsd|scores?|metrics|results?)\s+(?:for\s+each|per)[\s-](?:volume|case|image|scan)\b"
          r"|\b(?:performance|results?|scores?|metrics|dice|cl[\s-]?dice|hd95|nsd)\s+(?:of\s+.{0,40}\s+)?on\s+(?:the\s+)?"
          r"(?:test|val|validation|held[\s-]out)"
          r"|\bwhat\s+(?:score|dice|cl[\s-]?dice|nsd|performance|results?)\b.{0,60}\bon\s+(?:the\s+)?"
@@ -303,7 +312,8 @@ INTENTS: Final = _compile(
         ("leaderboard",
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
          r"|\bwho\s+wins\b(?!.{0,40}\b(?:or|between|vs\.?|versus)\b)"
-         r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won)\b"
+         r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won"
+         r"|gets?|got|has|had|achieves?|achieved|reach(?:es|ed)?)\b"
          r"|\b(?:is|are)\s+(?:currently\s+|now\s+|still\s+)?(?:ahead|leading|in\s+the\s+lead|in\s+front|on\s+top)\b"
          r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
          r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),

@@ -192,7 +192,7 @@ def _names_a_result(pattern: re.Pattern[str], clause: str) -> bool:
 # data, to compare or plot runs, or to train on it.
 _ABOUT_DATA_DRIFT: Final = re.compile(
     r"[/~]|\b(?:data|datasets?|sets?|volumes?|scans?|images?|batch\w*|folders?|distribution|covariate|domain|it|this|that"
-    r"|check\w*|tests?|reports?|current|reference)\b",
+    r"|check\w*|tests?|reports?|current|reference)\b|\btrained\s+on\b",
     _I,
 )
 _NOT_DATA_DRIFT: Final = re.compile(
@@ -209,6 +209,15 @@ _WHICH_ON_AVERAGE: Final = re.compile(
     r"\b(?:on\s+average|averaged)\b",
     _I,
 )
+
+
+_WHICH_RANKS: Final = re.compile(
+    r"\bwhich\s+(?:model\s+)?(?:famil(?:y|ies)|architectures?|models?|runs?)\b.{0,40}\b(?:lowest|highest|best|worst|top)\b",
+    re.I,
+)
+
+
+_TEST_SPLIT: Final = re.compile(r"\b(?:test|held[\s-]out|train(?:ing)?)\b", re.I)
 
 
 def classify(clause: str, refs: list[RunRef]) -> Intent | None:
@@ -248,6 +257,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             and (INTENTS_BY_NAME["param_effect"].search(clause) or _PARAM_VS_METRIC.search(clause))
         ):
             return "param_effect"  # "is the clDice loss worth it compared to dice_ce?", "optim.lr vs val_dice"
+        if intent == "evaluate" and not kinds and _WHICH_RANKS.search(clause) and not _TEST_SPLIT.search(clause):
+            return "leaderboard"  # "which family gets the lowest HD95 on validation?": the logged val metrics rank
         if intent == "get_run" and kinds & (_RUN_KINDS | {"best"}) and _SPLIT_SCORE.search(clause):
             return "evaluate"
         if intent == "get_run" and families_in(clause) and _TRAIN_OPTION.search(clause) and not _DETAIL.search(clause):

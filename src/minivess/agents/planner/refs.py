@@ -52,7 +52,7 @@ _REF_RE: Final = re.compile(
             r"(?:(?:training\s+)?run|model|one|training|experiment|checkpoint|job)\b"
             # "whatever I trained most recently", "the run I just finished"
             r"|\b(?:whatever|what|the\s+(?:run|model|one))\s+(?:i|we)\s+(?:just\s+)?(?:trained|ran|finished)"
-            r"(?:\s+(?:most\s+recently|last))?\b"
+            r"(?:\s+(?:most\s+recently|last))?\b(?!\s+(?:it\s+)?on\s*(?:[?.!,;]|$))"  # "what we trained on?": data
             # "whatever ran most recently", "the one that finished last"
             r"|\b(?:whatever|the\s+(?:run|model|one))\s+(?:that\s+)?(?:ran|trained|finished)\s+(?:most\s+recently|last)\b)",
             r"(?P<trial>\bthe\s+(?:best|winning|top)\s+(?:trial|config(?:uration)?|candidate)\b)",

@@ -126,8 +126,13 @@ class RefResolver:
             self.group = list(step.args["run_ids"])  # "…, then compare them"
         if step.tool == "train_model":
             self.last_train = {k: v for k, v in step.args.items() if k != "register_as"}  # "… and again with seed 2"
-        if step.tool in ("dataset_info", "synthesize_data", "check_drift"):
-            path = step.args.get("path") or step.args.get("name") or step.args.get("current")
+        if step.tool in ("dataset_info", "check_drift"):
+            path = step.args.get("path") or step.args.get(
+                "current"
+            )  # a folder or a dataset's name: the tools take both
+            self.dataset = path if isinstance(path, str) and path else self.dataset
+        if step.tool == "synthesize_data":
+            path = step.args.get("name")
             self.dataset = path if isinstance(path, str) and "/" in path else self.dataset
         if step.tool in ("conformal_calibrate", "predict_volume"):
             alpha = step.args.get("alpha", step.args.get("risk_fnr"))

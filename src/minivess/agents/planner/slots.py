@@ -32,7 +32,7 @@ _PATCH = re.compile(
     _FLAGS,
 )
 _TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
-_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³)", _FLAGS)
+_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed?\b)", _FLAGS)  # "64^3", "64³", "64-cubed", "64 cube"
 _BATCH = re.compile(rf"(?<![/\\.~])\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b(?![/\w-]|\.\w)", _FLAGS)
 _BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
 _BUDGET = re.compile(
@@ -40,12 +40,24 @@ _BUDGET = re.compile(
 )
 _SEED = re.compile(r"\b(?:random\s+)?seed\s*(?:=|:|of|is|to|set\s+to)?\s*(-?\d+)\b", _FLAGS)
 _SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
-_DEVICE_INDEX = re.compile(r"\b(?:gpu|cuda)\s*(?:[:#]|no\.?|number)?\s*(\d+)\b(?!\s*(?:gpus|epochs?|volumes?))", _FLAGS)
-_DEVICE = re.compile(
-    r"\b(?:on|using|use|with|via)\s+(?:the\s+|a\s+|my\s+|our\s+|one\s+)?(?:nvidia\s+)?(gpu|cuda|cpu|mps|metal|apple\s+(?:silicon|gpu))\b"
-    r"|\b(cpu)[\s-]only\b",
+# "gpu1", "cuda:0", "gpu #2", "gpu number 1"; "gpu 2" only where nothing follows the number ("gpu 2 hours" is a
+# budget on the GPU). Never inside a path or a name ("data/gpu2/", "gpu1-model").
+_DEVICE_INDEX = re.compile(
+    r"(?<![\w/.-])(?:gpu|cuda)(?:\s*[:#]\s*|\s*no\.?\s*|\s+number\s+)?(\d+)(?![\w/.-])"
+    r"|(?<![\w/.-])(?:gpu|cuda)\s+(\d+)(?=\s*(?:$|[,;.!?)]|(?:and|with|for|then|please)\b))",
     _FLAGS,
 )
+_DEVICE = re.compile(
+    r"(?<![\w/.-])(?:on|using|use|with|via)\s+(?:the\s+|a\s+|my\s+|our\s+|one\s+|device\s+)?(?:nvidia\s+)?"
+    r"(gpu|cuda|cpu|mps)(?![\w/.-])(?!\s+(?:runs?|graphs?|time|budget|hours?|minutes?|usage|load|cores?)\b)"
+    r"|(?<![\w/.-])(cpu)[\s-]only\b",
+    _FLAGS,
+)
+# "don't use the gpu", "without a GPU": the CPU
+_NO_GPU = re.compile(
+    r"\b(?:don'?t|do\s+not|never|without)\s+(?:use\s+|using\s+)?(?:the\s+|a\s+|any\s+)?(?:gpu|cuda)s?\b", _FLAGS
+)
+_MPS = re.compile(r"\bapple[\s-]*(?:silicon|gpu|m[1-4])\b|\bmps\b|\bmacbook(?:'s)?\s+gpu\b", _FLAGS)
 _NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
 _DIR = re.compile(r"""(?<![\w/.~-])['"`]?((?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*)['"`]?""", _FLAGS)
 _REGISTER_AS = re.compile(
@@ -80,7 +92,8 @@ _DATASET_NAME = re.compile(
     # a quoted name whole, spaces and all ("'my data/v1'"); unquoted, a folder-like word right after it belongs to
     # it ("called my data/set": a name the schema refuses, asked about, not "my")
     r"(?:(['\"`])([^'\"`]+)\1|([A-Za-z0-9_.-]+(?:/[\w./-]*|\s+[\w.-]*/[\w./-]*)?))"
-    r"|\bas\s+(['\"`])(?P<as_name>[^'\"`]+)\4",  # "30 volumes as 'warmup30'": quoted only (else "as" is common)
+    r"|\bas\s+(['\"`])(?P<as_name>[^'\"`]+)\4"  # "30 volumes as 'warmup30'": quoted (else "as" is common)
+    r"|\bas\s+(?P<as_bare>(?=[\w.-]*[_\d])[A-Za-z][\w.-]*[A-Za-z0-9])(?![\w.-])",  # or a name with a digit or _
     _FLAGS,
 )
 
@@ -194,11 +207,21 @@ def budget_minutes(text: str) -> float | None:
 
 def device(text: str) -> str | None:
     """Training device ("on gpu1", "on the GPU", "cuda:0", "cpu only"): cuda:N, cuda, cpu or mps."""
+    found = device_written(text)
+    return found[0] if found else None
+
+
+def device_written(text: str) -> tuple[str, tuple[int, int]] | None:
+    """The device a text names and where it is written, or None."""
+    if match := _last(_NO_GPU, text):
+        return "cpu", match.span()
     if match := _last(_DEVICE_INDEX, text):
-        return f"cuda:{int(match.group(1))}"
+        return f"cuda:{int(match.group(1) or match.group(2))}", match.span()
+    if match := _last(_MPS, text):
+        return "mps", match.span()
     if match := _last(_DEVICE, text):
         word = (match.group(1) or match.group(2)).lower()
-        return "cpu" if word == "cpu" else "mps" if word in ("mps", "metal") or word.startswith("apple") else "cuda"
+        return ("cpu" if word == "cpu" else "mps" if word == "mps" else "cuda"), match.span()
     return None
 
 
@@ -355,8 +378,8 @@ def dataset_name(text: str) -> str | None:
     match = _last(_DATASET_NAME, text)
     if match is None:
         return None
-    if match.group("as_name"):
-        return match.group("as_name").strip()
+    if match.group("as_name") or match.group("as_bare"):
+        return (match.group("as_name") or match.group("as_bare")).strip()
     return match.group(2).strip() if match.group(2) else match.group(3).rstrip(".,;")
 
 

@@ -113,6 +113,8 @@ def _train(args: dict[str, Any]) -> str:
         parts.append(f"on {render_dataset(args['dataset'])}")
     if args.get("seed") is not None:
         parts.append(f"seed {args['seed']}")
+    if args.get("device"):
+        parts.append(f"on device {args['device']}")
     if args.get("register_as"):
         parts.append(f"and register it as {args['register_as']}")
     return " ".join(parts)

@@ -52,7 +52,7 @@ _PRESET_WORDS: Final = (
 )
 _KNOWN_PRESET: Final = _words(
     "default small tiny minivess minivess-like shifted shift noisy noisy_labels noisy-labels labels realistic "
-    "set dataset data volumes synthetic generator"
+    "set dataset data volumes synthetic generator please pls thanks so and then"
 )
 _METRIC_WORD: Final = re.compile(
     rf"\b(?:by|on|using|in\s+terms\s+of|according\s+to|wrt)\s+(?:the\s+)?(?:(?:val(?:idation)?|test)[\s_])?{_WORD}",
@@ -215,7 +215,8 @@ def unknown_metric_key(clause: str, used: str) -> Clarify | None:
 
 _OTHER_DEVICE: Final = re.compile(
     r"\b(?:on|using|use|with|via|across)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?"
-    r"(?P<w>tpus?|xpus?|npus?|ipus?|hpus?|(?:\d+|two|three|four|eight|multiple|several|all(?:\s+the)?|both)\s+gpus)\b",
+    r"(?P<w>tpus?|xpus?|npus?|ipus?|hpus?|gpus|(?:\d+|two|three|four|eight|multiple|several|all(?:\s+the)?|both)\s+gpus"
+    r"|(?:first|second|third|fourth|other|another|next|free|idle)\s+gpu)\b",
     re.I,
 )
 

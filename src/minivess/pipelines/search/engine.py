@@ -140,10 +140,11 @@ def drive(search_id: str, settings: Settings, observer: SearchObserver | None = 
             records.save(settings, record)
             trial_state.close_parent(settings, record, "FAILED")
             raise
-        _note_all(trial_state.reconcile(settings, record), record, observer)
-        record.status = "finished"
-        records.save(settings, record)
-        trial_state.close_parent(settings, record, "FINISHED")
+        with _sigint_ignored():  # every trial is settled: a Ctrl-C now must not leave the record half-finished
+            _note_all(trial_state.reconcile(settings, record), record, observer)
+            record.status = "finished"
+            records.save(settings, record)
+            trial_state.close_parent(settings, record, "FINISHED")
         return record
 
 

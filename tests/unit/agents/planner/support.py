@@ -150,3 +150,22 @@ def train_history(run_id: str = RUN_A, model: str = "segresnet") -> list[dict[st
         {"role": "tool", "tool_call_id": call_id, "name": "train_model", "content": json.dumps(train_result(run_id))},
         assistant_text(f"Trained {model}: run {run_id}."),
     ]
+
+
+def answered(tool: str, arguments: dict[str, Any], result: dict[str, Any], request: str) -> list[dict[str, Any]]:
+    """An earlier turn: the request, the call of ``tool`` and its JSON result."""
+    call = {"id": "call_0001", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
+    return [
+        user(request),
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_0001", "name": tool, "content": json.dumps(result)},
+    ]
+
+
+def planned_after(messages: list[dict[str, Any]], text: str) -> list[tuple[str, dict[str, Any]]]:
+    """The steps planned for ``text`` after the earlier ``messages`` (empty when the planner answers in text)."""
+    from minivess.agents.planner.conversation import Conversation
+
+    history = Conversation.parse([*messages, user(text)])
+    plan = build_plan(text, history.history_before(len(messages)))
+    return [(step.tool, step.args) for step in plan.steps]

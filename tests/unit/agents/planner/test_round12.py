@@ -131,7 +131,6 @@ def test_what_round12_must_not_change(request_text: str, kind: str) -> None:
         "queue 20 slices from mv07.nii.gz for review",
         "queue 20 slices from mv07 for review",
         "queue the worst slices on hd95 for review",
-        "find label issues on gpu1",
         "import the reviews from label_studio",
         "queue 20 slices for maria_k to review",
         "find label issues for dice_ce",

@@ -8,14 +8,13 @@ risk lost the risk.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from minivess.agents.planner.conversation import Conversation
 from minivess.agents.planner.models import StepOutput
 from minivess.agents.planner.plan import build_plan
+from tests.unit.agents.planner.support import answered, planned_after
 
 
 def _plan(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -128,31 +127,16 @@ def test_a_loss_the_tool_lacks_is_still_asked_about(request_text: str) -> None:
     assert not plan.steps and plan.text_kind == "clarify" and "dice_ce" in (plan.text or "")
 
 
-def _answered(tool: str, arguments: dict[str, Any], result: dict[str, Any], request: str) -> list[dict[str, Any]]:
-    call = {"id": "call_0001", "type": "function", "function": {"name": tool, "arguments": json.dumps(arguments)}}
-    return [
-        {"role": "user", "content": request},
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_0001", "name": tool, "content": json.dumps(result)},
-    ]
-
-
-def _follow_up(messages: list[dict[str, Any]], text: str) -> list[tuple[str, dict[str, Any]]]:
-    history = Conversation.parse([*messages, {"role": "user", "content": text}])
-    plan = build_plan(text, history.history_before(len(messages)))
-    return [(step.tool, step.args) for step in plan.steps]
-
-
 def test_the_first_one_of_a_query_is_its_first_row() -> None:
     ids = ["fb27c618331ecd16bfd77342ac731723", "c18c6d7d05f8c0fa5db261c168949912", "5d207320898b42d5d002f64fe6bf889c"]
     sql = "SELECT run_id, duration_s FROM runs ORDER BY duration_s DESC LIMIT 3"
     result = {"sql": sql, "columns": ["run_id", "duration_s"], "types": ["VARCHAR", "DOUBLE"],
               "rows": [[ids[0], 5123.4], [ids[1], 4410.0], [ids[2], 3988.7]], "truncated": False}  # fmt: skip
-    messages = _answered("query_runs", {"sql": sql}, result, "which three runs took longest?")
-    assert _follow_up(messages, "show me the details of the first one") == [("get_run", {"run_id": ids[0]})]
+    messages = answered("query_runs", {"sql": sql}, result, "which three runs took longest?")
+    assert planned_after(messages, "show me the details of the first one") == [("get_run", {"run_id": ids[0]})]
 
 
 def test_hows_it_doing_after_a_search_is_its_status() -> None:
     result = {"search_id": "20261204-223011-7be2", "status": "running", "trials_finished": 3}
-    messages = _answered("start_search", {"budget_minutes": 60.0}, result, "start a one hour search")
-    assert _follow_up(messages, "how's it doing now?") == [("search_status", {"search_id": "20261204-223011-7be2"})]
+    messages = answered("start_search", {"budget_minutes": 60.0}, result, "start a one hour search")
+    assert planned_after(messages, "how's it doing now?") == [("search_status", {"search_id": "20261204-223011-7be2"})]

@@ -121,6 +121,7 @@ def test_ctrl_c_while_a_crash_is_settled_lets_the_settling_finish_and_marks_the_
     handler, whose KeyboardInterrupt landed in a finaliser, was dropped, and the search ran to the end (exit 0)."""
     import os
     import signal
+    import threading
 
     from minivess import cancel
 
@@ -138,6 +139,7 @@ def test_ctrl_c_while_a_crash_is_settled_lets_the_settling_finish_and_marks_the_
 
     monkeypatch.setattr(trial_state, "reconcile", reconcile_pressing_ctrl_c)
     monkeypatch.setattr(engine, "ray_session", no_ray)
+    monkeypatch.setattr(cancel, "CANCELLED", threading.Event())  # the process-wide flag is left as it was
     try:
         engine.drive(record.search_id, settings)
     except cancel.Cancelled as stopped:
