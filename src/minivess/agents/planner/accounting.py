@@ -33,13 +33,13 @@ _NUMBER_WORD: Final = re.compile(
     re.I,
 )
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
-_CUBE: Final = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed?\b)", re.I)  # "64^3", "64-cubed": [64, 64, 64]
+_CUBE: Final = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed\b)", re.I)  # "64^3", "64-cubed": [64, 64, 64]
 # "lr 0.0.1", "3.5.1 epochs": a number with two decimal points is no value (an IP address has three)
 _MALFORMED: Final = re.compile(r"(?<![\w.])[-−]?\d+\.\d+\.\d+(?![\w.:])")
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
 # Spans whose digits are names, not values: paths, file names, metric names (hd95), dimensions (64x64x32).
 _NAMES: Final = re.compile(
-    r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³|[\s-]?cubed?\b)",
+    r"\S*[/\\]\S*|\S+\.nii(?:\.gz)?\b|\bhd[\s_-]?95\b|\b\d+\s*(?:\^\s*3|³|[\s-]?cubed\b)",
     re.I,
 )
 # a budget in minutes may have been written in hours, seconds, days or weeks
@@ -186,19 +186,43 @@ def check_values(clause: str, steps: list[Step], refs: list[RunRef]) -> Clarify 
     """
     if problem := unknown_metric_key(clause, _used_text(steps)):
         return problem
-    if (device := slots.device_written(clause)) and steps and not any("device" in step.args for step in steps):
-        tools = ", ".join(dict.fromkeys(step.tool for step in steps))
-        (start, end), written = device[1], clause[device[1][0] : device[1][1]].strip()
-        return Clarify(
-            f"Only training takes a device; {tools} runs where the machine puts it (a GPU when there is one), so it "
-            f"cannot use '{written}'. Should I run it without that? (Say 'yes', or 'drop it'.)",
-            at=start,
-            span=(start, end),
-        )
+    if problem := _device_unused(clause, steps):
+        return problem
     found = unaccounted(clause, steps, refs)
     if found is None:
         return None
-    token, start, end = found
+    return _unused_value_question(clause, *found)
+
+
+# Tools that run a model somewhere (a device would matter), unlike the analytics tools, for which "the runs on the
+# gpu" describes runs. Restated from the tool modules (the planner imports nothing of ours).
+_COMPUTE_TOOLS: Final = frozenset(
+    {"evaluate_run", "predict_volume", "calibrate_run", "conformal_calibrate", "build_ensemble", "greedy_soup",
+     "quality_gate", "find_label_issues", "queue_for_review", "start_search", "check_drift"}
+)  # fmt: skip
+
+
+def _device_unused(clause: str, steps: list[Step]) -> Clarify | None:
+    """A device named for steps none of which takes one ("evaluate run X on the gpu"); a device written inside a
+    string argument (SQL: "… WHERE value = 'cuda:1'") is used."""
+    device = slots.device_written(clause)
+    if device is None or any("device" in step.args for step in steps):
+        return None
+    (start, end), written = device[1], clause[device[1][0] : device[1][1]].strip()
+    compute = [step.tool for step in steps if step.tool in _COMPUTE_TOOLS]
+    if not compute or device[0] in _used_text(steps) or written in _used_text(steps):
+        return None
+    tools = ", ".join(dict.fromkeys(compute))
+    return Clarify(
+        f"Only training takes a device; {tools} runs where the machine puts it (a GPU when there is one), so it "
+        f"cannot use '{written}'. Should I run it without that? (Say 'yes', or 'drop it'.)",
+        at=start,
+        span=(start, end),
+    )
+
+
+def _unused_value_question(clause: str, token: str, start: int, end: int) -> Clarify:
+    """The question about one value written in ``clause`` that no step uses."""
     bound = keyword_bound(clause, start, end)
     value = parse_token(token)
     value = parse_number(token) if value is None else value  # "three folds": 3, in range; asked as unused

@@ -15,7 +15,7 @@ from minivess.agents.planner.models import Clarify, Step, StepOutput
 from minivess.agents.planner.refs import RunRef
 from minivess.agents.planner.resolve import RefResolver
 from minivess.agents.planner.sqlmap import REGISTRY_COUNT_SQL, REGISTRY_SQL, canned_sql
-from minivess.agents.planner.texts import UNCERTAINTY_QUESTION, run_question
+from minivess.agents.planner.texts import DATASET_QUESTION, UNCERTAINTY_QUESTION, run_question
 
 Built = list[Step] | Clarify
 Builder = Callable[[str, list[RunRef], RefResolver], Built]
@@ -326,6 +326,7 @@ def build_synthesize(clause: str, refs: list[RunRef], res: RefResolver) -> Built
 _DATASET_PRONOUN: Final = r"\b(?:its|their|(?:that|this|the\s+same)\s+(?:data(?:set)?|folder))\b|\bin\s+it\b"
 
 
+_THAT_FOLDER: Final = re.compile(r"\b(?:that|this|the\s+same)\s+(?:folder|directory|dir)\b", re.I)
 _NEW_DATASET: Final = re.compile(r"\bthe\s+(?:new|newest|latest)\s+(?:dataset|data\s*set|version|data)\b", re.I)
 
 
@@ -338,6 +339,8 @@ def build_dataset_info(clause: str, refs: list[RunRef], res: RefResolver) -> Bui
     pronoun = re.search(_DATASET_PRONOUN, clause, re.I) or _NEW_DATASET.search(clause)
     made = StepOutput(res.made, "path") if res.made is not None else None  # "synth 8 volumes, then check that folder"
     path = named or ((res.dataset or made) if pronoun else None)
+    if path is None and _THAT_FOLDER.search(clause):
+        return Clarify(DATASET_QUESTION)  # "validate that folder" with no folder in sight: never the default data
     return [Step("dataset_info", {"path": path} if path else {})]
 
 

@@ -61,7 +61,7 @@ _FILLER_WORDS: Final = (
     r"|(?:thanks|thank\s+you)\s+(?:(?:so|very)\s+much|a\s+(?:lot|bunch|ton)|again|in\s+advance|mate|buddy)|thx|ty"
     r"|cheers|many\s+thanks|(?:(?:very\s+)?much\s+)?appreciated|you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|a\s+(?:star|legend|lifesaver))"
     r"|you\s+rock|(?:great|good|nice)\s+job|legend"
-    r"|across\s+(?:everything|all\s+(?:the\s+)?runs)(?:\s+(?:we|i)(?:'ve|\s+have)\s+(?:run|trained|done))?(?:\s+so\s+far)?"
+    r"|across\s+everything\s+(?:(?:we|i)(?:'ve|\s+have)\s+(?:run|trained|done)(?:\s+so\s+far)?|so\s+far)"
     r"|go\s+ahead|do\s+(?:it|that|this)|hi|hello|hey|and|also|so|now|first(?:ly)?|then|summari[sz]e|summari[sz]e\s+it"
     r"|(?:good\s+)?(?:morning|afternoon|evening)|lgtm"
     r"|(?:(?:that|it|this)\s+)?(?:looks|sounds|seems)\s+(?:good|great|fine|right|solid|promising|reasonable|better|ok(?:ay)?)"

@@ -18,7 +18,7 @@ _NAMED_DATASET: Final = re.compile(
 )
 # "find label issues in noisy_demo", "review progress on batch3": a bare name with a digit or an underscore
 _BARE_DATASET: Final = re.compile(
-    r"\b(?:in|of|on|over|for|from|with)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
+    r"\b(?:in|of|on|over|for|from|(?:annotators?|reviewers?|labell?ers?)\s+with)\s+['\"`]?(?P<w>(?!(?:val|test|train)_|[0-9a-f]{6,}\b|[\w.+-]*\.(?:nii|gz)\b)"
     r"(?!(?:gpu|cuda|fp|mv|vol(?:ume)?)\d+\b)[A-Za-z][\w.+-]*?(?:_|\d)[\w.+-]*?)['\"`]?(?![\w.+/:-]|'s)"
     r"(?!\s+to\s+(?:review|annotate|check|correct|fix)\b)",  # "for maria_k to review": a person
     _I,

@@ -116,7 +116,9 @@ _NOT_REFERENCES: Final = frozenset(
     {"champion", "challenger", "best", "last", "latest", "training", "train", "reference", "baseline", "model",
      "its", "their", "our", "my", "original", "old", "previous", "same", "one", "other", "yesterday", "today",
      "before", "earlier", "everything", "anything", "it", "that", "this", "them", "those", "these", "what", "where",
-     "whatever", "we", "how"}
+     "whatever", "we", "how", "now", "here", "there", "scratch", "both", "all", "start", "beginning", "then",
+     "tomorrow", "january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 )  # fmt: skip
 _NOT_FOLDERS: Final = frozenset(
     {

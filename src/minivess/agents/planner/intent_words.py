@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from minivess.agents.planner.lexicon import FAMILY_ALT
+from minivess.agents.planner.lexicon import FAMILY_ALT, NUMBER_WORDS
 
 _I: Final = re.I
 
@@ -89,7 +89,7 @@ INTENTS: Final = _compile(
          r"\bgen\s+(?:a|an|some|\d+)\b.{0,40}\b(?:sets?|volumes?|data(?:set)?)\b"
          r"|\b(?:shifted|noisy_labels|small|minivess)[\s-]+preset\s+synthetic\b|"
          # "twelve volumes from the noisy_labels preset": a count of volumes from a preset, no verb
-         r"^\s*(?:\d+|[a-z]+(?:[\s-][a-z]+)?)\s+(?:\w+\s+)?(?:volumes?|stacks?)\s+(?:from|with|using|of)\s+(?:the\s+)?"
+         rf"^\s*(?:\d+|{NUMBER_WORDS})\s+(?:\w+\s+)?(?:volumes?|stacks?)\s+(?:from|with|using|of)\s+(?:the\s+)?"
          r"[\w-]+\s+preset\b|"
          r"\b(?:generate|synthesi[sz]e|synth|simulate|create|make|produce|render)\b.{0,60}"
          r"\b(?:volumes?|datasets?|data|images?|samples?|stacks?|cases?|cubes?)\b"
@@ -264,7 +264,7 @@ INTENTS: Final = _compile(
         ("compare",
          r"\bcompar(?:e|ed|es|ing|ison)\b|\bvs\.?(?:\s|$)|\bversus\b|\bdiff(?:erence)?s?\s+between\b"
          r"|\bdiff\b|\bcontrast\b|\bdiffer(?:s|ed)?\b"
-         r"|\bwhat\s+(?:\w+\s+)?(?:changed|is\s+different|was\s+different)\s+between\b"
+         r"|\bwhat\s+(?:\w+\s+)?(?:changed|is\s+different|was\s+different)\s+between\s+(?:runs?\s+)?[0-9a-f]{6}"
          r"|\bside[\s-]by[\s-]side\b|\b(?:stack|measure)s?\s+up\b|\bhead[\s-]to[\s-]head\b"),
         ("failures",
          r"\bfail(?:ed|ing|s|ure|ures)?\b|\bcrash(?:ed|es|ing)?\b|\berror(?:s|ed)?\b|\bbroke(?:n)?\b"
@@ -313,7 +313,7 @@ INTENTS: Final = _compile(
          r"\bleader[\s-]?boards?\b|\brank(?:ing|ings|ed)?\b|\bbest\b|\btop\b|\bwinn(?:er|ing)\b|\bstandings\b"
          r"|\bwho\s+wins\b(?!.{0,40}\b(?:or|between|vs\.?|versus)\b)"
          r"|\bwhich\s+(?:model\s+)?(?:model|run|family|architecture|network)\w*\s+(?:is|was|did|does|performs?|scored?|works?|wins?|won"
-         r"|gets?|got|has|had|achieves?|achieved|reach(?:es|ed)?)\b"
+         r"|gets?|got|achieves?|achieved)\b"
          r"|\b(?:is|are)\s+(?:currently\s+|now\s+|still\s+)?(?:ahead|leading|in\s+the\s+lead|in\s+front|on\s+top)\b"
          r"|\bhighest\b|\blowest\b|\b(?:sort|order)(?:ed)?\s+by\b|\bscoreboard\b|\bstrongest\b"
          r"|\btop[\s-]performing\b|\bbest[\s-]performing\b"),

@@ -217,6 +217,11 @@ _WHICH_RANKS: Final = re.compile(
 )
 
 
+_NO_CALIBRATION: Final = re.compile(
+    r"\b(?:without|no|don'?t|do\s+not|skip(?:ping)?|never)\s+(?:any\s+)?(?:re-?)?"
+    r"(?:calibrat\w*|temp(?:erature)?[\s-]*scal\w*)",
+    re.I,
+)
 _TEST_SPLIT: Final = re.compile(r"\b(?:test|held[\s-]out|train(?:ing)?)\b", re.I)
 
 
@@ -244,6 +249,8 @@ def classify(clause: str, refs: list[RunRef]) -> Intent | None:
             continue
         if intent == "synthesize" and (families_in(clause) or _DESCRIBE_DATA.search(clause)):
             continue
+        if intent == "calibrate" and _NO_CALIBRATION.search(clause):
+            continue  # "evaluate the last run on test without temp scaling"
         if intent == "check_drift" and (not _ABOUT_DATA_DRIFT.search(clause) or _NOT_DATA_DRIFT.search(clause)):
             continue  # "did the loss drift", "generate volumes with intensity drift": another tool's request
         if intent == "param_effect" and param_in(clause) is None:

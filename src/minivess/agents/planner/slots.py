@@ -32,7 +32,7 @@ _PATCH = re.compile(
     _FLAGS,
 )
 _TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
-_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed?\b)", _FLAGS)  # "64^3", "64³", "64-cubed", "64 cube"
+_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed\b)", _FLAGS)  # "64^3", "64³", "64-cubed" ("12 cube volumes": no)
 _BATCH = re.compile(rf"(?<![/\\.~])\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b(?![/\w-]|\.\w)", _FLAGS)
 _BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
 _BUDGET = re.compile(
@@ -40,13 +40,17 @@ _BUDGET = re.compile(
 )
 _SEED = re.compile(r"\b(?:random\s+)?seed\s*(?:=|:|of|is|to|set\s+to)?\s*(-?\d+)\b", _FLAGS)
 _SEED_BEFORE = re.compile(r"\b(\d+)\s+as\s+(?:the\s+)?seed\b", _FLAGS)
-# "gpu1", "cuda:0", "gpu #2", "gpu number 1"; "gpu 2" only where nothing follows the number ("gpu 2 hours" is a
-# budget on the GPU). Never inside a path or a name ("data/gpu2/", "gpu1-model").
+# "gpu1", "cuda:0", "gpu #2", "gpu number 1", "gpu 2"; not where the number belongs to what follows ("gpu 2 hours"
+# is a budget on the GPU, "gpu 4 per batch" a batch size), never inside a path or a name ("data/gpu2/", "gpu1-model").
 _DEVICE_INDEX = re.compile(
-    r"(?<![\w/.-])(?:gpu|cuda)(?:\s*[:#]\s*|\s*no\.?\s*|\s+number\s+)?(\d+)(?![\w/.-])"
-    r"|(?<![\w/.-])(?:gpu|cuda)\s+(\d+)(?=\s*(?:$|[,;.!?)]|(?:and|with|for|then|please)\b))",
+    r"(?<![\w/.-])(?:gpu|cuda)(?:\s*[:#]\s*|\s*no\.?\s*|\s+number\s+|\s+)?(\d+)(?![\w/.-])"
+    r"(?!\s*(?:hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s|days?|epochs?|volumes?|per|batch\w*|samples?|trials?"
+    r"|folds?|gpus|slices?|rows?|runs?|x|%)\b|\s*%)",
     _FLAGS,
 )
+_NEGATED: Final = re.compile(
+    r"\b(?:don'?t|do\s+not|never|without|not|no)\s+(?:use\s+|using\s+|on\s+)?(?:the\s+)?$", _FLAGS
+)  # before a GPU index: "don't use gpu0" rules it out
 _DEVICE = re.compile(
     r"(?<![\w/.-])(?:on|using|use|with|via)\s+(?:the\s+|a\s+|my\s+|our\s+|one\s+|device\s+)?(?:nvidia\s+)?"
     r"(gpu|cuda|cpu|mps)(?![\w/.-])(?!\s+(?:runs?|graphs?|time|budget|hours?|minutes?|usage|load|cores?)\b)"
@@ -55,7 +59,9 @@ _DEVICE = re.compile(
 )
 # "don't use the gpu", "without a GPU": the CPU
 _NO_GPU = re.compile(
-    r"\b(?:don'?t|do\s+not|never|without)\s+(?:use\s+|using\s+)?(?:the\s+|a\s+|any\s+)?(?:gpu|cuda)s?\b", _FLAGS
+    r"\b(?:don'?t|do\s+not|never|without)\s+(?:use\s+|using\s+)?(?:the\s+|a\s+|any\s+)?(?:gpu|cuda)s?\b"
+    r"(?!\s*[:#]?\s*\d)",  # "don't use gpu0" rules out one GPU, not all of them
+    _FLAGS,
 )
 _MPS = re.compile(r"\bapple[\s-]*(?:silicon|gpu|m[1-4])\b|\bmps\b|\bmacbook(?:'s)?\s+gpu\b", _FLAGS)
 _NII = re.compile(r"""(?<![\w/.~-])['"`]?((?:/|~/|\.{1,2}/)?(?:[\w.~-]+/)*[\w.-]+\.nii(?:\.gz)?)\b['"`]?""", _FLAGS)
@@ -93,7 +99,9 @@ _DATASET_NAME = re.compile(
     # it ("called my data/set": a name the schema refuses, asked about, not "my")
     r"(?:(['\"`])([^'\"`]+)\1|([A-Za-z0-9_.-]+(?:/[\w./-]*|\s+[\w.-]*/[\w./-]*)?))"
     r"|\bas\s+(['\"`])(?P<as_name>[^'\"`]+)\4"  # "30 volumes as 'warmup30'": quoted (else "as" is common)
-    r"|\bas\s+(?P<as_bare>(?=[\w.-]*[_\d])[A-Za-z][\w.-]*[A-Za-z0-9])(?![\w.-])",  # or a name with a digit or _
+    # or a name with a digit or _ right after a data noun ("8 volumes as quick8"; not "as float16", "same as batch_2")
+    r"|\b(?:volumes?|stacks?|data(?:set)?|set|preset|them|it)\s+as\s+"
+    r"(?P<as_bare>(?!(?:u?int|float|fp|bf)\d+\b)(?=[\w.-]*[_\d])[A-Za-z][\w.-]*[A-Za-z0-9])(?![\w.-])",
     _FLAGS,
 )
 
@@ -213,10 +221,11 @@ def device(text: str) -> str | None:
 
 def device_written(text: str) -> tuple[str, tuple[int, int]] | None:
     """The device a text names and where it is written, or None."""
+    indices = [m for m in _DEVICE_INDEX.finditer(text) if not _NEGATED.search(text[max(0, m.start() - 24) : m.start()])]
+    if indices:  # "on gpu1, don't use gpu0": the GPU asked for, not the one ruled out
+        return f"cuda:{int(indices[-1].group(1))}", indices[-1].span()
     if match := _last(_NO_GPU, text):
         return "cpu", match.span()
-    if match := _last(_DEVICE_INDEX, text):
-        return f"cuda:{int(match.group(1) or match.group(2))}", match.span()
     if match := _last(_MPS, text):
         return "mps", match.span()
     if match := _last(_DEVICE, text):

@@ -101,10 +101,10 @@ def build_train(clause: str, refs: list[RunRef], res: RefResolver) -> Built:
         return unknown.unknown_family(clause) or Clarify(FAMILY_QUESTION)
     if problem := unknown.unknown_loss(clause):
         return problem
-    if slots.device(clause) is None and (problem := unknown.unknown_device(clause)):
-        return problem  # "on the second GPU (cuda:1)" names its device
     steps: list[Step] = []
     for family, text in segments:
+        if slots.device(text) is None and (problem := unknown.unknown_device(text)):
+            return problem  # per model: "segresnet on gpu1 and swinunetr on a tpu" asks about the tpu
         options = train_options(text)
         if isinstance(options, Clarify):
             return options

@@ -216,7 +216,8 @@ def unknown_metric_key(clause: str, used: str) -> Clarify | None:
 _OTHER_DEVICE: Final = re.compile(
     r"\b(?:on|using|use|with|via|across)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?"
     r"(?P<w>tpus?|xpus?|npus?|ipus?|hpus?|gpus|(?:\d+|two|three|four|eight|multiple|several|all(?:\s+the)?|both)\s+gpus"
-    r"|(?:first|second|third|fourth|other|another|next|free|idle)\s+gpu)\b",
+    r"|(?:first|second|third|fourth|other|another|next|free|idle)\s+gpu)\b"
+    r"|\b(?P<neg>(?:don'?t|do\s+not|never)\s+use\s+(?:the\s+)?(?:gpu|cuda)\s*[:#]?\s*\d+)",
     re.I,
 )
 
@@ -226,6 +227,13 @@ def unknown_device(clause: str) -> Clarify | None:
     match = _OTHER_DEVICE.search(clause)
     if match is None:
         return None
+    if match.group("neg"):  # "don't use gpu0" with no GPU named: which one then?
+        return Clarify(
+            f"I can't rule a GPU out ('{match.group('neg')}'): training runs on the one device you name, e.g. cuda:1, "
+            "or auto (the default). Which one should I use?",
+            at=match.start("neg"),
+            span=match.span("neg"),
+        )
     return _ask(
         match,
         f"I can't train on '{match.group('w')}': training runs on one device, auto (the default), cpu, cuda, "

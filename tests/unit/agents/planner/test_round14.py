@@ -160,3 +160,49 @@ def test_phrasings_of_round_14(request_text: str, expected: list[tuple[str, dict
 
 def test_an_unknown_preset_is_still_asked_about() -> None:
     assert "There is no 'foggy' preset" in _question("generate 4 volumes with the foggy preset")
+
+
+# Review of round 14 (a second reader's requests): each planned something the user did not ask for.
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("run the query SELECT run_id FROM runs WHERE device LIKE 'cuda:1'",
+         [("query_runs", {"sql": "SELECT run_id FROM runs WHERE device LIKE 'cuda:1'"})]),
+        ("evaluate the last run on test without temp scaling", [("evaluate_run", {"run_id": "last", "split": "test"})]),
+        ("train segresnet on gpu1, don't use gpu0", [("train_model", {"model": "segresnet", "device": "cuda:1"})]),
+        ("train segresnet on gpu 2 using cldice loss",
+         [("train_model", {"model": "segresnet", "loss": "dice_ce_cldice", "device": "cuda:2"})]),
+        ("train segresnet on the gpu 2 hours max",
+         [("train_model", {"model": "segresnet", "max_minutes": 120.0, "device": "cuda"})]),
+        ("check new_site for drift from march", [("check_drift", {"current": "new_site"})]),
+    ],
+)  # fmt: skip
+def test_review_requests_plan_what_was_asked(request_text: str, expected: list[tuple[str, dict[str, Any]]]) -> None:
+    assert _plan(request_text) == expected
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    ["synthesize 12 cube volumes with seed 3", "generate 8 volumes as float16",
+     "generate 8 volumes the same as batch_2", "train segresnet with seed_3"],
+)  # fmt: skip
+def test_review_words_that_are_no_size_name_or_dataset(request_text: str) -> None:
+    [(_, args)] = _plan(request_text)
+    assert "shape" not in args and "patch_size" not in args and "dataset" not in args
+    assert args.get("name") in (None, "synthetic")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [("train segresnet on gpu1 and swinunetr on a tpu", "'tpu'"), ("train segresnet, never use the gpu0", "gpu0"),
+     ("validate that folder", "Which dataset folder"), ("the twelve volumes from the noisy_labels preset: find label "
+                                                         "issues", "'twelve'")],
+)  # fmt: skip
+def test_review_requests_that_are_questions(request_text: str, named: str) -> None:
+    assert named in _question(request_text)
+
+
+def test_review_a_courtesy_word_does_not_swallow_a_request() -> None:
+    plan = build_plan("summarize across all runs", [])
+    assert plan.text_kind != "clarify" or plan.steps
+    assert plan.text is None or "What should I do next" not in plan.text
