@@ -323,12 +323,18 @@ def per_call_ms(rows: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def round_ratios(run: dict[str, Any]) -> list[float]:
+    """A run's per-round ratios: the "traced" side's workload time ÷ the untraced side's."""
+    pairs = zip(run["rounds"]["traced"], run["rounds"]["untraced"], strict=True)
+    return [t["total_s"] / u["total_s"] for t, u in pairs]
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     run_ratios, flush_ratios, all_round_ratios, traced_ms, untraced_ms = [], [], [], [], []
     for run in runs:
         traced, untraced = run["rounds"]["traced"], run["rounds"]["untraced"]
         pairs = list(zip(traced, untraced, strict=True))
-        ratios = [t["total_s"] / u["total_s"] for t, u in pairs]
+        ratios = round_ratios(run)
         all_round_ratios += ratios
         run_ratios.append(statistics.median(ratios))
         flush_ratios.append(statistics.median((t["total_s"] + t["flush_s"]) / u["total_s"] for t, u in pairs))
@@ -460,10 +466,7 @@ def main() -> None:
 
 def control_summary(result: dict[str, Any], control_runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The A/A runs' ratios beside the traced ones, and whether the traced ratio stands outside their range."""
-    ratios = [
-        statistics.median(t["total_s"] / u["total_s"] for t, u in zip(*run["rounds"].values(), strict=True))
-        for run in control_runs
-    ]
+    ratios = [statistics.median(round_ratios(run)) for run in control_runs]
     low, high = min(ratios), max(ratios)
     outside = result["ratio"] > high or result["ratio"] < low
     return {
@@ -479,4 +482,7 @@ def control_summary(result: dict[str, Any], control_runs: list[dict[str, Any]]) 
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the running worker is killed with its subprocess.run; nothing is printed half-way
+        sys.exit("interrupted: no result")

@@ -33,7 +33,6 @@ _NUMBER_WORD: Final = re.compile(
     re.I,
 )
 _SIZE: Final = re.compile(r"\b\d+(?:\s*[x×*]\s*\d+)+\b", re.I)
-_CUBE: Final = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed\b)", re.I)  # "64^3", "64-cubed": [64, 64, 64]
 # "lr 0.0.1", "3.5.1 epochs": a number with two decimal points is no value (an IP address has three)
 _MALFORMED: Final = re.compile(r"(?<![\w.])[-−]?\d+\.\d+\.\d+(?![\w.:])")
 _KEY_VALUE: Final = re.compile(r"(?<![\w.])(?P<key>[A-Za-z_][\w.]*)\s*=\s*(?P<value>[^\s,;]+)")
@@ -150,7 +149,7 @@ def unaccounted(clause: str, steps: list[Step], refs: list[RunRef]) -> tuple[str
     for match in _SIZE.finditer(clause):  # "96x96", "64x64x16x2": a size must be used whole, as a list argument
         if [float(side) for side in re.findall(r"\d+", match.group(0))] not in sizes:
             return match.group(0), match.start(), match.end()
-    for match in _CUBE.finditer(clause):  # its digits are covered as a name below; the size itself must be used
+    for match in slots.CUBE.finditer(clause):  # its digits are covered as a name below; the size itself must be used
         if [float(match.group(1))] * 3 not in sizes:
             return match.group(0), match.start(), match.end()
     written: set[float] = set()  # numbers used as written in digits: the same number in words restates one
@@ -205,12 +204,13 @@ _COMPUTE_TOOLS: Final = frozenset(
 def _device_unused(clause: str, steps: list[Step]) -> Clarify | None:
     """A device named for steps none of which takes one ("evaluate run X on the gpu"); a device written inside a
     string argument (SQL: "… WHERE value = 'cuda:1'") is used."""
-    device = slots.device_written(clause)
-    if device is None or any("device" in step.args for step in steps):
+    found = slots.device_written(clause)
+    if found is None or any("device" in step.args for step in steps):
         return None
-    (start, end), written = device[1], clause[device[1][0] : device[1][1]].strip()
+    device, (start, end) = found
+    written, used = clause[start:end].strip(), _used_text(steps)
     compute = [step.tool for step in steps if step.tool in _COMPUTE_TOOLS]
-    if not compute or device[0] in _used_text(steps) or written in _used_text(steps):
+    if not compute or device in used or written in used:
         return None
     tools = ", ".join(dict.fromkeys(compute))
     return Clarify(

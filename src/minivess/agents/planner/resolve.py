@@ -127,9 +127,8 @@ class RefResolver:
         if step.tool == "train_model":
             self.last_train = {k: v for k, v in step.args.items() if k != "register_as"}  # "… and again with seed 2"
         if step.tool in ("dataset_info", "check_drift"):
-            path = step.args.get("path") or step.args.get(
-                "current"
-            )  # a folder or a dataset's name: the tools take both
+            # a folder or a dataset's name: the tools take both
+            path = step.args.get("path") or step.args.get("current")
             self.dataset = path if isinstance(path, str) and path else self.dataset
         if step.tool == "synthesize_data":
             path = step.args.get("name")

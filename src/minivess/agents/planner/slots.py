@@ -32,7 +32,9 @@ _PATCH = re.compile(
     _FLAGS,
 )
 _TRIPLE = re.compile(r"\b(\d+)\s*[x×*]\s*(\d+)\s*[x×*]\s*(\d+)\b", _FLAGS)
-_CUBE = re.compile(r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed\b)", _FLAGS)  # "64^3", "64³", "64-cubed" ("12 cube volumes": no)
+CUBE: Final = re.compile(
+    r"\b(\d+)\s*(?:\^\s*3|³|[\s-]?cubed\b)", _FLAGS
+)  # "64^3", "64³", "64-cubed" (not "12 cube volumes")
 _BATCH = re.compile(rf"(?<![/\\.~])\b(?:batch(?:[\s_-]*size)?|bs)\s*(?:of|=|:|to)?\s*({NUM})\b(?![/\w-]|\.\w)", _FLAGS)
 _BATCH_BEFORE = re.compile(rf"\b({NUM})\s+(?:volumes?\s+|samples?\s+)?(?:per|a|each)\s+(?:batch|step)\b", _FLAGS)
 _BUDGET = re.compile(
@@ -153,7 +155,7 @@ def triple(text: str) -> list[int] | None:
     match = _last(_TRIPLE, text)
     if match:
         return [int(match.group(i)) for i in (1, 2, 3)]
-    cube = _last(_CUBE, text)
+    cube = _last(CUBE, text)
     return [int(cube.group(1))] * 3 if cube else None
 
 
